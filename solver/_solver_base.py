@@ -1,0 +1,84 @@
+"""The solver interface: what `diffeqsolve` needs from a numerical method.
+
+A solver is a small ``eqx.Module`` carrying only its configuration. The integration loop calls,
+per step::
+
+    y1, y_error, dense_info, solver_state, result = solver.step(
+        terms, t0, t1, y0, args, solver_state, made_jump)
+
+- ``y_error`` is the embedded local error estimate (a PyTree like ``y``), or ``None`` for a
+  method without one (then only constant step sizes are possible).
+- ``dense_info`` is a dict of arrays with a fixed set of keys such that
+  ``solver.interpolation_cls(t0=t0, t1=t1, **dense_info)`` interpolates the step.
+- ``solver_state`` is carried between steps (e.g. the first-same-as-last derivative), created
+  by ``init``. ``made_jump`` is a bool scalar that is True right after a discontinuity
+  (``PIDController(jump_ts=...)``): cached derivatives must then be recomputed.
+- ``result`` is a `RESULTS` code; anything but ``successful`` rejects the step (adaptive
+  controllers retry it smaller, e.g. after a Newton failure).
+"""
+
+from __future__ import annotations
+
+import abc
+
+from typing import Any
+
+import equinox as eqx
+
+from ._custom_types import VF, Args, BoolScalarLike, DenseInfo, RealScalarLike, SolverState, Y
+from ._interpolation import AbstractLocalInterpolation
+from ._term import AbstractTerm
+
+
+class AbstractSolver(eqx.Module):
+    """Abstract base of every solver (see the module docstring)."""
+
+    interpolation_cls: eqx.AbstractClassVar[type[AbstractLocalInterpolation]]
+
+    @abc.abstractmethod
+    def order(self, terms: AbstractTerm) -> int | None:
+        """Global order of convergence of the method (None if not meaningful)."""
+
+    def error_order(self, terms: AbstractTerm) -> float | None:
+        """The exponent ``q`` such that the local error estimate scales as ``h**q``; the
+        step-size controller uses ``1/q`` in its update. ``None`` means no error estimate."""
+        return None
+
+    @abc.abstractmethod
+    def init(
+        self, terms: AbstractTerm, t0: RealScalarLike, t1: RealScalarLike, y0: Y, args: Args
+    ) -> SolverState:
+        """The state carried into the first step (e.g. the FSAL derivative), or None."""
+
+    @abc.abstractmethod
+    def step(
+        self,
+        terms: AbstractTerm,
+        t0: RealScalarLike,
+        t1: RealScalarLike,
+        y0: Y,
+        args: Args,
+        solver_state: SolverState,
+        made_jump: BoolScalarLike,
+    ) -> tuple[Y, Y | None, DenseInfo, SolverState, Any]:
+        """One step from ``t0`` to ``t1``: ``(y1, y_error, dense_info, solver_state, result)``."""
+
+    def func(self, terms: AbstractTerm, t0: RealScalarLike, y0: Y, args: Args) -> VF:
+        """The vector field at ``(t0, y0)`` (used e.g. to pick the initial step)."""
+        return terms.vf(t0, y0, args)
+
+    def bind_tolerances(self, rtol: Any, atol: Any) -> "AbstractSolver":
+        """Called by `diffeqsolve` with the step-size controller's ``rtol``/``atol`` (or None
+        for constant steps); implicit solvers fill Newton tolerances left unset. Explicit
+        solvers return themselves."""
+        del rtol, atol
+        return self
+
+
+class AbstractImplicitSolver(AbstractSolver):
+    """A solver that solves a nonlinear system per step with ``root_finder``."""
+
+    root_finder: eqx.AbstractVar[Any]
+
+
+__all__ = ["AbstractSolver", "AbstractImplicitSolver"]
