@@ -1,0 +1,132 @@
+"""Stage 5 — fit: how a figure grows with n.
+
+Each figure is fitted by least squares to ``y = a + b·g(n)`` for g in log n, n, n log n,
+n², n³, and classified by the simplest model that explains it. Op counts are deterministic,
+so for them "explains" means to within rounding (a program that gains 1.07 ops per save
+point is linear, not n log n); timings are noisy, so for them a figure only counts as
+growing when it changes by more than the noise allows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+# Orders from best to worst; the index is the rank used by --max-order.
+ORDERS = ("constant", "log", "linear", "nlogn", "quadratic", "worse")
+
+_MODELS: tuple[tuple[str, Callable[[float], float]], ...] = (
+    ("log", math.log),
+    ("linear", lambda n: n),
+    ("nlogn", lambda n: n * math.log(n)),
+    ("quadratic", lambda n: n * n),
+    ("worse", lambda n: n * n * n),
+)
+
+
+def order_rank(order: str) -> int:
+    return ORDERS.index(order)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How one figure grows: its order, the growth per unit n, and the log-log exponent."""
+
+    order: str
+    per_n: float  # average growth per unit n over the measured range
+    coefficient: float  # b of the chosen model y = a + b·g(n) (0 for constant)
+    exponent: float  # slope of log(y - y_min) against log(n - n_min) over the range
+    residual: float  # RMS residual of the chosen model relative to the figure's range
+
+    def describe(self, unit: str = "") -> str:
+        if self.order == "constant":
+            return "constant"
+        unit = f" {unit}" if unit else ""
+        sign = "+" if self.per_n >= 0 else ""
+        text = f"{self.order}: {sign}{self.per_n:.3g}{unit} per n"
+        if self.order not in ("linear", "log"):
+            text += f" (exponent {self.exponent:.2f})"
+        return text
+
+
+def _least_squares(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float]:
+    """Fit y = a + b·x; return (a, b, RMS residual)."""
+    count = len(xs)
+    mean_x = sum(xs) / count
+    mean_y = sum(ys) / count
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if sxx == 0:
+        return mean_y, 0.0, math.sqrt(sum((y - mean_y) ** 2 for y in ys) / count)
+    b = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
+    a = mean_y - b * mean_x
+    rms = math.sqrt(sum((a + b * x - y) ** 2 for x, y in zip(xs, ys)) / count)
+    return a, b, rms
+
+
+def _exponent(ns: Sequence[float], ys: Sequence[float]) -> float:
+    """Log-log slope of the growth above the smallest n (1 for linear, ~2 for quadratic)."""
+    n0, y0 = ns[0], ys[0]
+    points = [(math.log(n - n0), math.log(abs(y - y0))) for n, y in zip(ns[1:], ys[1:]) if y != y0]
+    if len(points) >= 2:
+        return _least_squares([p[0] for p in points], [p[1] for p in points])[1]
+    # Two sizes: the slope of y itself (an underestimate when y has an intercept).
+    if y0 > 0 and ys[-1] > 0:
+        return math.log(ys[-1] / y0) / math.log(ns[-1] / n0)
+    return 1.0
+
+
+def _order_from_exponent(exponent: float) -> str:
+    if exponent < 0.5:
+        return "log"
+    if exponent < 1.25:
+        return "linear"
+    if exponent < 1.6:
+        return "nlogn"
+    if exponent < 2.4:
+        return "quadratic"
+    return "worse"
+
+
+def fit_growth(
+    ns: Sequence[int], ys: Sequence[float], *, exact: bool = True, noise: float = 0.25, noise_floor: float = 0.05
+) -> Fit:
+    """Classify how ``ys`` grows over ``ns`` (at least two distinct sizes, sorted or not).
+
+    ``exact``: the figure is a deterministic count; any change is growth.
+    Otherwise ``noise`` is the relative change (max/min − 1) that timings may show by chance,
+    and ``noise_floor`` the absolute change (seconds) below which a timing is called constant.
+    """
+    pairs = sorted(zip(ns, ys))
+    xs = [float(n) for n, _ in pairs]
+    vs = [float(y) for _, y in pairs]
+    if len(set(xs)) < 2:
+        raise ValueError("fitting growth needs at least two distinct sizes n")
+    low, high = min(vs), max(vs)
+    spread = high - low
+    if spread == 0 or (not exact and spread <= max(noise * abs(low), noise_floor)):
+        return Fit("constant", 0.0, 0.0, 0.0, 0.0)
+
+    per_n = (vs[-1] - vs[0]) / (xs[-1] - xs[0])
+    exponent = _exponent(xs, vs)
+    if len(xs) == 2:
+        # Two points fit every model exactly, and an intercept hides the true exponent:
+        # call it linear unless y itself grows faster than n.
+        order = _order_from_exponent(exponent) if exponent >= 1.25 else "linear"
+        return Fit(order, per_n, per_n, exponent, 0.0)
+
+    # Fit every model; keep the simplest whose residual is within a hair of the best one.
+    # Counts are exact up to rounding, so "a hair" is tiny for them and generous for timings.
+    slack = 0.005 if exact else 0.10
+    fits = []
+    for order, transform in _MODELS:
+        _, b, rms = _least_squares([transform(x) for x in xs], vs)
+        fits.append((order, b, rms / spread))
+    best_residual = min(relative for _, _, relative in fits)
+    order, b, relative = next(fit for fit in fits if fit[2] <= best_residual + slack)
+    if best_residual > 0.25:
+        # Nothing fits (e.g. a step change): fall back on the exponent if it says worse.
+        fallback = _order_from_exponent(exponent)
+        if order_rank(fallback) > order_rank(order):
+            order = fallback
+    return Fit(order, per_n, b, exponent, relative)

@@ -1,0 +1,133 @@
+"""Stage 2 — walk: every op of a StableHLO module, through the MLIR Python bindings.
+
+We walk the IR objects rather than regex the text: the text hides ``call @f`` inside
+bodies, prints some reductions in a compact form, and has attribute names that look like
+ops. The walk records, per ``func.func``, what later stages need and nothing more:
+op kinds, call sites, each op's location string, constant bytes and nesting depth.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+CALL_OP = "func.call"
+BRANCH_OPS = frozenset({"stablehlo.case", "stablehlo.if"})
+LOOP_OPS = frozenset({"stablehlo.while"})
+CUSTOM_CALL_OP = "stablehlo.custom_call"
+CONSTANT_OP = "stablehlo.constant"
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """One ``func.call``: which function it calls, from where, at which region depth."""
+
+    callee: str
+    location: str
+    depth: int
+
+
+@dataclass
+class FunctionBody:
+    """What one ``func.func`` holds itself (callees are counted separately)."""
+
+    name: str
+    op_counts: Counter[str] = field(default_factory=Counter)
+    calls: list[CallSite] = field(default_factory=list)
+    # (location string, op name) -> count, for every op except func.call (calls are
+    # attributed through their callee's ops).
+    located_ops: Counter[tuple[str, str]] = field(default_factory=Counter)
+    custom_call_targets: Counter[str] = field(default_factory=Counter)
+    constant_bytes: int = 0
+    max_depth: int = 0
+
+
+@dataclass
+class ProgramWalk:
+    """All functions of one module; ``entry`` is the public function jit made (``main``)."""
+
+    functions: dict[str, FunctionBody]
+    entry: str
+
+
+_WIDTH = re.compile(r"^[a-z]*?(\d+)")
+
+
+def element_bytes(element_type: str) -> int:
+    """Bytes per element of an MLIR element type string: f32 -> 4, i1 -> 1, complex<f64> -> 16."""
+    if element_type.startswith("complex<"):
+        return 2 * element_bytes(element_type[len("complex<") : -1])
+    match = _WIDTH.match(element_type)
+    if match is None:  # index and other exotic types: count as 8 bytes
+        return 8
+    return max(1, (int(match.group(1)) + 7) // 8)
+
+
+def _dense_constant_bytes(op: Any) -> int:
+    """Bytes a non-splat dense constant carries in the program (0 for splats)."""
+    from jaxlib.mlir import ir
+
+    value = op.attributes["value"]
+    if not isinstance(value, ir.DenseElementsAttr):  # e.g. dense_resource blobs
+        return 0
+    if value.is_splat:
+        return 0
+    shaped = ir.ShapedType(value.type)
+    count = 1
+    for dim in shaped.shape:
+        count *= dim
+    return count * element_bytes(str(shaped.element_type))
+
+
+def _callee_name(op: Any) -> str:
+    # The `callee` attribute prints as a symbol reference: @name
+    return str(op.attributes["callee"]).lstrip("@").strip('"')
+
+
+def _custom_call_target(op: Any) -> str:
+    return str(op.attributes["call_target_name"]).strip('"')
+
+
+def _walk_region_ops(body: FunctionBody, op: Any, depth: int) -> None:
+    for region in op.regions:
+        for block in region.blocks:
+            for child in block.operations:
+                child_op = child.operation
+                name = child_op.name
+                body.op_counts[name] += 1
+                location = str(child_op.location)
+                if name == CALL_OP:
+                    body.calls.append(CallSite(_callee_name(child_op), location, depth))
+                else:
+                    body.located_ops[(location, name)] += 1
+                    if name == CUSTOM_CALL_OP:
+                        body.custom_call_targets[_custom_call_target(child_op)] += 1
+                    elif name == CONSTANT_OP:
+                        body.constant_bytes += _dense_constant_bytes(child_op)
+                if len(child_op.regions):
+                    body.max_depth = max(body.max_depth, depth + 1)
+                    _walk_region_ops(body, child_op, depth + 1)
+
+
+def walk_module(module: Any) -> ProgramWalk:
+    """Walk a ``jaxlib.mlir.ir.Module`` produced by ``Lowered.compiler_ir("stablehlo")``."""
+    functions: dict[str, FunctionBody] = {}
+    entry: str | None = None
+    for func_op in module.body.operations:
+        operation = func_op.operation
+        if operation.name != "func.func":
+            continue
+        name = str(operation.attributes["sym_name"]).strip('"')
+        body = FunctionBody(name)
+        _walk_region_ops(body, operation, 0)
+        functions[name] = body
+        visibility = operation.attributes["sym_visibility"] if "sym_visibility" in operation.attributes else None
+        if entry is None and (name == "main" or (visibility is not None and str(visibility).strip('"') == "public")):
+            entry = name
+    if entry is None:
+        if not functions:
+            raise ValueError("the StableHLO module has no func.func")
+        entry = next(iter(functions))
+    return ProgramWalk(functions=functions, entry=entry)
