@@ -1,0 +1,135 @@
+"""Fixes as text edits: computing them from a replaced node, applying them, writing files.
+
+A rule's fix is "replace this node by that node". The engine turns it into the minimal text
+edit by rendering the module with the node replaced and trimming the common prefix and
+suffix: exact whatever parentheses or whitespace the node owns, and independent of how
+libcst attributes them. Edits are applied back to front, overlapping ones are left for the
+next round (the engine re-lints and re-fixes until nothing changes, like ruff).
+
+:func:`write_atomically` is the only way ``--fix`` touches a file: it re-checks that the file
+still holds exactly what was read, writes a temporary file in the same folder and
+``os.replace``s it, so a reader never sees half a file and a concurrent edit is never lost.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import libcst as cst
+
+from jaxlint.rules._base import Edit, Fix, Replacement
+
+
+class FixRefused(Exception):
+    """A fix was not written (the file changed since it was read, or the result does not parse)."""
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    index = text.find("\n")
+    while index != -1:
+        starts.append(index + 1)
+        index = text.find("\n", index + 1)
+    return starts
+
+
+def offset_to_position(line_starts: list[int], offset: int) -> tuple[int, int]:
+    """Character offset -> (1-based line, 0-based column)."""
+    line_index = bisect.bisect_right(line_starts, offset) - 1
+    return line_index + 1, offset - line_starts[line_index]
+
+
+def edit_between(old: str, new: str, line_starts: list[int] | None = None) -> Edit | None:
+    """The minimal single edit turning ``old`` into ``new`` (None when they are equal)."""
+    if old == new:
+        return None
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
+        suffix += 1
+    starts = line_starts if line_starts is not None else _line_starts(old)
+    start, end = prefix, len(old) - suffix
+    line, column = offset_to_position(starts, start)
+    end_line, end_column = offset_to_position(starts, end)
+    return Edit(line, column, end_line, end_column, new[prefix : len(new) - suffix], start, end)
+
+
+def fix_for_replacement(
+    module: cst.Module,
+    node: cst.CSTNode,
+    replacement: Replacement,
+    unsafe: bool,
+    line_starts: list[int] | None = None,
+) -> Fix | None:
+    """Render ``module`` with ``node`` replaced and express the change as one edit."""
+    if isinstance(replacement, cst.RemovalSentinel):
+        changed = module.deep_remove(node)
+    else:
+        changed = module.deep_replace(node, replacement)
+    if not isinstance(changed, cst.Module):
+        return None
+    edit = edit_between(module.code, changed.code, line_starts)
+    if edit is None:
+        return None
+    return Fix("unsafe" if unsafe else "safe", (edit,))
+
+
+def apply_edits(source: str, fixes: Iterable[Fix]) -> tuple[str, int]:
+    """Apply non-overlapping fixes; returns (new source, number of fixes applied).
+
+    A fix whose edits overlap an already chosen fix is skipped (the caller re-lints the
+    result and gets it in the next round).
+    """
+    chosen: list[Fix] = []
+    taken: list[tuple[int, int]] = []
+    for fix in sorted(fixes, key=lambda f: min(e.start_offset for e in f.edits)):
+        spans = [(e.start_offset, e.end_offset) for e in fix.edits]
+        if any(s < te and ts < e or (s == e == ts == te) for s, e in spans for ts, te in taken):
+            continue
+        chosen.append(fix)
+        taken.extend(spans)
+    edits = sorted((e for f in chosen for e in f.edits), key=lambda e: e.start_offset, reverse=True)
+    text = source
+    for edit in edits:
+        text = text[: edit.start_offset] + edit.content + text[edit.end_offset :]
+    return text, len(chosen)
+
+
+def ensure_parses(text: str, path: str) -> None:
+    """Raise :class:`FixRefused` if ``text`` is not valid Python (a fix must never break a file)."""
+    try:
+        compile(text, path, "exec", dont_inherit=True, flags=0x400)  # PyCF_ONLY_AST: no code objects
+    except (SyntaxError, ValueError) as error:
+        raise FixRefused(f"{path}: fixed code does not parse ({error}); file left unchanged") from error
+
+
+def write_atomically(path: Path, expected_old: bytes, new_text: str, encoding: str = "utf-8") -> None:
+    """Replace ``path``'s content by ``new_text`` unless it changed since it was read.
+
+    Writes a temporary file next to ``path`` (same filesystem, so ``os.replace`` is atomic),
+    keeps the file's permission bits, and re-reads the original just before the swap.
+    """
+    try:
+        current = path.read_bytes()
+    except OSError as error:
+        raise FixRefused(f"{path}: cannot re-read before writing the fix ({error.strerror})") from error
+    if current != expected_old:
+        raise FixRefused(f"{path}: changed since it was read; fix not written")
+    mode = path.stat().st_mode & 0o7777
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".jaxlint-tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding=encoding, newline="") as stream:
+            stream.write(new_text)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

@@ -1,0 +1,185 @@
+"""Lint one module's source: one libcst parse, all rules in one traversal, noqa, fixes.
+
+This is the per-file core the project engine (:mod:`jaxlint.rules._engine`) runs in worker
+processes; it knows nothing about files on disk, caches or configuration beyond the rule
+classes it is given.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import libcst as cst
+
+from jaxlint.rules._base import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding, LintRule
+from jaxlint.rules._context import FileFacts, RuleContext
+from jaxlint.rules._fix import _line_starts, fix_for_replacement
+
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*[,\s]\s*[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
+_IGNORE = re.compile(r"#\s*jaxlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
+
+
+@dataclass
+class ModuleResult:
+    """Findings of one module (one file, or one notebook's concatenated cells)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # rule crashes: reported, never fatal
+
+
+def suppressed_codes(line: str) -> frozenset[str] | None:
+    """Codes a line's comment suppresses: None = nothing, empty set = everything."""
+    if "#" not in line:
+        return None
+    codes: set[str] = set()
+    matched = False
+    for pattern in (_NOQA, _IGNORE):
+        for match in pattern.finditer(line):
+            matched = True
+            if match.group("codes") is None:
+                return frozenset()
+            codes.update(c.upper() for c in re.split(r"[,\s]+", match.group("codes").strip()) if c)
+    return frozenset(codes) if matched else None
+
+
+def is_suppressed(lines: Sequence[str], finding: Finding) -> bool:
+    """``# noqa`` / ``# jaxlint: ignore[...]`` on the finding's first or last line."""
+    for number in {finding.line, finding.end_line}:
+        if 1 <= number <= len(lines):
+            codes = suppressed_codes(lines[number - 1])
+            if codes is not None and (not codes or finding.code in codes):
+                return True
+    return False
+
+
+class _Dispatcher(cst.CSTVisitor):
+    """Calls every rule's ``visit_*``/``leave_*`` for each node: one traversal for all rules.
+
+    Also records each node's parent for the context, which is nearly free here.
+    """
+
+    _tables: dict[tuple[type, ...], tuple[dict, dict]] = {}
+
+    def __init__(self, rules: Sequence[LintRule], context: RuleContext, on_error: Callable[[LintRule, BaseException], None]) -> None:
+        super().__init__()
+        self.rules = list(rules)
+        self.context = context
+        self.on_error = on_error
+        self.stack: list[cst.CSTNode] = []
+        self.visits: dict[str, list[tuple[LintRule, Callable]]] = {}
+        self.leaves: dict[str, list[tuple[LintRule, Callable]]] = {}
+        for rule in self.rules:
+            for name in dir(type(rule)):
+                if name.startswith("visit_") and name != "visit_":
+                    self.visits.setdefault(name[6:], []).append((rule, getattr(rule, name)))
+                elif name.startswith("leave_"):
+                    self.leaves.setdefault(name[6:], []).append((rule, getattr(rule, name)))
+        self.disabled: set[int] = set()
+
+    def _call(self, handlers: list[tuple[LintRule, Callable]], *args: object) -> None:
+        for rule, handler in handlers:
+            if id(rule) in self.disabled:
+                continue
+            try:
+                handler(*args)
+            except Exception as error:  # a broken rule must not take the file down
+                self.disabled.add(id(rule))
+                self.on_error(rule, error)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.context.record_parent(node, self.stack[-1])
+        self.stack.append(node)
+        handlers = self.visits.get(type(node).__name__)
+        if handlers:
+            self._call(handlers, node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+        handlers = self.leaves.get(type(original_node).__name__)
+        if handlers:
+            self._call(handlers, original_node)
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        handlers = self.visits.get(f"{type(node).__name__}_{attribute}")
+        if handlers:
+            self._call(handlers, node)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        handlers = self.leaves.get(f"{type(original_node).__name__}_{attribute}")
+        if handlers:
+            self._call(handlers, original_node)
+
+
+def syntax_error_finding(path: str, error: Exception) -> Finding:
+    """A JL000 finding for a file that does not parse, at the error's line and column."""
+    line = getattr(error, "raw_line", None) or getattr(error, "lineno", None) or 1
+    column = getattr(error, "raw_column", None)
+    if column is None:
+        offset = getattr(error, "offset", None)
+        column = max((offset or 1) - 1, 0)
+    message = getattr(error, "message", None) or getattr(error, "msg", None) or str(error)
+    message = str(message).strip().splitlines()[0] if str(message).strip() else "invalid syntax"
+    return Finding(path, int(line), int(column), int(line), int(column), SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME,
+                   f"SyntaxError: {message}")
+
+
+def lint_module(
+    source: str,
+    path: str,
+    rule_classes: Sequence[type[LintRule]],
+    facts: FileFacts,
+    *,
+    module: cst.Module | None = None,
+) -> ModuleResult:
+    """Run ``rule_classes`` over ``source`` (already pre-filtered by the caller).
+
+    Returns positioned findings, sorted, with noqa applied and fixes as text edits.
+    """
+    result = ModuleResult()
+    if module is None:
+        try:
+            module = cst.parse_module(source)
+        except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError) as error:
+            result.findings.append(syntax_error_finding(path, error))
+            return result
+    context = RuleContext(path, source, module, facts)
+
+    def on_error(rule: LintRule, error: BaseException) -> None:
+        result.errors.append(f"{path}: rule {rule.CODE} failed: {type(error).__name__}: {error}")
+
+    rules = [cls(context) for cls in rule_classes]
+    try:
+        module.visit(_Dispatcher(rules, context, on_error))
+    except RecursionError:
+        result.errors.append(f"{path}: too deeply nested to lint")
+        return result
+
+    lines = source.splitlines()
+    line_starts: list[int] | None = None
+    for rule in rules:
+        for report in rule.reports:
+            try:
+                line, column, end_line, end_column = context.position(report.node)
+            except KeyError:  # a node that is not in this module (a rule's own construction)
+                result.errors.append(f"{path}: rule {rule.CODE} reported a node outside the module")
+                continue
+            finding = Finding(path, line, column, end_line, end_column, rule.CODE, rule.NAME, report.message)
+            if is_suppressed(lines, finding):
+                continue
+            if report.replacement is not None:
+                if line_starts is None:
+                    line_starts = _line_starts(source)
+                try:
+                    fix = fix_for_replacement(module, report.node, report.replacement, report.unsafe, line_starts)
+                except Exception as error:  # an invalid replacement tree: report without a fix
+                    result.errors.append(f"{path}: rule {rule.CODE} built an invalid fix: {error}")
+                    fix = None
+                if fix is not None:
+                    finding = Finding(path, line, column, end_line, end_column, rule.CODE, rule.NAME, report.message, fix)
+            result.findings.append(finding)
+    result.findings.sort(key=lambda f: f.sort_key)
+    return result
