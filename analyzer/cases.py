@@ -56,7 +56,7 @@ def parse_target(text: str) -> Target:
         raise TargetError(f"{path}: no such file")
     if not os.path.isfile(path):
         raise TargetError(f"{path}: not a file")
-    return Target(path=os.path.abspath(path), name=name or None)
+    return Target(path=path, name=name or None)
 
 
 def user_traceback(error: BaseException, path: str) -> str:

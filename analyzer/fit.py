@@ -117,7 +117,7 @@ def fit_growth(
 
     # Fit every model; keep the simplest whose residual is within a hair of the best one.
     # Counts are exact up to rounding, so "a hair" is tiny for them and generous for timings.
-    slack = 0.005 if exact else 0.10
+    slack = 0.005 if exact else 0.03
     fits = []
     for order, transform in _MODELS:
         _, b, rms = _least_squares([transform(x) for x in xs], vs)

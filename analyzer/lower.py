@@ -28,7 +28,16 @@ class LoweredProgram:
 
 
 class LoweringError(RuntimeError):
-    """The user's function could not be traced or lowered (message says which stage)."""
+    """The user's function could not be traced or lowered.
+
+    ``str(error)`` is one line naming the stage; ``details`` holds jax's full message.
+    """
+
+    def __init__(self, stage: str, error: Exception) -> None:
+        text = str(error).strip()
+        first_line = text.splitlines()[0] if text else ""
+        super().__init__(f"{stage} failed: {type(error).__name__}: {first_line}")
+        self.details = f"{type(error).__name__}: {text}"
 
 
 def lower_call(
@@ -52,7 +61,7 @@ def lower_call(
     try:
         traced = jitted.trace(*args, **kwargs)
     except Exception as error:  # the user's code raised while tracing
-        raise LoweringError(f"tracing failed: {type(error).__name__}: {error}") from error
+        raise LoweringError("tracing", error) from error
     traced_at = time.perf_counter()
     try:
         if platform is None:
@@ -60,7 +69,7 @@ def lower_call(
         else:
             lowered = traced.lower(lowering_platforms=(platform,))
     except Exception as error:
-        raise LoweringError(f"lowering failed: {type(error).__name__}: {error}") from error
+        raise LoweringError("lowering", error) from error
     lowered_at = time.perf_counter()
     module = lowered.compiler_ir("stablehlo")
     return LoweredProgram(

@@ -91,11 +91,11 @@ def _format_value(name: str, value: float | None) -> str:
 def render_table(results: Sequence[CaseResult], console: Console) -> None:
     for result in results:
         status_style = {"ok": "bold green", "fail": "bold red", "error": "bold yellow"}[result.status]
-        console.print(Text.assemble((f"{result.status.upper():5}", status_style), " ", (result.name, "bold")))
+        console.print(Text.assemble((f"{result.status.upper():5}", status_style), " ", (result.name, "bold")), soft_wrap=True)
         if result.error is not None:
-            console.print(f"  error: {result.error}", markup=False)
+            console.print(f"  error: {result.error}", markup=False, soft_wrap=True)
             if result.details:
-                console.print(result.details.rstrip(), markup=False, highlight=False)
+                console.print(result.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
             console.print()
             continue
         assert result.verdict is not None

@@ -96,7 +96,7 @@ def run_scale(
                     try:
                         measurement = measure(built.fn, built.args, built.kwargs, n=n, platform=platform)
                     except LoweringError as error:
-                        raise TargetError(f"{target.path}::{name} at n={n}: {error}") from error
+                        raise TargetError(f"{target.path}::{name} at n={n}: {error}", details=error.details) from error
                 else:
                     measurement = _measure_in_subprocess(target.path, name, n, platform, timeout)
                 result.measurements.append(measurement)

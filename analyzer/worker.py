@@ -25,7 +25,7 @@ def run_request(request: dict[str, Any]) -> dict[str, Any]:
     except TargetError as error:
         return {"error": str(error), "details": error.details}
     except LoweringError as error:
-        return {"error": f"{path}::{name} at n={n}: {error}", "details": None}
+        return {"error": f"{path}::{name} at n={n}: {error}", "details": error.details}
     return {"measurement": measurement.to_json()}
 
 

@@ -49,7 +49,7 @@ def scale(target: str, sizes: list[int], max_order: str, output_format: str, tim
     try:
         parsed = parse_target(target)
     except TargetError as error:
-        err.print(f"error: {error}", markup=False)
+        err.print(f"error: {error}", markup=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
 
     with Progress(
@@ -73,9 +73,9 @@ def scale(target: str, sizes: list[int], max_order: str, output_format: str, tim
             )
         except TargetError as error:
             bar.stop()
-            err.print(f"error: {error}", markup=False)
+            err.print(f"error: {error}", markup=False, soft_wrap=True)
             if error.details:
-                err.print(error.details.rstrip(), markup=False, highlight=False)
+                err.print(error.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
             sys.exit(EXIT_USAGE)
 
     if output_format == "json":
@@ -85,6 +85,6 @@ def scale(target: str, sizes: list[int], max_order: str, output_format: str, tim
     if any(r.status == "error" for r in results):
         for r in results:
             if r.status == "error" and output_format == "json":
-                err.print(f"error: {r.error}", markup=False)
+                err.print(f"error: {r.error}", markup=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_FLAGGED if any(r.status == "fail" for r in results) else EXIT_OK)

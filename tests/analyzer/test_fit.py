@@ -1,0 +1,72 @@
+"""Growth classification: exact for counts, noise-tolerant for timings."""
+
+import math
+
+import pytest
+from hypothesis import given, strategies as st
+
+from jaxlint.analyzer.fit import ORDERS, fit_growth, order_rank
+
+NS = (16, 64, 256)
+
+
+@pytest.mark.parametrize(
+    "formula, order",
+    [
+        (lambda n: 100, "constant"),
+        (lambda n: 50 + round(3 * math.log2(n)), "log"),
+        (lambda n: 855 + round(1.07 * n), "linear"),
+        (lambda n: 10 + round(n * math.log2(n)), "nlogn"),
+        (lambda n: 40 + n * n // 2 + 3 * n, "quadratic"),
+        (lambda n: n**3, "worse"),
+    ],
+)
+def test_counts_are_classified_exactly(formula, order):
+    fit = fit_growth(NS, [formula(n) for n in NS])
+    assert fit.order == order
+
+
+def test_diffrax_061_figures_are_linear_at_107_per_save_point():
+    # StableHLO ops of the diffrax 0.6.1 Lorenz reproduction (shared/PITFALLS.md).
+    fit = fit_growth([1000, 10000, 30000], [1716, 11317, 32650])
+    assert fit.order == "linear"
+    assert round(fit.per_n, 2) == 1.07
+    assert fit.describe("ops") == "linear: +1.07 ops per n"
+
+
+def test_two_sizes_default_to_linear_unless_clearly_faster():
+    assert fit_growth([16, 64], [53, 105]).order == "linear"
+    assert fit_growth([16, 64], [256, 4096]).order == "quadratic"
+
+
+def test_unsorted_input_is_sorted_first():
+    assert fit_growth([256, 16, 64], [274, 18, 70]).per_n == pytest.approx((274 - 18) / 240)
+
+
+def test_timings_within_noise_are_constant():
+    assert fit_growth(NS, [0.50, 0.56, 0.47], exact=False).order == "constant"
+    assert fit_growth(NS, [0.001, 0.004, 0.002], exact=False).order == "constant"  # below the floor
+    assert fit_growth(NS, [0.5, 8.0, 130.0], exact=False).order in ("quadratic", "nlogn", "worse")
+
+
+def test_fewer_than_two_sizes_is_an_error():
+    with pytest.raises(ValueError, match="two distinct sizes"):
+        fit_growth([16, 16], [1, 2])
+
+
+def test_orders_rank_from_best_to_worst():
+    assert [order_rank(o) for o in ORDERS] == list(range(len(ORDERS)))
+
+
+@given(
+    a=st.integers(0, 10_000),
+    b=st.integers(1, 50),
+    ns=st.lists(st.integers(2, 100_000), min_size=3, max_size=6, unique=True),
+)
+def test_any_exact_line_is_linear_with_its_slope(a, b, ns):
+    ns = sorted(ns)
+    if ns[-1] < 2 * ns[0]:  # too narrow a range to tell shapes apart
+        ns.append(4 * ns[-1])
+    fit = fit_growth(ns, [a + b * n for n in ns])
+    assert fit.order == "linear"
+    assert fit.per_n == pytest.approx(b)
