@@ -1,0 +1,700 @@
+"""Small static facts the JL002–JL016 rules share: sizes, constants, scopes, call arguments.
+
+Everything here is syntax-only (no types, no execution) and errs towards "don't know": a
+helper answers ``None`` rather than guess, and rules stay silent on ``None``. The questions:
+
+- how many elements an array constructor makes (:func:`array_elements`), from literal
+  shapes and module-level integer constants (``N = 1000``; ``np.zeros((N, N))``);
+- whether a loop iterates over a *size* (``range(len(ts))``, ``range(max_steps)``,
+  ``x.shape[0]``) or over structure (``range(len(self.layers))``, tree leaves, a few stages)
+  (:func:`loop_size`);
+- which names a function or lambda binds itself (:func:`bound_names`), so a rule can tell a
+  closed-over global from a local;
+- which argument of a call fills which parameter (:func:`bind_arguments`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import libcst as cst
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jaxlint.rules._context import RuleContext
+
+# A loop or literal count up to this is a fixed, small program (same bar as JL001).
+SMALL_LOOP_MAX = 16
+# An array of at least this many elements is "large" when closed over or built in jit.
+LARGE_ARRAY_ELEMENTS = 10_000
+# Arrays read from files have a size only known at run time: data-sized, treat as large.
+LOADED = -1
+
+_NUMPY_ROOTS = ("numpy.", "jax.numpy.")
+_LOADERS = frozenset({"load", "loadtxt", "genfromtxt", "fromfile", "memmap", "frombuffer"})
+# constructor -> how its size is given: "shape" (first argument or shape=), "n" (n elements),
+# "square" (n x n), "range" (arange), "num" (linspace's num), "dims" (randn's *dims)
+_CONSTRUCTORS = {
+    "zeros": "shape",
+    "ones": "shape",
+    "empty": "shape",
+    "full": "shape",
+    "eye": "square",
+    "identity": "square",
+    "arange": "range",
+    "linspace": "num",
+    "logspace": "num",
+    "geomspace": "num",
+    "random.randn": "dims",
+    "random.rand": "dims",
+    "random.random": "size",
+    "random.random_sample": "size",
+    "random.standard_normal": "size",
+    "random.normal": "size",
+    "random.uniform": "size",
+    "random.randint": "size",
+}
+# Wrappers that keep the size of their first argument.
+_SIZE_PRESERVING = frozenset({"array", "asarray", "asanyarray", "ascontiguousarray", "copy"})
+_SIZE_PRESERVING_METHODS = frozenset({"reshape", "astype", "copy", "T", "ravel", "flatten", "transpose", "squeeze"})
+
+# Name parts that mark a loop over model *structure* (layers, stages, tree leaves, array
+# axes): its count is fixed by the architecture, not by the problem size.
+_STRUCTURAL_WORDS = frozenset(
+    {
+        "layer", "layers", "block", "blocks", "module", "modules", "leaf", "leaves", "stage", "stages",
+        "head", "heads", "level", "levels", "depth", "child", "children", "term", "terms", "field",
+        "fields", "solver", "solvers", "component", "components", "ndim", "axis", "axes", "rank",
+        "order", "branch", "branches", "param", "params", "weight", "weights", "bias", "biases",
+        "tableau", "models", "nets", "keys", "tree", "trees",
+    }
+)
+# Names that denote an array of times or samples when iterated directly (`for t in ts`).
+_ARRAY_NAMES = frozenset({"ts", "times", "t_eval", "timesteps", "save_ts", "saveat_ts"})
+_TREE_FUNCTIONS = frozenset(
+    {
+        "jax.tree_util.tree_leaves", "jax.tree_util.tree_flatten", "jax.tree.leaves", "jax.tree.flatten",
+        "jax.tree_leaves", "jax.tree_flatten", "equinox.tree_flatten_one_level",
+    }
+)
+
+
+# --- constants --------------------------------------------------------------------------------
+def module_assignments(module: cst.Module) -> dict[str, list[cst.BaseExpression]]:
+    """Module-level ``NAME = value`` statements: name -> the values assigned, in order.
+
+    Only plain single-target assignments are recorded; a name bound any other way at module
+    level (``for``, ``import``, ``def``, augmented or tuple assignment) gets an empty list,
+    which helpers read as "not a constant".
+    """
+    found: dict[str, list[cst.BaseExpression]] = {}
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Assign):
+                    if len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                        found.setdefault(small.targets[0].target.value, []).append(small.value)
+                    else:
+                        for target in small.targets:
+                            for name in _target_names(target.target):
+                                found[name] = []
+                elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                    if small.value is not None:
+                        found.setdefault(small.target.value, []).append(small.value)
+                elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+                    found[small.target.value] = []
+        elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            found[statement.name.value] = []
+        elif isinstance(statement, cst.For):
+            for name in _target_names(statement.target):
+                found[name] = []
+    return found
+
+
+def single_values(assignments: dict[str, list[cst.BaseExpression]]) -> dict[str, cst.BaseExpression]:
+    """Names assigned exactly once (and bound no other way): name -> value."""
+    return {name: values[0] for name, values in assignments.items() if len(values) == 1}
+
+
+def _target_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
+
+
+def int_value(
+    expr: cst.BaseExpression, constants: dict[str, cst.BaseExpression] | None = None, depth: int = 0
+) -> int | None:
+    """The integer an expression surely evaluates to, or None.
+
+    Handles literals (``10_000``, ``1e4`` when integral), ``int(...)``, ``+ - * // **``, unary
+    minus, and names in ``constants`` (module-level single assignments), recursively.
+    """
+    if depth > 20:
+        return None
+    if isinstance(expr, cst.Integer):
+        return int(expr.evaluated_value)
+    if isinstance(expr, cst.Float):
+        value = float(expr.evaluated_value)
+        return int(value) if value.is_integer() and abs(value) < 1e15 else None
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = int_value(expr.expression, constants, depth + 1)
+        return -inner if inner is not None else None
+    if isinstance(expr, cst.Name) and constants and expr.value in constants:
+        return int_value(constants[expr.value], constants, depth + 1)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "int" and len(expr.args) == 1:
+        return int_value(expr.args[0].value, constants, depth + 1)
+    if isinstance(expr, cst.BinaryOperation):
+        left = int_value(expr.left, constants, depth + 1)
+        right = int_value(expr.right, constants, depth + 1)
+        if left is None or right is None:
+            return None
+        operator = expr.operator
+        if isinstance(operator, cst.Add):
+            return left + right
+        if isinstance(operator, cst.Subtract):
+            return left - right
+        if isinstance(operator, cst.Multiply):
+            return left * right
+        if isinstance(operator, cst.FloorDivide) and right != 0:
+            return left // right
+        if isinstance(operator, cst.Power) and 0 <= right <= 64 and abs(left) < 1 << 20:
+            return left**right
+    return None
+
+
+def shape_elements(expr: cst.BaseExpression, constants: dict[str, cst.BaseExpression] | None) -> int | None:
+    """Number of elements of a literal shape: ``(1000, 1000)`` -> 10**6, ``500`` -> 500."""
+    if isinstance(expr, (cst.Tuple, cst.List)):
+        sizes = []
+        for element in expr.elements:
+            if not isinstance(element, cst.Element):
+                return None
+            size = int_value(element.value, constants)
+            if size is None or size < 0:
+                return None
+            sizes.append(size)
+        return math.prod(sizes)
+    size = int_value(expr, constants)
+    return size if size is not None and size >= 0 else None
+
+
+def _argument(call: cst.Call, position: int, keyword: str) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[position].value if position < len(positional) else None
+
+
+def array_elements(
+    expr: cst.BaseExpression, context: "RuleContext", constants: dict[str, cst.BaseExpression] | None
+) -> tuple[int, str] | None:
+    """(elements, constructor) of a NumPy / jax.numpy array made by ``expr``, when known.
+
+    ``elements`` is :data:`LOADED` for arrays read from a file (``np.load``): data-sized.
+    Size-preserving wrappers and methods (``jnp.asarray(np.load(f))``, ``.reshape``) are
+    looked through.
+    """
+    if isinstance(expr, cst.Attribute) and expr.attr.value in _SIZE_PRESERVING_METHODS:
+        return array_elements(expr.value, context, constants)
+    if not isinstance(expr, cst.Call):
+        return None
+    if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _SIZE_PRESERVING_METHODS:
+        inner = array_elements(expr.func.value, context, constants)
+        if inner is not None:
+            return inner
+    qualified = context.qualified_name(expr.func)
+    if qualified is None or not qualified.startswith(_NUMPY_ROOTS):
+        return None
+    short = qualified.split(".", 2)[-1] if qualified.startswith("jax.numpy.") else qualified.split(".", 1)[-1]
+    label = ("jnp." if qualified.startswith("jax.") else "np.") + short
+    if short in _LOADERS:
+        return LOADED, label
+    if short in _SIZE_PRESERVING and expr.args:
+        return array_elements(expr.args[0].value, context, constants)
+    kind = _CONSTRUCTORS.get(short)
+    if kind is None:
+        return None
+    elements: int | None = None
+    if kind == "shape":
+        shape = _argument(expr, 0, "shape")
+        elements = shape_elements(shape, constants) if shape is not None else None
+    elif kind == "square":
+        n = _argument(expr, 0, "N" if short == "eye" else "n")
+        m = _argument(expr, 1, "M") if short == "eye" else None
+        rows = int_value(n, constants) if n is not None else None
+        columns = int_value(m, constants) if m is not None else rows
+        elements = rows * columns if rows is not None and columns is not None else None
+    elif kind == "range":
+        bounds = [a.value for a in expr.args if a.keyword is None and not a.star]
+        values = [int_value(b, constants) for b in bounds[:3]]
+        if values and all(v is not None for v in values):
+            elements = len(range(*values))  # type: ignore[arg-type]
+    elif kind == "num":
+        num = _argument(expr, 2, "num")
+        elements = int_value(num, constants) if num is not None else 50
+    elif kind == "dims":
+        dims = [int_value(a.value, constants) for a in expr.args if a.keyword is None]
+        elements = math.prod(dims) if dims and all(d is not None for d in dims) else None  # type: ignore[arg-type]
+    elif kind == "size":
+        size = _argument(expr, 99, "size")
+        elements = shape_elements(size, constants) if size is not None else None
+    if elements is None:
+        return None
+    return elements, label
+
+
+def describe_elements(elements: int) -> str:
+    return "data-sized (read from a file)" if elements == LOADED else f"{elements:,} elements"
+
+
+# --- sizes vs structure -------------------------------------------------------------------------
+def _words(name: str) -> list[str]:
+    return [w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if w]
+
+
+def is_structural_name(name: str) -> bool:
+    """``num_layers``, ``self.blocks``, ``n_stages``: a count fixed by the model's structure."""
+    return any(word.lower() in _STRUCTURAL_WORDS for word in _words(name))
+
+
+# Words that make a name a count or an end point (`max_steps`, `n_iters`, `t1`, `N`).
+_COUNT_WORDS = frozenset(
+    {
+        "n", "m", "num", "max", "steps", "step", "size", "len", "length", "count", "total", "iters",
+        "iterations", "niter", "maxiter", "t1", "tf", "tend", "t_end", "end", "stop", "limit", "nsteps",
+        "outsize", "out", "points", "samples",
+    }
+)
+
+
+def is_count_name(name: str) -> bool:
+    """``max_steps``, ``n_iters``, ``N``, ``t1``, ``out_size``: a name read as a count/end point."""
+    if name in ("N", "M", "T"):
+        return True
+    return any(word.lower() in _COUNT_WORDS for word in _words(name))
+
+
+def last_identifier(expr: cst.BaseExpression) -> str | None:
+    """``self.solver.ts`` -> "ts"; ``ts`` -> "ts"; ``ts[1:]`` -> "ts"; anything else -> None."""
+    while isinstance(expr, cst.Subscript):
+        expr = expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    if isinstance(expr, cst.Name):
+        return expr.value
+    return None
+
+
+def code_of(node: cst.CSTNode) -> str:
+    """Source text of a node (for messages)."""
+    return cst.Module(body=[]).code_for_node(node)
+
+
+@dataclass(frozen=True)
+class LoopSize:
+    """Why a loop's trip count is a size: ``what`` is shown in messages (``range(len(ts))``)."""
+
+    what: str
+    count: int | None = None  # a literal count, when known
+
+
+class SizeClassifier:
+    """Decides whether an expression is a trace-time *size* (it grows with the problem).
+
+    ``local_scope``: the enclosing function's bindings; its single assignments
+    (``n = len(ts)``) are looked through; ``constants``: module-level single assignments.
+    """
+
+    def __init__(
+        self,
+        context: "RuleContext",
+        constants: dict[str, cst.BaseExpression],
+        local_scope: "Scope | None" = None,
+    ) -> None:
+        self.context = context
+        self.local_values = local_scope.single_values() if local_scope is not None else {}
+        # A local binding shadows a module constant of the same name.
+        shadowed = local_scope.bound if local_scope is not None else frozenset()
+        self.constants = {k: v for k, v in constants.items() if k not in shadowed}
+
+    def is_size(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """A count that grows with the problem: ``n``, ``max_steps``, ``len(ts)``,
+        ``x.shape[0]``, a literal above :data:`SMALL_LOOP_MAX`; not ``num_layers`` or 4."""
+        if depth > 8:
+            return False
+        literal = int_value(expr, self.constants)
+        if literal is not None:
+            return literal > SMALL_LOOP_MAX
+        if isinstance(expr, cst.Name):
+            value = self.local_values.get(expr.value)
+            if value is not None:
+                return self.is_size(value, depth + 1)
+            return not is_structural_name(expr.value) and expr.value not in ("True", "False", "None")
+        if isinstance(expr, cst.Attribute):
+            if expr.attr.value == "size":
+                return True
+            return not is_structural_name(expr.attr.value) and expr.attr.value not in ("ndim",)
+        if isinstance(expr, cst.Subscript):
+            # x.shape[0], jnp.shape(x)[0]
+            base = expr.value
+            if isinstance(base, cst.Attribute) and base.attr.value == "shape":
+                return True
+            if isinstance(base, cst.Call) and self.context.qualified_name(base.func) in ("jax.numpy.shape", "numpy.shape"):
+                return True
+            return False
+        if isinstance(expr, cst.Call):
+            qualified = self.context.qualified_name(expr.func)
+            if qualified == "builtins.len" and len(expr.args) == 1:
+                return self.is_sized_collection(expr.args[0].value)
+            if qualified in ("jax.numpy.size", "numpy.size"):
+                return True
+            if qualified in ("builtins.int", "builtins.min", "builtins.max", "builtins.abs", "builtins.round"):
+                return any(self.is_size(a.value, depth + 1) for a in expr.args)
+            return False
+        if isinstance(expr, cst.BinaryOperation):
+            return self.is_size(expr.left, depth + 1) or self.is_size(expr.right, depth + 1)
+        return False
+
+    def is_sized_collection(self, expr: cst.BaseExpression) -> bool:
+        """``len(X)`` grows with the problem unless X is structure (layers, tree leaves)."""
+        if isinstance(expr, cst.Call):
+            qualified = self.context.qualified_name(expr.func)
+            if qualified in _TREE_FUNCTIONS:
+                return False
+            return array_elements(expr, self.context, self.constants) is not None
+        name = last_identifier(expr)
+        if name is None:
+            return False
+        if isinstance(expr, cst.Name):
+            value = self.local_values.get(expr.value)
+            if isinstance(value, cst.Call) and self.context.qualified_name(value.func) in _TREE_FUNCTIONS:
+                return False
+            if isinstance(value, (cst.Tuple, cst.List)):
+                return False  # a literal collection: its length is written in the code
+        return not is_structural_name(name)
+
+    def is_array_iterable(self, expr: cst.BaseExpression) -> bool:
+        """Iterating this walks an array's leading axis: ``jnp.linspace(...)``, ``ts``."""
+        if isinstance(expr, cst.Call):
+            found = array_elements(expr, self.context, self.constants)
+            return found is not None and (found[0] == LOADED or found[0] > SMALL_LOOP_MAX)
+        if isinstance(expr, cst.Name):
+            value = self.local_values.get(expr.value)
+            if value is not None and isinstance(value, cst.Call):
+                return self.is_array_iterable(value)
+            return expr.value in _ARRAY_NAMES
+        if isinstance(expr, cst.Attribute):
+            return expr.attr.value in _ARRAY_NAMES
+        return False
+
+    def loop_size(self, iterable: cst.BaseExpression) -> LoopSize | None:
+        """Why iterating ``iterable`` runs a size-many times, or None if it does not (or
+        we cannot tell): ``range(...)`` bounds, ``enumerate``/``zip``/``reversed`` of
+        sizes, direct iteration over arrays of times."""
+        if isinstance(iterable, cst.Call):
+            qualified = self.context.qualified_name(iterable.func)
+            arguments = [a.value for a in iterable.args if a.keyword is None and not a.star]
+            if qualified == "builtins.range" and arguments and len(arguments) == len(iterable.args):
+                values = [int_value(a, self.constants) for a in arguments[:3]]
+                if all(v is not None for v in values):
+                    count = len(range(*values))  # type: ignore[arg-type]
+                    return LoopSize(code_of(iterable), count) if count > SMALL_LOOP_MAX else None
+                stop = arguments[0] if len(arguments) == 1 else arguments[1]
+                return LoopSize(code_of(iterable)) if self.is_size(stop) else None
+            if qualified in ("builtins.enumerate", "builtins.reversed") and arguments:
+                inner = self.loop_size(arguments[0])
+                return LoopSize(code_of(iterable), inner.count) if inner else None
+            if qualified == "builtins.zip" and arguments:
+                inner_sizes = [self.loop_size(a) for a in arguments]
+                if any(s is not None for s in inner_sizes):
+                    return LoopSize(code_of(iterable))
+                return None
+        if self.is_array_iterable(iterable):
+            return LoopSize(code_of(iterable))
+        return None
+
+    def literal_count(self, iterable: cst.BaseExpression) -> int | None:
+        """The trip count of ``range(<literals>)`` or a literal tuple/list, else None."""
+        if isinstance(iterable, (cst.Tuple, cst.List)):
+            return len(iterable.elements)
+        if isinstance(iterable, cst.Call) and self.context.qualified_name(iterable.func) == "builtins.range":
+            values = [int_value(a.value, self.constants) for a in iterable.args]
+            if iterable.args and all(v is not None for v in values) and len(values) <= 3:
+                return len(range(*values))  # type: ignore[arg-type]
+        return None
+
+
+# --- scopes --------------------------------------------------------------------------------------
+def parameter_names(params: cst.Parameters) -> list[str]:
+    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.append(star.name.value)
+    return names
+
+
+# Stand-ins for bindings without a plain value (parameters, loop targets, defs).
+_PLACEHOLDERS = frozenset({"__param__", "__unknown__", "__def__", "__class__"})
+
+
+class _Binder(cst.CSTVisitor):
+    """Names a function body binds in its own scope (not inside nested defs/lambdas/classes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bound: set[str] = set()
+        self.declared_outer: set[str] = set()
+        self.values: dict[str, list[cst.BaseExpression]] = {}
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression | None = None) -> None:
+        for name in _target_names(target):
+            self.bound.add(name)
+            if value is not None and isinstance(target, cst.Name):
+                self.values.setdefault(name, []).append(value)
+            else:
+                self.values.setdefault(name, []).append(cst.Name("__unknown__"))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.bound.add(node.name.value)
+        self.values.setdefault(node.name.value, []).append(cst.Name("__def__"))
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.bound.add(node.name.value)
+        self.values.setdefault(node.name.value, []).append(cst.Name("__class__"))
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return False
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return False
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return False
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind(target.target, node.value if len(node.targets) == 1 else None)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target, node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind(node.asname.name)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._bind(node.name.name)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            if alias.asname is not None:
+                self._bind(alias.asname.name)
+            else:
+                self.bound.add(code_of(alias.name).split(".")[0])
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = alias.asname.name if alias.asname is not None else alias.name
+            self._bind(name)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.declared_outer.update(n.name.value for n in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.declared_outer.update(n.name.value for n in node.names)
+
+
+@dataclass
+class Scope:
+    """What one function or lambda binds: parameters and body bindings (with their values)."""
+
+    bound: frozenset[str]
+    values: dict[str, list[cst.BaseExpression]]
+
+    def single_values(self) -> dict[str, cst.BaseExpression]:
+        """Names bound exactly once, by a plain assignment: name -> assigned value."""
+        return {
+            name: vs[0]
+            for name, vs in self.values.items()
+            if len(vs) == 1 and not (isinstance(vs[0], cst.Name) and vs[0].value in _PLACEHOLDERS)
+        }
+
+    def _marked(self, name: str, marker: str) -> bool:
+        return any(isinstance(v, cst.Name) and v.value == marker for v in self.values.get(name, ()))
+
+    def is_parameter(self, name: str) -> bool:
+        return self._marked(name, "__param__")
+
+    def is_def(self, name: str) -> bool:
+        """Bound (only) by a nested ``def``."""
+        found = self.values.get(name, ())
+        return bool(found) and all(isinstance(v, cst.Name) and v.value == "__def__" for v in found)
+
+
+def bound_names(node: cst.FunctionDef | cst.Lambda) -> Scope:
+    """Names a def or lambda binds locally (parameters, assignments, loop targets, imports,
+    nested defs); ``global``/``nonlocal`` names are left out."""
+    params = parameter_names(node.params)
+    if isinstance(node, cst.Lambda):
+        return Scope(frozenset(params), {p: [cst.Name("__param__")] for p in params})
+    binder = _Binder()
+    node.body.visit(binder)
+    values: dict[str, list[cst.BaseExpression]] = {p: [cst.Name("__param__")] for p in params}
+    for name, found in binder.values.items():
+        values.setdefault(name, []).extend(found)
+    bound = (set(params) | binder.bound) - binder.declared_outer
+    return Scope(frozenset(bound), {k: v for k, v in values.items() if k in bound})
+
+
+class ScopeCache:
+    """Memoised :func:`bound_names` per def/lambda node (a rule keeps one per file)."""
+
+    def __init__(self) -> None:
+        self._scopes: dict[cst.CSTNode, Scope] = {}
+
+    def __call__(self, node: cst.FunctionDef | cst.Lambda) -> Scope:
+        scope = self._scopes.get(node)
+        if scope is None:
+            scope = self._scopes[node] = bound_names(node)
+        return scope
+
+
+def defining_scope(
+    name: str, node: cst.CSTNode, context: "RuleContext", scopes: ScopeCache
+) -> cst.FunctionDef | cst.Lambda | cst.Module | None:
+    """The def/lambda (or the module) whose binding ``name`` at ``node`` refers to.
+
+    Class bodies are skipped (they do not enclose their methods' names), as Python does.
+    None when no enclosing function binds it and it is a builtin-like unknown (module
+    bindings are checked by the caller).
+    """
+    previous: cst.CSTNode = node
+    for ancestor in context.ancestors(node):
+        if isinstance(ancestor, cst.FunctionDef) and previous is ancestor.body:
+            if name in scopes(ancestor).bound:
+                return ancestor
+        elif isinstance(ancestor, cst.Lambda) and previous is ancestor.body:
+            if name in scopes(ancestor).bound:
+                return ancestor
+        previous = ancestor
+    return context.module
+
+
+# --- calls ---------------------------------------------------------------------------------------
+def bind_arguments(call: cst.Call, parameters: Sequence[str]) -> dict[str, cst.Arg] | None:
+    """Map ``call``'s arguments to ``parameters`` (positional order, then keywords).
+
+    None if the call uses ``*args``/``**kwargs`` (we cannot tell what fills what).
+    Extra positional arguments are ignored.
+    """
+    bound: dict[str, cst.Arg] = {}
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            if position < len(parameters):
+                bound[parameters[position]] = arg
+            position += 1
+        else:
+            bound[arg.keyword.value] = arg
+    return bound
+
+
+def keyword_arg(call: cst.Call, name: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def is_true(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "True"
+
+
+def namespace_alias(module: cst.Module, qualified: str) -> cst.BaseExpression | None:
+    """An expression that names module ``qualified`` in this file, from its imports:
+    ``jax.numpy`` -> ``jnp`` after ``import jax.numpy as jnp`` (or ``jax.numpy`` after
+    ``import jax``); None if the file has no import that reaches it."""
+    parent, _, leaf = qualified.rpartition(".")
+    fallback: cst.BaseExpression | None = None
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    imported = code_of(alias.name)
+                    if alias.asname is not None and imported == qualified:
+                        return cst.Name(alias.asname.name.value)  # type: ignore[union-attr]
+                    if alias.asname is None and (qualified == imported or qualified.startswith(imported + ".")):
+                        fallback = fallback or cst.parse_expression(qualified)
+            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar) and small.module:
+                if small.relative:
+                    continue
+                if code_of(small.module) == parent:
+                    for alias in small.names:
+                        if code_of(alias.name) == leaf:
+                            local = alias.asname.name if alias.asname is not None else alias.name
+                            return cst.Name(local.value)  # type: ignore[union-attr]
+    return fallback
+
+
+# --- per-file memo -----------------------------------------------------------------------------
+class FileMemo:
+    """Lazily computed per-file facts a rule instance keeps (a rule lives for one file)."""
+
+    def __init__(self, context: "RuleContext") -> None:
+        self.context = context
+        self.scopes = ScopeCache()
+        self._constants: dict[str, cst.BaseExpression] | None = None
+        self._module_bindings: dict[str, list[cst.BaseExpression]] | None = None
+
+    @property
+    def module_bindings(self) -> dict[str, list[cst.BaseExpression]]:
+        if self._module_bindings is None:
+            self._module_bindings = module_assignments(self.context.module)
+        return self._module_bindings
+
+    @property
+    def constants(self) -> dict[str, cst.BaseExpression]:
+        """Module-level names assigned exactly once: name -> value."""
+        if self._constants is None:
+            self._constants = single_values(self.module_bindings)
+        return self._constants
+
+    def local_scope(self, node: cst.CSTNode) -> Scope | None:
+        """The bindings of the function enclosing ``node`` (None at module level)."""
+        function = self.context.enclosing_function(node)
+        return self.scopes(function) if function is not None else None
+
+    def classifier(self, node: cst.CSTNode) -> SizeClassifier:
+        return SizeClassifier(self.context, self.constants, self.local_scope(node))
