@@ -144,8 +144,10 @@ class Newton(eqx.Module):
                 jnp.asarray(0, jnp.int32),
             )
             w, _, _, converged, _, k = lax.while_loop(keep_going, iterate, init)
-            result = jnp.where(converged, RESULTS.successful, RESULTS.implicit_nonconvergence)
-            return w, (result.astype(jnp.int32), k)
+            failure = ~converged
+            # Auxiliary outputs are floats: `custom_root` gives integer aux outputs integer
+            # tangents, which JAX then rejects (it expects float0).
+            return w, (failure.astype(dtype), k.astype(dtype))
 
         def tangent_solve(linear_map: Callable[[Array], Array], rhs: Array) -> Array:
             # The exact derivative of F at the root, as a dense matrix (columns F'(e_i)).
@@ -153,10 +155,11 @@ class Newton(eqx.Module):
             matrix = jax.vmap(linear_map)(basis).T
             return jnp.linalg.solve(matrix, rhs)
 
-        w, (result, num_iterations) = lax.custom_root(
+        w, (failure, num_iterations) = lax.custom_root(
             residual, initial_guess, chord, tangent_solve, has_aux=True
         )
-        return w, result, num_iterations
+        result = jnp.where(failure > 0, RESULTS.implicit_nonconvergence, RESULTS.successful)
+        return w, result.astype(jnp.int32), num_iterations.astype(jnp.int32)
 
 
 __all__ = ["Newton", "rms_norm"]

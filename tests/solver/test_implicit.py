@@ -1,0 +1,367 @@
+"""Implicit methods: ImplicitEuler, Kvaerno3/4/5 and the chord Newton root finder.
+
+- The Kvaerno tableaus satisfy the rooted-tree order conditions (and fail the next order),
+  are L-stable, and have stage order 2.
+- Empirical convergence orders with constant steps are within 0.2 of theory.
+- Newton: converges, reports non-convergence, takes tolerances from the controller.
+- Gradients through an implicit solve match finite differences.
+- The vector field is traced as often for seven stages as for one (stages in a loop, P2).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxlint.solver._implicit import ImplicitEuler
+from jaxlint.solver._kvaerno import (
+    KVAERNO3_TABLEAU,
+    KVAERNO4_TABLEAU,
+    KVAERNO5_TABLEAU,
+    ESDIRKTableau,
+    Kvaerno3,
+    Kvaerno4,
+    Kvaerno5,
+)
+from jaxlint.solver._newton import Newton
+from jaxlint.solver._results import RESULTS
+from jaxlint.solver._term import MultiTerm, ODETerm
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _double_precision():
+    with jax.enable_x64(True):
+        yield
+
+
+# ---------------------------------------------------------------------------------------------
+# Tableaus: order conditions from rooted trees
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def rooted_trees(order: int) -> tuple[tuple, ...]:
+    """All rooted trees with ``order`` nodes, a tree being the sorted tuple of its subtrees."""
+    if order == 1:
+        return ((),)
+    found = set()
+
+    def forests(nodes: int, largest: int):
+        # Multisets of trees with ``nodes`` nodes in total, subtree sizes non-increasing.
+        if nodes == 0:
+            yield ()
+            return
+        for size in range(min(nodes, largest), 0, -1):
+            for tree in rooted_trees(size):
+                for rest in forests(nodes - size, size):
+                    yield (tree, *rest)
+
+    for forest in forests(order - 1, order - 1):
+        found.add(tuple(sorted(forest)))
+    return tuple(sorted(found))
+
+
+def tree_density(tree: tuple) -> int:
+    """gamma(t): the number of nodes times the densities of the subtrees."""
+    return tree_size(tree) * int(np.prod([tree_density(child) for child in tree]))
+
+
+def tree_size(tree: tuple) -> int:
+    return 1 + sum(tree_size(child) for child in tree)
+
+
+def stage_weights(tree: tuple, a: np.ndarray) -> np.ndarray:
+    """Per-stage elementary weights: the product over subtrees of ``a @ weights(subtree)``."""
+    weights = np.ones(a.shape[0])
+    for child in tree:
+        weights = weights * (a @ stage_weights(child, a))
+    return weights
+
+
+def order_condition_residual(b: np.ndarray, a: np.ndarray, order: int) -> float:
+    """The largest ``|b . Phi(t) - 1/gamma(t)|`` over all trees with ``order`` nodes."""
+    return max(abs(b @ stage_weights(t, a) - 1 / tree_density(t)) for t in rooted_trees(order))
+
+
+def stability_function(a: np.ndarray, b: np.ndarray, z: complex) -> complex:
+    """``R(z) = 1 + z b^T (I - z A)^{-1} 1``: the step's amplification of ``y' = lambda y``."""
+    n = a.shape[0]
+    return 1 + z * b @ np.linalg.solve(np.eye(n) - z * a, np.ones(n))
+
+
+def test_tree_enumeration_counts():
+    # The number of rooted trees per order (OEIS A000081) is the number of order conditions.
+    assert [len(rooted_trees(n)) for n in range(1, 7)] == [1, 1, 2, 4, 9, 20]
+
+
+TABLEAUS = {"Kvaerno3": KVAERNO3_TABLEAU, "Kvaerno4": KVAERNO4_TABLEAU, "Kvaerno5": KVAERNO5_TABLEAU}
+
+
+@pytest.mark.parametrize("name", sorted(TABLEAUS))
+def test_tableau_order_conditions(name):
+    tableau = TABLEAUS[name]
+    a, p = tableau.a, tableau.order
+    embedded = tableau.b - tableau.b_error
+    for order in range(1, p + 1):
+        assert order_condition_residual(tableau.b, a, order) < 1e-15, (name, order)
+    # ... and not one order more: the claimed order is the true one.
+    assert order_condition_residual(tableau.b, a, p + 1) > 1e-4
+    for order in range(1, p):
+        assert order_condition_residual(embedded, a, order) < 1e-15, (name, order)
+    assert order_condition_residual(embedded, a, p) > 1e-4
+
+
+@pytest.mark.parametrize("name", sorted(TABLEAUS))
+def test_tableau_structure_and_stability(name):
+    tableau = TABLEAUS[name]
+    a, c = tableau.a, tableau.c
+    # Stiffly accurate: solution and embedded solution are the last two stages, both at c = 1.
+    np.testing.assert_array_equal(tableau.b, a[-1])
+    assert c[-1] == pytest.approx(1, abs=1e-15) and c[-2] == pytest.approx(1, abs=1e-15)
+    # Stage order 2 at every stage: sum_j a_ij c_j = c_i^2 / 2.
+    np.testing.assert_allclose(a @ c, c**2 / 2, atol=1e-15)
+    # L-stable: |R| <= 1 on the imaginary axis (A-stable, as R is analytic in the left
+    # half-plane for gamma > 0) and R -> 0 at infinity.
+    ys = np.logspace(-3, 6, 300)
+    assert max(abs(stability_function(a, tableau.b, 1j * y)) for y in ys) <= 1 + 1e-12
+    # (R(z) ~ C / z far out; cancellation in 1 + z(...) limits how far we can look.)
+    assert abs(stability_function(a, tableau.b, -1e6)) < 1e-5
+    assert abs(stability_function(a, tableau.b, -1e7)) < 1e-6
+    # The Newton predictor reproduces constants: its weights sum to one.
+    np.testing.assert_allclose(tableau.predictor[1:].sum(axis=1), 1, atol=1e-14)
+
+
+def test_gamma_values_are_the_l_stability_roots():
+    g3, g4 = KVAERNO3_TABLEAU.gamma, KVAERNO4_TABLEAU.gamma
+    assert abs(6 * g3**3 - 18 * g3**2 + 9 * g3 - 1) < 1e-15
+    assert abs(g4**4 - 4 * g4**3 + 3 * g4**2 - 2 * g4 / 3 + 1 / 24) < 1e-15
+    assert KVAERNO5_TABLEAU.gamma == 0.26
+
+
+def test_tableau_rejects_bad_input():
+    with pytest.raises(ValueError, match="lower triangular"):
+        ESDIRKTableau(a=np.ones((3, 3)), order=1)
+    with pytest.raises(ValueError, match="one diagonal value"):
+        ESDIRKTableau(a=np.diag([0.0, 0.3, 0.4]), order=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# A fixed-step driver (one compile per solver: the step count is a traced loop bound)
+# ---------------------------------------------------------------------------------------------
+
+
+def forced_logistic(t, y, rate):
+    """Smooth, non-autonomous, nonlinear, with a PyTree (dict) state."""
+    return {"a": -y["a"] + jnp.sin(t), "b": rate * y["b"] * (1 - y["b"])}
+
+
+def forced_logistic_exact(t: float, rate: float = 2.0) -> np.ndarray:
+    a = (np.sin(t) - np.cos(t)) / 2 + 1.5 * np.exp(-t)
+    b = 1 / (1 + 9 * np.exp(-rate * t))
+    return np.array([a, b])
+
+
+def initial_state():
+    return {"a": jnp.asarray(1.0), "b": jnp.asarray(0.1)}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def fixed_step_solve(solver, num_steps, y0, rate):
+    term = ODETerm(forced_logistic)
+    dt = 1.0 / num_steps
+
+    def body(i, carry):
+        y, result = carry
+        t0 = i * dt
+        y1, _, _, _, step_result = solver.step(term, t0, t0 + dt, y, rate, None, False)
+        return y1, RESULTS.promote(result, step_result, step_result != RESULTS.successful)
+
+    return jax.lax.fori_loop(0, num_steps, body, (y0, jnp.asarray(0, jnp.int32)))
+
+
+TIGHT = Newton(rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "solver_cls, expected_order, step_counts",
+    [
+        (ImplicitEuler, 1, (64, 128, 256)),
+        (Kvaerno3, 3, (8, 16, 32)),
+        (Kvaerno4, 4, (8, 16, 32)),
+        (Kvaerno5, 5, (8, 16, 32)),
+    ],
+)
+def test_convergence_order(solver_cls, expected_order, step_counts):
+    solver = solver_cls(root_finder=TIGHT)
+    errors = []
+    for n in step_counts:
+        y1, result = fixed_step_solve(solver, n, initial_state(), 2.0)
+        assert int(result) == RESULTS.successful
+        errors.append(np.max(np.abs(np.array([y1["a"], y1["b"]]) - forced_logistic_exact(1.0))))
+    slope = -np.polyfit(np.log(step_counts), np.log(errors), 1)[0]
+    assert abs(slope - expected_order) <= 0.2, (solver_cls.__name__, errors, slope)
+    assert solver.order(None) == expected_order
+
+
+# ---------------------------------------------------------------------------------------------
+# Newton
+# ---------------------------------------------------------------------------------------------
+
+
+def test_newton_takes_controller_tolerances_only_where_unset():
+    bound = Kvaerno5().bind_tolerances(1e-6, 1e-9)
+    assert (bound.root_finder.rtol, bound.root_finder.atol) == (1e-6, 1e-9)
+    partly = Kvaerno5(root_finder=Newton(rtol=1e-3, kappa=0.1)).bind_tolerances(1e-6, 1e-9)
+    assert (partly.root_finder.rtol, partly.root_finder.atol) == (1e-3, 1e-9)
+    assert partly.root_finder.kappa == 0.1
+    unbound = ImplicitEuler().bind_tolerances(None, None)
+    with pytest.raises(ValueError, match="Newton tolerances are unset"):
+        unbound.step(ODETerm(forced_logistic), 0.0, 0.1, initial_state(), 2.0, None, False)
+
+
+def test_newton_rejects_bad_max_steps():
+    with pytest.raises(ValueError, match="max_steps"):
+        Newton(max_steps=0)
+
+
+def test_newton_solves_and_counts_iterations():
+    # w = cos(w): chord iterations with the derivative 1 + sin(0.7) of the residual at 0.7.
+    newton = Newton(rtol=1e-12, atol=1e-12)
+    slope = 1 + np.sin(0.7)
+    w, result, steps = newton.solve(
+        lambda w: w - jnp.cos(w), jnp.full(1, 0.7), lambda r: r / slope, jnp.ones(1)
+    )
+    assert int(result) == RESULTS.successful
+    np.testing.assert_allclose(w, [0.7390851332151607], rtol=1e-11)
+    assert 2 <= int(steps) <= newton.max_steps
+    # An equation without a real root (implicit Euler for y' = y^2 past the blow-up).
+    w, result, _ = newton.solve(lambda w: w - 0.9 * (1 + w) ** 2, jnp.zeros(1), lambda r: r / (1 - 1.8), jnp.ones(1))
+    assert int(result) == RESULTS.implicit_nonconvergence
+    # A poor iteration matrix (contraction rate sin(0.74) = 0.67) cannot reach 1e-12 within
+    # 10 iterations; the rate forecast gives up early rather than at max_steps.
+    _, result, steps = newton.solve(
+        lambda w: w - jnp.cos(w), jnp.zeros(1), lambda r: r, jnp.ones(1)
+    )
+    assert int(result) == RESULTS.implicit_nonconvergence and int(steps) < newton.max_steps
+    # A step count too small to converge.
+    _, result, steps = Newton(rtol=1e-12, atol=1e-12, max_steps=2).solve(
+        lambda w: w - jnp.cos(w), jnp.full(1, 0.7), lambda r: r / slope, jnp.ones(1)
+    )
+    assert int(result) == RESULTS.implicit_nonconvergence and int(steps) <= 2
+
+
+def test_step_reports_nonconvergence_and_stays_finite():
+    term = ODETerm(lambda t, y, args: y**2)  # blows up at t = 1 from y0 = 1
+    newton = Newton(rtol=1e-8, atol=1e-8)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def step(solver, dt):
+        return solver.step(term, 0.0, dt, jnp.ones(2), None, None, False)
+
+    for solver in (ImplicitEuler(root_finder=newton), Kvaerno3(root_finder=newton)):
+        y1, error, _, _, result = step(solver, 0.9)
+        assert int(result) == RESULTS.implicit_nonconvergence
+        assert np.all(np.isfinite(y1)) and np.all(np.isfinite(error))
+        # A short step is fine.
+        assert int(step(solver, 0.01)[-1]) == RESULTS.successful
+
+
+# ---------------------------------------------------------------------------------------------
+# Structure: PyTrees, MultiTerm, dense output, vmap, tracing cost
+# ---------------------------------------------------------------------------------------------
+
+
+def test_multiterm_equals_single_term_and_dense_info_matches_ends():
+    def decay(t, y, args):
+        return -2.0 * y
+
+    def forcing(t, y, args):
+        return jnp.sin(t) * jnp.ones_like(y)
+
+    def both(t, y, args):
+        return decay(t, y, args) + forcing(t, y, args)
+
+    solver = Kvaerno4(root_finder=TIGHT)
+    y0 = jnp.array([1.0, -0.5])
+    single = solver.step(ODETerm(both), 0.0, 0.2, y0, None, None, False)
+    multi = solver.step(MultiTerm(ODETerm(decay), ODETerm(forcing)), 0.0, 0.2, y0, None, None, False)
+    np.testing.assert_allclose(single[0], multi[0], rtol=1e-13)
+    interpolation = solver.interpolation_cls(t0=jnp.asarray(0.0), t1=jnp.asarray(0.2), **single[2])
+    np.testing.assert_allclose(interpolation.evaluate(0.0), y0, rtol=1e-14)
+    np.testing.assert_allclose(interpolation.evaluate(0.2), single[0], rtol=1e-14)
+    # The end slopes are the vector field there (to Newton tolerance at t1).
+    np.testing.assert_allclose(interpolation.derivative(0.0), both(0.0, y0, None), rtol=1e-12)
+    np.testing.assert_allclose(
+        interpolation.derivative(0.2), both(0.2, single[0], None), rtol=1e-9
+    )
+
+
+def test_vmap_over_initial_state_matches_loop():
+    solver = Kvaerno5(root_finder=TIGHT)
+    term = ODETerm(lambda t, y, args: -args * y**3 + jnp.cos(t))
+    y0s = jnp.array([[0.5, 1.0], [2.0, -1.0], [0.0, 3.0]])
+    step = jax.jit(lambda y: solver.step(term, 0.0, 0.3, y, 1.5, None, False)[0])
+    batched = jax.vmap(step)(y0s)
+    for y0, y1 in zip(y0s, batched):
+        np.testing.assert_allclose(y1, step(y0), rtol=1e-12)
+
+
+def test_stages_are_traced_once_per_step():
+    # Stages run in a loop primitive: 6 implicit stages (Kvaerno5) trace the vector field as
+    # often as 1 (ImplicitEuler) -- a Python loop over stages would trace it 6 times as often.
+    def traces(solver):
+        calls = []
+
+        def field(t, y, args):
+            calls.append(None)
+            return -y
+
+        jax.make_jaxpr(lambda y: solver.step(ODETerm(field), 0.0, 0.1, y, None, None, False))(
+            jnp.ones(3)
+        )
+        return len(calls)
+
+    counts = {cls.__name__: traces(cls(root_finder=TIGHT)) for cls in (ImplicitEuler, Kvaerno3, Kvaerno5)}
+    assert counts["Kvaerno5"] == counts["Kvaerno3"] == counts["ImplicitEuler"], counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients through the implicit solve
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def final_b(solver, num_steps, b0, rate):
+    """``y(1)['b']`` of the forced logistic problem, static step count (reverse mode)."""
+    term = ODETerm(forced_logistic)
+    dt = 1.0 / num_steps
+
+    def body(y, i):
+        t0 = i * dt
+        return solver.step(term, t0, t0 + dt, y, rate, None, False)[0], None
+
+    y0 = {"a": jnp.asarray(1.0), "b": b0}
+    y1, _ = jax.lax.scan(body, y0, jnp.arange(num_steps))
+    return y1["b"]
+
+
+@pytest.mark.parametrize("solver_cls", [ImplicitEuler, Kvaerno5])
+def test_gradient_matches_finite_differences(solver_cls):
+    solver = solver_cls(root_finder=TIGHT)
+    b0, rate = jnp.asarray(0.1), jnp.asarray(2.0)
+    grad = jax.grad(final_b, argnums=(2, 3))(solver, 10, b0, rate)
+    eps = 1e-6
+    fd_b0 = (final_b(solver, 10, b0 + eps, rate) - final_b(solver, 10, b0 - eps, rate)) / (2 * eps)
+    fd_rate = (final_b(solver, 10, b0, rate + eps) - final_b(solver, 10, b0, rate - eps)) / (2 * eps)
+    np.testing.assert_allclose(grad, (fd_b0, fd_rate), rtol=1e-7)
+    # Forward mode agrees with reverse mode.
+    _, tangent = jax.jvp(lambda r: final_b(solver, 10, b0, r), (rate,), (jnp.asarray(1.0),))
+    np.testing.assert_allclose(tangent, grad[1], rtol=1e-12)
+    # And the solution itself is close to the exact one, so the gradient is of a real solve:
+    # d b(1) / d b0 of the logistic equation is e^{r} / (1 + b0 (e^r - 1))^2.
+    exact = np.exp(2.0) / (1 + 0.1 * (np.exp(2.0) - 1)) ** 2
+    np.testing.assert_allclose(grad[0], exact, rtol=0.1 if solver_cls is ImplicitEuler else 1e-5)
