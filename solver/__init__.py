@@ -1,1 +1,79 @@
-"""jaxlint.solver: an ODE solver engine on JAX + Equinox whose program does not grow with save points."""
+"""jaxlint.solver: an ODE solver engine on JAX + Equinox whose program does not grow with save points.
+
+The public names follow diffrax, so moving a script between the two is a change of import::
+
+    from jaxlint.solver import diffeqsolve, ODETerm, Tsit5, PIDController, SaveAt
+
+    sol = diffeqsolve(ODETerm(lambda t, y, args: -y), Tsit5(), t0=0.0, t1=1.0, dt0=None,
+                      y0=1.0, saveat=SaveAt(ts=jnp.linspace(0, 1, 100)),
+                      stepsize_controller=PIDController(rtol=1e-6, atol=1e-8))
+"""
+
+from ._adjoint import AbstractAdjoint, DirectAdjoint, ForwardMode, RecursiveCheckpointAdjoint
+from ._bosh3 import Bosh3
+from ._dopri5 import Dopri5
+from ._dopri8 import Dopri8
+from ._euler import Euler
+from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection
+from ._integrate import diffeqsolve
+from ._interpolation import (
+    AbstractLocalInterpolation,
+    DenseInterpolation,
+    LocalLinearInterpolation,
+    ThirdOrderHermitePolynomialInterpolation,
+)
+from ._results import RESULTS
+from ._rk2 import Heun, Midpoint, Ralston
+from ._runge_kutta import AbstractRungeKutta, ButcherTableau
+from ._saveat import SaveAt, SubSaveAt
+from ._solution import Solution
+from ._solver_base import AbstractImplicitSolver, AbstractSolver
+from ._step_size_controller import (
+    AbstractStepSizeController,
+    ConstantStepSize,
+    PIDController,
+    StepTo,
+    rms_norm,
+)
+from ._term import AbstractTerm, MultiTerm, ODETerm
+from ._tsit5 import Tsit5
+
+__all__ = [
+    "diffeqsolve",
+    "AbstractTerm",
+    "ODETerm",
+    "MultiTerm",
+    "AbstractSolver",
+    "AbstractImplicitSolver",
+    "AbstractRungeKutta",
+    "ButcherTableau",
+    "Euler",
+    "Heun",
+    "Midpoint",
+    "Ralston",
+    "Bosh3",
+    "Tsit5",
+    "Dopri5",
+    "Dopri8",
+    "AbstractStepSizeController",
+    "ConstantStepSize",
+    "StepTo",
+    "PIDController",
+    "rms_norm",
+    "SaveAt",
+    "SubSaveAt",
+    "Solution",
+    "RESULTS",
+    "AbstractAdjoint",
+    "RecursiveCheckpointAdjoint",
+    "DirectAdjoint",
+    "ForwardMode",
+    "Event",
+    "AbstractRootFinder",
+    "Bisection",
+    "NewtonBisection",
+    "AbstractLocalInterpolation",
+    "LocalLinearInterpolation",
+    "ThirdOrderHermitePolynomialInterpolation",
+    "DenseInterpolation",
+]

@@ -1,0 +1,104 @@
+"""Argument checks for `diffeqsolve`: trace-time errors that name the argument at fault.
+
+Values known at trace time (Python numbers, NumPy arrays, un-traced jax arrays) are checked
+now with a ``ValueError``; traced values get the same check as a runtime error
+(``eqx.error_if``), which costs a few ops but never grows with the data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._custom_types import Array
+from ._saveat import SaveAt
+from ._solver_base import AbstractSolver
+from ._step_size_controller import AbstractStepSizeController
+from ._term import AbstractTerm
+
+
+def is_concrete(*xs: Any) -> bool:
+    """Whether every value is known at trace time."""
+    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+
+
+def check_types(
+    terms: Any, solver: Any, stepsize_controller: Any, saveat: Any, max_steps: Any
+) -> None:
+    if not isinstance(terms, AbstractTerm):
+        raise TypeError(
+            f"`terms` must be a term such as `ODETerm(f)` or `MultiTerm(...)`, got "
+            f"{type(terms).__name__}."
+        )
+    if not isinstance(solver, AbstractSolver):
+        raise TypeError(f"`solver` must be a solver such as `Tsit5()`, got {type(solver).__name__}.")
+    if not isinstance(stepsize_controller, AbstractStepSizeController):
+        raise TypeError(
+            "`stepsize_controller` must be `ConstantStepSize()`, `StepTo(ts)` or "
+            f"`PIDController(...)`, got {type(stepsize_controller).__name__}."
+        )
+    if not isinstance(saveat, SaveAt):
+        raise TypeError(f"`saveat` must be a `SaveAt`, got {type(saveat).__name__}.")
+    if max_steps is not None and (not isinstance(max_steps, (int, np.integer)) or max_steps < 1):
+        raise ValueError(f"`max_steps` must be a positive int or None, got {max_steps!r}.")
+    if stepsize_controller.adaptive and getattr(stepsize_controller, "error_order", None) is None:
+        if solver.error_order(terms) is None:
+            raise ValueError(
+                f"`{type(solver).__name__}` has no error estimate, so it cannot be used with an "
+                "adaptive `stepsize_controller`; use `ConstantStepSize()` (with `dt0`)."
+            )
+
+
+def check_steps_need_bound(saveat: SaveAt, max_steps: int | None) -> None:
+    if max_steps is None and (saveat.dense or any(sub.steps for sub in saveat.subs)):
+        raise ValueError(
+            "`max_steps=None` cannot be used with `SaveAt(steps=True)` or `SaveAt(dense=True)`: "
+            "their buffers have one slot per step; pass an int `max_steps`."
+        )
+    for sub in saveat.subs:
+        if sub.steps and sub.ts is not None:
+            raise ValueError("`SaveAt`: use either `ts` or `steps=True` in one group, not both.")
+
+
+def check_dt0(t0: Array, t1: Array, dt0: Array | None) -> Array | None:
+    """``dt0`` must point from ``t0`` towards ``t1``; returns ``dt0`` (with a runtime check
+    attached when the values are traced)."""
+    if dt0 is None:
+        return None
+    if is_concrete(t0, t1, dt0):
+        span, step = float(t1 - t0), float(dt0)
+        if span * step < 0 or (step == 0 and span != 0):
+            raise ValueError(
+                f"`dt0` must have the sign of `t1 - t0` (got dt0={step}, t1 - t0={span})."
+            )
+        return dt0
+    bad = ((t1 - t0) * dt0 < 0) | ((dt0 == 0) & (t1 != t0))
+    return eqx.error_if(dt0, bad, "`dt0` must have the sign of `t1 - t0`.")
+
+
+def check_save_times(ts: Array, t0: Array, t1: Array, where: str) -> Array:
+    """Internal (increasing-time) save times must be non-decreasing and inside [t0, t1]."""
+    if ts.shape[0] == 0:
+        return ts
+    if is_concrete(ts, t0, t1):
+        ts_np, lo, hi = np.asarray(ts), float(t0), float(t1)
+        if np.any(np.diff(ts_np) < 0):
+            raise ValueError(
+                f"`{where}` must be monotone in the direction of integration (from t0 to t1)."
+            )
+        if ts_np[0] < lo or ts_np[-1] > hi:
+            raise ValueError(f"`{where}` must lie inside [t0, t1].")
+        return ts
+    ts = eqx.error_if(
+        ts,
+        jnp.any(ts[1:] < ts[:-1]),
+        f"`{where}` must be monotone in the direction of integration (from t0 to t1).",
+    )
+    return eqx.error_if(ts, (ts[0] < t0) | (ts[-1] > t1), f"`{where}` must lie inside [t0, t1].")
+
+
+__all__ = ["check_types", "check_steps_need_bound", "check_dt0", "check_save_times", "is_concrete"]
