@@ -18,10 +18,12 @@ rule's ``visit_*`` methods in turn). Consequences for rule authors:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, Union
 
 import libcst as cst
+
+from jaxlint.rules._findings import Edit, Finding, Fix
 
 if TYPE_CHECKING:  # pragma: no cover - import only for type checkers
     from jaxlint.rules._context import RuleContext
@@ -62,57 +64,6 @@ class Report:
     message: str
     replacement: Replacement | None = None
     unsafe: bool = False
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Replace the source between (line, column) and (end_line, end_column) with ``content``.
-
-    Lines are 1-based, columns 0-based character offsets (libcst's and ast's convention);
-    output formats convert columns to 1-based. The edit is the minimal changed region.
-    """
-
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    content: str
-    start_offset: int = field(default=0, compare=False)
-    end_offset: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True)
-class Fix:
-    """A rewrite for one finding. ``applicability`` is "safe" (applied by ``--fix``) or
-    "unsafe" (only with ``--unsafe-fixes``: it may change behaviour in rare cases)."""
-
-    applicability: Literal["safe", "unsafe"]
-    edits: tuple[Edit, ...]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem in one file, ready for output.
-
-    ``line``/``end_line`` are 1-based; ``column``/``end_column`` 0-based (ruff prints them
-    1-based, and so do jaxlint's output formats). For notebooks ``cell`` is the 1-based cell
-    number and lines count within that cell.
-    """
-
-    path: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    code: str
-    name: str
-    message: str
-    fix: Fix | None = None
-    cell: int | None = None
-
-    @property
-    def sort_key(self) -> tuple:
-        return (self.path, self.cell or 0, self.line, self.column, self.code)
 
 
 class LintRule(cst.CSTVisitor):
@@ -181,5 +132,9 @@ class LintRule(cst.CSTVisitor):
         return [v if isinstance(v, Valid) else Valid(v) for v in cls.VALID]
 
 
-SYNTAX_ERROR_CODE = "JL000"
-SYNTAX_ERROR_NAME = "syntax-error"
+from jaxlint.rules._findings import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME  # noqa: E402  (re-export)
+
+__all__ = [
+    "Edit", "Finding", "Fix", "FixSafety", "Invalid", "LintRule", "Replacement", "Report", "Valid",
+    "SYNTAX_ERROR_CODE", "SYNTAX_ERROR_NAME",
+]

@@ -123,6 +123,7 @@ class ModuleSummary:
     classes: frozenset[str]  # class qualnames
     edges: list[tuple[str, Ref]] = field(default_factory=list)  # caller qualname -> reference
     roots: list[Root] = field(default_factory=list)
+    transform_lambdas: bool = False  # a lambda sits in a transform's function slot: traced code
 
 
 def module_name_for(path: Path) -> str:
@@ -355,6 +356,7 @@ class _Summarizer(ast.NodeVisitor):
                 seen.add((caller, ref))
                 edges.append((caller, ref))
         roots: list[Root] = []
+        transform_lambdas = False
         for decorator, qual, scopes, line in self.pending_decorators:
             # The decorator expression is applied to the function like a callee: `@jax.jit`,
             # `@partial(jax.jit, static_argnums=0)`, `@eqx.filter_jit(donate="all")`.
@@ -369,6 +371,9 @@ class _Summarizer(ast.NodeVisitor):
             arguments = [a for i, a in enumerate(call.args) if i in slots]
             arguments += [k.value for k in call.keywords if k.arg in keywords]
             for argument in arguments:
+                elements = argument.elts if isinstance(argument, (ast.List, ast.Tuple)) else [argument]
+                if any(isinstance(e, ast.Lambda) for e in elements):
+                    transform_lambdas = True
                 for ref, via_lambda in self.function_refs(argument, scopes, cls):
                     roots.append(Root(ref, role, call.lineno, via_lambda))
         return ModuleSummary(
@@ -379,6 +384,7 @@ class _Summarizer(ast.NodeVisitor):
             classes=frozenset(self.classes),
             edges=edges,
             roots=roots,
+            transform_lambdas=transform_lambdas,
         )
 
 

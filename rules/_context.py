@@ -36,10 +36,14 @@ class FileFacts:
     imports: Mapping[str, str]
     defined: frozenset[str]
     traced: Mapping[str, str] = field(default_factory=dict)  # function qualname -> reason
+    transform_lambdas: bool = False  # a lambda sits in a transform's function slot
 
     @classmethod
-    def from_summary(cls, path: str, summary: ModuleSummary, traced: Mapping[str, str]) -> "FileFacts":
-        return cls(path, summary.module, summary.imports, summary.defined, dict(traced))
+    def from_summary(
+        cls, path: str, summary: ModuleSummary, traced: Mapping[str, str], transform_lambdas: bool | None = None
+    ) -> "FileFacts":
+        lambdas = summary.transform_lambdas if transform_lambdas is None else transform_lambdas
+        return cls(path, summary.module, summary.imports, summary.defined, dict(traced), lambdas)
 
     @classmethod
     def for_single_file(cls, source: str, path: str, module: str | None = None) -> "FileFacts":

@@ -1,22 +1,62 @@
-"""The lint engine: which rules run on which text, and the single-source entry points.
+"""The lint engine: which rules run on which files, in which process, and what is cached.
 
-(The project-wide runner — discovery, cache, processes — is added below the single-source
-API; see :func:`check_paths`.)
+Pipeline of one ``jaxlint check`` run (each stage is cheap relative to the one after it, and
+every stage skips what the previous one proved unnecessary):
+
+1. **discover** the files (:mod:`._files`: .gitignore, config excludes) and **read** them;
+   unreadable, binary, non-UTF-8 and oversized files become ``JL000`` findings.
+2. **summarize** each file with the standard ``ast`` parser (:mod:`._callgraph`): imports,
+   functions, references, transform roots. ~10x cheaper than libcst, parallel, and cached by
+   content. A syntax error here is the file's ``JL000`` finding.
+3. **call graph** over all summaries (networkx, in this process): which functions are
+   traced, and why. Cached under the combined key of all summaries.
+4. **lint** with libcst, in worker processes, only the files some rule can fire on: a rule
+   runs on a file if its ``PREFILTER`` substrings occur in the text and, for ``TRACED_ONLY``
+   rules, if the file has traced code (a traced function or a lambda in a transform's slot).
+   All of a file's rules share one parse and one traversal. Results are cached under
+   (file content, rule sources, selection, the file's traced facts), so editing a file that
+   changes what *another* file's functions are re-lints exactly the files whose facts changed.
+5. **fix** (``--fix``/``--diff``): re-lint and apply edits until stable, write atomically.
+
+The cache lives in ``.jaxlint_cache/`` next to the configuration (or the checked folder);
+``--no-cache`` neither reads nor writes it. A warm run (nothing changed) reads and hashes the
+files, loads two small pickles and prints: it never imports libcst or networkx.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import difflib
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from jaxlint.rules._base import Finding, LintRule
-from jaxlint.rules._catalogue import all_rules
-from jaxlint.rules._context import FileFacts
-from jaxlint.rules._fix import apply_edits
-from jaxlint.rules._lint import ModuleResult, lint_module, syntax_error_finding
+from jaxlint.rules._config import Config, load_config, merge_selection
+from jaxlint.rules._files import MissingPathError, ReadProblem, SourceText, discover, read_source
+from jaxlint.rules._findings import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding
 
+if TYPE_CHECKING:  # pragma: no cover
+    from jaxlint.rules._base import LintRule
+    from jaxlint.rules._callgraph import ModuleSummary
+    from jaxlint.rules._lint import ModuleResult
+
+ENGINE_VERSION = "1"
 MAX_FIX_ROUNDS = 10
+CACHE_DIR_NAME = ".jaxlint_cache"
+# Below this much source, worker processes cost more than they save.
+PARALLEL_MIN_BYTES = 400_000
+_RULES_DIR = Path(__file__).resolve().parent
+
+__all__ = [
+    "CheckResult", "MissingPathError", "check_paths", "check_source", "fix_source", "select_rules",
+]
 
 
+# --- rule selection -----------------------------------------------------------------------------
 def _matches(code: str, selectors: Iterable[str]) -> bool:
     """ruff-style selectors: ``ALL``, a full code ``JL001``, or a prefix ``JL0``."""
     return any(s == "ALL" or code.startswith(s) for s in selectors)
@@ -26,42 +66,53 @@ def select_rules(
     select: Sequence[str] | None = None,
     ignore: Sequence[str] = (),
     extend_select: Sequence[str] = (),
-    rules: Sequence[type[LintRule]] | None = None,
-) -> list[type[LintRule]]:
+    rules: Sequence[type["LintRule"]] | None = None,
+) -> list[type["LintRule"]]:
     """The rules enabled by ``select`` (default all) plus ``extend_select`` minus ``ignore``."""
-    pool = list(rules if rules is not None else all_rules())
-    chosen = [r for r in pool if _matches(r.CODE, [s.upper() for s in (select or ["ALL"])] + [s.upper() for s in extend_select])]
-    return [r for r in chosen if not _matches(r.CODE, [s.upper() for s in ignore])]
+    if rules is None:
+        from jaxlint.rules._catalogue import all_rules
+
+        rules = all_rules()
+    wanted = [s.upper() for s in (select or ["ALL"])] + [s.upper() for s in extend_select]
+    ignored = [s.upper() for s in ignore]
+    return [r for r in rules if _matches(r.CODE, wanted) and not _matches(r.CODE, ignored)]
 
 
-def _lint_text(source: str, path: str, rules: Sequence[type[LintRule]], facts: FileFacts | None) -> ModuleResult:
-    wanted = [r for r in rules if r.prefilter_matches(source)]
-    if not wanted:
-        return ModuleResult()
-    if facts is None:
-        facts = FileFacts.for_single_file(source, path)
-    return lint_module(source, path, wanted, facts)
+def rules_for_text(
+    rules: Sequence[type["LintRule"]], text: str, has_traced_code: bool
+) -> list[type["LintRule"]]:
+    """The rules that can fire on this file: prefilter text match, and traced code present
+    for rules that only fire in traced code."""
+    return [r for r in rules if (has_traced_code or not r.TRACED_ONLY) and r.prefilter_matches(text)]
 
 
+# --- single source (no files, no cache) --------------------------------------------------------
 def check_source(
     source: str,
     path: str = "<string>",
     *,
     select: Sequence[str] | None = None,
     ignore: Sequence[str] = (),
-    rules: Sequence[type[LintRule]] | None = None,
+    rules: Sequence[type["LintRule"]] | None = None,
 ) -> list[Finding]:
     """Lint one module's source text on its own (its call graph is the file alone).
 
     A syntax error is a single ``JL000`` finding. Rule crashes raise ``RuntimeError`` here
     (the project runner reports them instead), so tests see broken rules loudly.
     """
+    from jaxlint.rules._context import FileFacts
+    from jaxlint.rules._lint import lint_module, syntax_error_finding
+
     enabled = select_rules(select, ignore, rules=rules)
     try:
         facts = FileFacts.for_single_file(source, path)
-    except (SyntaxError, ValueError) as error:
+    except (SyntaxError, ValueError, RecursionError) as error:
         return [syntax_error_finding(path, error)]
-    result = _lint_text(source, path, enabled, facts)
+    has_traced = bool(facts.traced) or facts.transform_lambdas
+    wanted = rules_for_text(enabled, source, has_traced)
+    if not wanted:
+        return []
+    result = lint_module(source, path, wanted, facts)
     if result.errors:
         raise RuntimeError("; ".join(result.errors))
     return result.findings
@@ -74,24 +125,616 @@ def fix_source(
     select: Sequence[str] | None = None,
     ignore: Sequence[str] = (),
     unsafe: bool = False,
-    rules: Sequence[type[LintRule]] | None = None,
+    rules: Sequence[type["LintRule"]] | None = None,
 ) -> tuple[str, int]:
     """Apply fixes until none is left (at most ``MAX_FIX_ROUNDS`` rounds).
 
     Returns (fixed source, number of fixes applied). Unsafe fixes only with ``unsafe``.
-    A round whose result does not parse is discarded.
     """
     enabled = select_rules(select, ignore, rules=rules)
+    fixed, applied, _ = _fix_loop(source, path, lambda text: check_source(text, path, rules=enabled), unsafe)
+    return fixed, applied
+
+
+def _fix_loop(source: str, path: str, lint, unsafe: bool) -> tuple[str, int, list[Finding]]:
+    """Lint, apply non-overlapping fixes, repeat until stable. A round whose output does not
+    parse is discarded (its fixes are never written). Returns (text, applied, remaining)."""
+    from jaxlint.rules._fix import apply_edits
+
     total = 0
+    findings: list[Finding] = lint(source)
     for _ in range(MAX_FIX_ROUNDS):
-        findings = check_source(source, path, rules=enabled)
         fixes = [f.fix for f in findings if f.fix is not None and (unsafe or f.fix.applicability == "safe")]
         if not fixes:
             break
         fixed, applied = apply_edits(source, fixes)
         try:
-            compile(fixed, path, "exec", dont_inherit=True, flags=0x400)
+            compile(fixed, path, "exec", dont_inherit=True, flags=0x400)  # ast only
         except (SyntaxError, ValueError):
             break
         source, total = fixed, total + applied
-    return source, total
+        findings = lint(source)
+    return source, total, findings
+
+
+# --- the project runner ----------------------------------------------------------------------
+@dataclass
+class CheckResult:
+    """Everything a ``jaxlint check`` run found and did."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # internal problems (a rule crashed)
+    warnings: list[str] = field(default_factory=list)
+    files_checked: int = 0
+    fixes_applied: int = 0
+    fixed_files: list[str] = field(default_factory=list)
+    diffs: list[str] = field(default_factory=list)
+    files_parsed: int = 0  # how many files libcst parsed (the rest: cache or pre-filter)
+    cache_hits: int = 0
+
+    @property
+    def fixable(self) -> int:
+        return sum(1 for f in self.findings if f.fix is not None)
+
+
+@dataclass
+class _Entry:
+    """One file of the run."""
+
+    path: Path
+    display: str
+    absolute: str
+    checked: bool  # False: only context for the call graph
+    source: SourceText | ReadProblem | None = None
+    python: str = ""  # the module text (a notebook's cells joined)
+    notebook: Any = None
+    spans: list[tuple[int, int, int]] = field(default_factory=list)
+    module: str = ""
+    is_package: bool = False
+    content_key: str = ""
+    summary_key: str = ""
+    summary: "ModuleSummary | None" = None
+    syntax_problem: tuple[str, int, int, str] | None = None  # ("syntax", line, column, message)
+
+
+def _hash(*parts: str | bytes) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _display(path: Path, cwd: str) -> str:
+    absolute = os.path.abspath(path)
+    if absolute.startswith(cwd.rstrip("/") + "/"):
+        return os.path.relpath(absolute, cwd)
+    return str(path) if not path.is_absolute() else absolute
+
+
+_PACKAGE_PREFIX: dict[str, str] = {}
+
+
+def _module_name(absolute: str) -> tuple[str, bool]:
+    """Dotted module name from enclosing packages (folders with __init__.py), memoized per folder."""
+    folder, name = os.path.split(absolute)
+    prefix = _package_prefix(folder)
+    stem = name.rsplit(".", 1)[0]
+    if stem == "__init__":
+        return prefix or os.path.basename(folder), True
+    return (f"{prefix}.{stem}" if prefix else stem), False
+
+
+def _package_prefix(folder: str) -> str:
+    cached = _PACKAGE_PREFIX.get(folder)
+    if cached is not None:
+        return cached
+    if os.path.isfile(os.path.join(folder, "__init__.py")):
+        parent = os.path.dirname(folder)
+        above = _package_prefix(parent) if parent != folder else ""
+        prefix = f"{above}.{os.path.basename(folder)}" if above else os.path.basename(folder)
+    else:
+        prefix = ""
+    _PACKAGE_PREFIX[folder] = prefix
+    return prefix
+
+
+def _rules_fingerprint() -> str:
+    """Changes whenever any rule's (or the engine's) source changes: part of result keys."""
+    digest = hashlib.blake2b(ENGINE_VERSION.encode(), digest_size=16)
+    for file in sorted(_RULES_DIR.glob("*.py")):
+        try:
+            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        except OSError:
+            continue
+    return digest.hexdigest()
+
+
+# --- cache --------------------------------------------------------------------------------------
+class _Cache:
+    """Three pickles: summaries by content, last call-graph facts, lint results by key.
+
+    Loaded lazily (a warm run never unpickles the summaries), written atomically, pruned to
+    the entries this run used plus the most recent others.
+    """
+
+    KEEP = 20_000
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._loaded: dict[str, dict] = {}
+        self._dirty: set[str] = set()
+
+    def table(self, name: str) -> dict:
+        if name not in self._loaded:
+            data: dict = {}
+            if self.folder is not None:
+                try:
+                    with open(self.folder / f"{name}.pickle", "rb") as stream:
+                        loaded = pickle.load(stream)
+                    if isinstance(loaded, dict) and loaded.get("version") == ENGINE_VERSION:
+                        data = loaded["entries"]
+                except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, KeyError, TypeError, ValueError):
+                    data = {}
+            self._loaded[name] = data
+        return self._loaded[name]
+
+    def put(self, name: str, key: str, value: Any) -> None:
+        table = self.table(name)
+        table.pop(key, None)  # re-insert: dict order doubles as recency for pruning
+        table[key] = value
+        self._dirty.add(name)
+
+    def save(self) -> list[str]:
+        """Write the changed tables; returns warnings (a read-only folder is not an error)."""
+        if self.folder is None or not self._dirty:
+            return []
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            marker = self.folder / ".gitignore"
+            if not marker.exists():
+                marker.write_text("# Created by jaxlint automatically.\n*\n")
+                (self.folder / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+            for name in sorted(self._dirty):
+                table = self._loaded[name]
+                if len(table) > self.KEEP:
+                    table = dict(list(table.items())[-self.KEEP :])
+                handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
+                with os.fdopen(handle, "wb") as stream:
+                    pickle.dump({"version": ENGINE_VERSION, "entries": table}, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(temporary, self.folder / f"{name}.pickle")
+        except OSError as error:
+            return [f"cache not written to {self.folder}: {error.strerror or error}"]
+        return []
+
+
+# --- workers ------------------------------------------------------------------------------------
+def _summarize_task(items: list[tuple[int, str, str, bool]]) -> list[tuple[int, Any]]:
+    """Worker: (index, text, module, is_package) -> (index, ModuleSummary | SyntaxError info)."""
+    from jaxlint.rules._callgraph import summarize_module
+
+    out: list[tuple[int, Any]] = []
+    for index, text, module, is_package in items:
+        try:
+            out.append((index, summarize_module(text, module, is_package)))
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+            out.append((index, _syntax_problem(error)))
+    return out
+
+
+def _syntax_problem(error: BaseException) -> tuple[str, int, int, str]:
+    line = getattr(error, "lineno", None) or 1
+    offset = getattr(error, "offset", None) or 1
+    message = getattr(error, "msg", None) or str(error) or type(error).__name__
+    if isinstance(error, RecursionError):
+        message = "too deeply nested to parse"
+    elif isinstance(error, ValueError) and "null bytes" in str(error):
+        message = "source contains NUL bytes"
+    return ("syntax", int(line), max(int(offset) - 1, 0), str(message).splitlines()[0])
+
+
+def _lint_task(items: list[tuple[int, str, str, tuple[str, ...], Any]]) -> list[tuple[int, "ModuleResult"]]:
+    """Worker: (index, text, display path, rule codes, facts) -> (index, ModuleResult)."""
+    from jaxlint.rules._catalogue import all_rules
+    from jaxlint.rules._lint import lint_module
+
+    by_code = {r.CODE: r for r in all_rules()}
+    out = []
+    for index, text, display, codes, facts in items:
+        out.append((index, lint_module(text, display, [by_code[c] for c in codes], facts)))
+    return out
+
+
+def _balanced_batches(items: list, sizes: list[int], batches: int) -> list[list]:
+    """Longest-processing-time-first split of ``items`` into ``batches`` by ``sizes``."""
+    order = sorted(range(len(items)), key=lambda i: -sizes[i])
+    buckets: list[list] = [[] for _ in range(batches)]
+    loads = [0] * batches
+    for i in order:
+        target = loads.index(min(loads))
+        buckets[target].append(items[i])
+        loads[target] += sizes[i] + 2000  # per-file overhead
+    return [b for b in buckets if b]
+
+
+class _Runner:
+    """Runs tasks serially or in a process pool (created once, on first parallel use)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = max(1, jobs)
+        self._pool = None
+
+    def map(self, function, items: list, sizes: list[int]) -> list:
+        if not items:
+            return []
+        if self.jobs == 1 or sum(sizes) < PARALLEL_MIN_BYTES or len(items) < 2:
+            return function(items)
+        if self._pool is None:
+            import multiprocessing
+            import threading
+
+            # fork is fastest (workers inherit the imported modules); if threads exist (an
+            # embedding application), forking could deadlock: use forkserver then.
+            method = "fork" if threading.active_count() == 1 and sys.platform.startswith("linux") else "spawn"
+            self._pool = multiprocessing.get_context(method).Pool(self.jobs)
+        batches = _balanced_batches(items, sizes, self.jobs * 3)
+        out: list = []
+        for part in self._pool.imap_unordered(function, batches):
+            out.extend(part)
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+
+# --- the run -----------------------------------------------------------------------------------
+def _project_root(start: Path) -> Path | None:
+    """The folder of the nearest pyproject.toml or .git above ``start`` (None if neither)."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def check_paths(
+    paths: Sequence[str | Path] = (".",),
+    *,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    extend_select: Sequence[str] | None = None,
+    fix: bool = False,
+    unsafe_fixes: bool = False,
+    diff: bool = False,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    config: Config | None = None,
+    cache_dir: Path | None = None,
+    project_context: bool = True,
+) -> CheckResult:
+    """Check files and folders; the library form of ``jaxlint check``.
+
+    ``project_context``: when only some files of a project are checked (pre-commit passes
+    the changed files), the call graph still spans the whole project (the folder of the
+    nearest pyproject.toml or .git), so a helper in ``model.py`` jitted from ``solve.py`` is
+    known to be traced. Raises :class:`MissingPathError` / ``ConfigError`` on usage errors.
+    """
+    paths = list(paths) or ["."]
+    if config is None:
+        config = load_config(Path(paths[0]))
+    select, ignore_list, extend = merge_selection(config, select, ignore, extend_select)
+    cwd = os.getcwd()
+    result = CheckResult()
+
+    exclude = config.exclude_patterns()
+    files = discover(paths, exclude, config.default_exclude, config.respect_gitignore)
+    entries: list[_Entry] = []
+    seen: set[str] = set()
+    for file in files:
+        absolute = os.path.abspath(file)
+        seen.add(absolute)
+        entries.append(_Entry(file, _display(file, cwd), absolute, True))
+    if project_context:
+        root = _project_root(Path(paths[0]))
+        named_folders = [Path(p) for p in paths if Path(p).is_dir()]
+        covered = root is None or any(os.path.abspath(p) == str(root) for p in named_folders)
+        if root is not None and not covered and all(os.path.abspath(p).startswith(str(root) + "/") for p in paths):
+            for file in discover([root], exclude, config.default_exclude, config.respect_gitignore):
+                absolute = os.path.abspath(file)
+                if absolute not in seen and file.suffix == ".py":
+                    seen.add(absolute)
+                    entries.append(_Entry(file, _display(file, cwd), absolute, False))
+    result.files_checked = sum(1 for e in entries if e.checked)
+
+    cache = _Cache(None if not use_cache else (cache_dir or config.root / CACHE_DIR_NAME))
+    runner = _Runner(jobs if jobs is not None else (os.cpu_count() or 1))
+    try:
+        _read_all(entries, config, result)
+        _summaries(entries, cache, runner)
+        facts = _call_graph(entries, cache)
+        enabled_codes = _run_lint(entries, facts, cache, runner, result, select, ignore_list, extend, config)
+        if fix or diff:
+            _run_fixes(entries, facts, enabled_codes, result, fix, diff, unsafe_fixes, config)
+    finally:
+        runner.close()
+    result.warnings.extend(cache.save())
+    result.findings.sort(key=lambda f: f.sort_key)
+    return result
+
+
+def _read_all(entries: list[_Entry], config: Config, result: CheckResult) -> None:
+    for entry in entries:
+        entry.source = read_source(entry.path, config.max_file_bytes)
+        entry.module, entry.is_package = _module_name(entry.absolute)
+        if isinstance(entry.source, ReadProblem):
+            continue
+        if entry.path.suffix == ".ipynb":
+            from jaxlint.rules._notebook import NotebookError, load_notebook
+
+            try:
+                entry.notebook = load_notebook(entry.source.text)
+            except NotebookError as error:
+                entry.source = ReadProblem(str(error))
+                continue
+            entry.python, entry.spans = entry.notebook.module_source()
+        else:
+            entry.python = entry.source.text
+        entry.content_key = _hash(entry.source.data)
+        entry.summary_key = _hash(ENGINE_VERSION, entry.module, str(entry.is_package), entry.content_key)
+
+
+def _summaries(entries: list[_Entry], cache: _Cache, runner: _Runner) -> None:
+    """Attach an ast summary to every readable entry (from cache, else computed in parallel).
+
+    Warm path: when the call-graph facts for exactly these summary keys are cached, the
+    summaries themselves are only loaded for files that will be linted again.
+    """
+    readable = [e for e in entries if e.summary_key]
+    facts_table = cache.table("facts")
+    stored = facts_table.get(_graph_key(readable))
+    if stored is not None:
+        # Syntax errors are part of the stored facts: no summary needed on the warm path.
+        for entry in readable:
+            entry.syntax_problem = stored["syntax"].get(entry.summary_key)
+        return
+    table = cache.table("summaries")
+    missing = []
+    for index, entry in enumerate(entries):
+        if not entry.summary_key:
+            continue
+        value = table.get(entry.summary_key)
+        if value is None:
+            missing.append(index)
+        else:
+            _attach_summary(entry, value)
+    tasks = [(i, entries[i].python, entries[i].module, entries[i].is_package) for i in missing]
+    for index, value in runner.map(_summarize_task, tasks, [len(t[1]) for t in tasks]):
+        cache.put("summaries", entries[index].summary_key, value)
+        _attach_summary(entries[index], value)
+
+
+def _attach_summary(entry: _Entry, value: Any) -> None:
+    if isinstance(value, tuple) and value and value[0] == "syntax":
+        entry.syntax_problem = value
+    else:
+        entry.summary = value
+
+
+def _syntax_finding(entry: _Entry, problem: tuple[str, int, int, str]) -> Finding:
+    _, line, column, message = problem
+    finding = Finding(entry.display, line, column, line, column, SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, f"SyntaxError: {message}")
+    if entry.spans:
+        from jaxlint.rules._notebook import map_findings
+
+        finding = map_findings([finding], entry.spans)[0]
+    return finding
+
+
+def _graph_key(readable: list[_Entry]) -> str:
+    return _hash(ENGINE_VERSION, *sorted(f"{e.display}\t{e.summary_key}" for e in readable))
+
+
+def _call_graph(entries: list[_Entry], cache: _Cache) -> dict[str, dict]:
+    """Per display path: {"traced": {qualname: reason}, "lambdas": bool, "key": facts hash}."""
+    readable = [e for e in entries if e.summary_key]
+    graph_key = _graph_key(readable)
+    stored = cache.table("facts").get(graph_key)
+    if stored is not None:
+        return stored["files"]
+    from jaxlint.rules._callgraph import traced_functions
+
+    summaries = {e.display: e.summary for e in readable if e.summary is not None}
+    traced = traced_functions(summaries)
+    files: dict[str, dict] = {}
+    for entry in readable:
+        if entry.summary is None:
+            continue
+        mine = traced.get(entry.display, {})
+        files[entry.display] = {
+            "traced": mine,
+            "lambdas": entry.summary.transform_lambdas,
+            "key": _hash(*sorted(f"{q}\t{r}" for q, r in mine.items())),
+        }
+    syntax = {e.summary_key: e.syntax_problem for e in readable if e.syntax_problem is not None}
+    # Only the latest graph is kept: it is what the next (warm) run will ask for.
+    cache.table("facts").clear()
+    cache.put("facts", graph_key, {"files": files, "syntax": syntax})
+    return files
+
+
+def _facts_for(entry: _Entry, file_facts: dict) -> Any:
+    from jaxlint.rules._context import FileFacts
+
+    if entry.summary is None:
+        raise RuntimeError(f"internal: {entry.display} has no summary")
+    return FileFacts.from_summary(entry.display, entry.summary, file_facts["traced"], file_facts["lambdas"])
+
+
+def _run_lint(
+    entries: list[_Entry],
+    facts: dict[str, dict],
+    cache: _Cache,
+    runner: _Runner,
+    result: CheckResult,
+    select: list[str] | None,
+    ignore: list[str],
+    extend: list[str],
+    config: Config,
+) -> list[str] | None:
+    """Lint every checked file (cache first); fills ``result``. Returns the enabled codes
+    (None if the rules never had to be imported)."""
+    selection = repr((select, ignore, extend))
+    fingerprint = _rules_fingerprint()
+    results = cache.table("results")
+    pending: list[tuple[int, str]] = []
+    for index, entry in enumerate(entries):
+        if not entry.checked:
+            continue
+        if isinstance(entry.source, ReadProblem):
+            result.findings.append(Finding(entry.display, 1, 0, 1, 0, SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, entry.source.message))
+            continue
+        if entry.syntax_problem is not None:
+            result.findings.append(_syntax_finding(entry, entry.syntax_problem))
+            continue
+        key = _hash(entry.content_key, entry.display, fingerprint, selection, facts[entry.display]["key"],
+                    config.fingerprint(), str(bool(entry.spans)))
+        stored = results.get(key)
+        if stored is not None:
+            result.cache_hits += 1
+            results.pop(key)
+            results[key] = stored  # keep it fresh for pruning
+            _collect(entry, stored[0], stored[1], result, config)
+        else:
+            pending.append((index, key))
+    if not pending:
+        return None
+
+    enabled = select_rules(select, ignore, extend)
+    codes = [r.CODE for r in enabled]
+    tasks = []
+    for index, key in pending:
+        entry = entries[index]
+        if entry.summary is None:  # facts came from the cache: load this file's summary
+            _attach_summary(entry, cache.table("summaries").get(entry.summary_key) or _summarize_task(
+                [(index, entry.python, entry.module, entry.is_package)])[0][1])
+            if entry.summary_key not in cache.table("summaries"):
+                cache.put("summaries", entry.summary_key, entry.summary)
+        file_facts = facts[entry.display]
+        wanted = rules_for_text(enabled, entry.python, bool(file_facts["traced"]) or file_facts["lambdas"])
+        if not wanted:
+            cache.put("results", key, ([], []))
+            continue
+        tasks.append((index, entry.python, entry.display, tuple(r.CODE for r in wanted), _facts_for(entry, file_facts)))
+    keys = dict(pending)
+    for index, module_result in runner.map(_lint_task, tasks, [len(t[1]) for t in tasks]):
+        result.files_parsed += 1
+        entry = entries[index]
+        findings = module_result.findings
+        if not module_result.errors:
+            cache.put("results", keys[index], (findings, []))
+        _collect(entry, findings, module_result.errors, result, config)
+    return codes
+
+
+def _collect(entry: _Entry, findings: list[Finding], errors: list[str], result: CheckResult, config: Config) -> None:
+    """Map notebook positions, apply per-file-ignores, add to the result."""
+    if entry.spans:
+        from jaxlint.rules._notebook import map_findings
+
+        findings = map_findings(findings, entry.spans)
+    ignored = config.ignored_codes_for(entry.absolute) if config.per_file_ignores else set()
+    for finding in findings:
+        if ignored and _matches(finding.code, ignored):
+            continue
+        result.findings.append(finding)
+    result.errors.extend(errors)
+
+
+def _run_fixes(
+    entries: list[_Entry],
+    facts: dict[str, dict],
+    enabled_codes: list[str] | None,
+    result: CheckResult,
+    fix: bool,
+    diff: bool,
+    unsafe: bool,
+    config: Config,
+) -> None:
+    """Fix every file that has an applicable fix; replace its findings by what remains."""
+    fixable_paths = {
+        f.path for f in result.findings if f.fix is not None and (unsafe or f.fix.applicability == "safe")
+    }
+    if not fixable_paths:
+        return
+    from jaxlint.rules._callgraph import summarize_module
+    from jaxlint.rules._context import FileFacts
+    from jaxlint.rules._fix import FixRefused, ensure_parses, write_atomically
+    from jaxlint.rules._lint import lint_module
+
+    codes = {f.code for f in result.findings}
+    enabled = [r for r in select_rules() if r.CODE in codes]
+    for entry in entries:
+        if entry.display not in fixable_paths or not entry.checked or isinstance(entry.source, ReadProblem):
+            continue
+        file_facts = facts[entry.display]
+        ignored = config.ignored_codes_for(entry.absolute) if config.per_file_ignores else set()
+
+        def lint(text: str, entry: _Entry = entry, file_facts: dict = file_facts, ignored: set = ignored) -> list[Finding]:
+            summary = summarize_module(text, entry.module, entry.is_package)
+            context_facts = FileFacts.from_summary(entry.display, summary, file_facts["traced"], file_facts["lambdas"])
+            wanted = rules_for_text(enabled, text, bool(file_facts["traced"]) or file_facts["lambdas"])
+            found = lint_module(text, entry.display, wanted, context_facts).findings if wanted else []
+            return [f for f in found if not (ignored and _matches(f.code, ignored))]
+
+        if entry.notebook is not None:
+            new_text, applied, remaining = _fix_notebook(entry, lint, unsafe)
+        else:
+            new_text, applied, remaining = _fix_loop(entry.python, entry.display, lint, unsafe)
+        if not applied:
+            continue
+        old_text = entry.source.text  # type: ignore[union-attr]
+        if diff:
+            result.diffs.append(
+                "".join(difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+                                             fromfile=f"a/{entry.display}", tofile=f"b/{entry.display}"))
+            )
+            result.fixes_applied += applied
+            continue
+        try:
+            ensure_parses(entry.notebook.module_source()[0] if entry.notebook is not None else new_text, entry.display)
+            write_atomically(entry.path, entry.source.data, new_text, entry.source.encoding)  # type: ignore[union-attr]
+        except FixRefused as error:
+            result.warnings.append(str(error))
+            continue
+        except OSError as error:
+            result.warnings.append(f"{entry.display}: fix not written ({error.strerror or error})")
+            continue
+        result.fixes_applied += applied
+        result.fixed_files.append(entry.display)
+        kept = [f for f in result.findings if f.path != entry.display]
+        if entry.spans:
+            from jaxlint.rules._notebook import map_findings
+
+            remaining = map_findings(remaining, entry.notebook.module_source()[1])
+        result.findings = kept + [f for f in remaining if f.code in codes]
+
+
+def _fix_notebook(entry: _Entry, lint, unsafe: bool) -> tuple[str, int, list[Finding]]:
+    """Fix rounds on a notebook: lint the joined cells, apply the edits cell by cell, repeat."""
+    from jaxlint.rules._notebook import apply_findings_fixes, dump_notebook, map_findings
+
+    notebook = entry.notebook
+    total = 0
+    findings: list[Finding] = []
+    for _ in range(MAX_FIX_ROUNDS):
+        joined, spans = notebook.module_source()
+        findings = lint(joined)
+        applied = apply_findings_fixes(notebook, map_findings(findings, spans), unsafe)
+        if not applied:
+            break
+        total += applied
+    return dump_notebook(notebook), total, findings

@@ -1,0 +1,177 @@
+"""``[tool.jaxlint]`` from the nearest ``pyproject.toml`` (ruff's keys and meanings).
+
+```toml
+[tool.jaxlint]
+select = ["JL"]                 # default: every rule
+ignore = ["JL006"]
+extend-select = []
+exclude = []                    # replaces the default excluded folders (.git, .venv, build, ...)
+extend-exclude = ["legacy/"]    # adds to them
+per-file-ignores = { "tests/**" = ["JL002"], "__init__.py" = ["JL001"] }
+max-file-size = 8               # MB; bigger files are reported (JL000), not parsed
+respect-gitignore = true
+```
+
+Patterns are gitignore-style, relative to the folder holding the ``pyproject.toml``. The
+nearest file *with a ``[tool.jaxlint]`` table* wins, searching upwards from the first checked
+path (so a project checked from elsewhere still uses its own settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from jaxlint.rules._files import DEFAULT_EXCLUDE, MAX_FILE_BYTES, IgnorePattern, is_ignored
+
+_SELECTOR = re.compile(r"^(ALL|JL\d{0,3})$")
+_KEYS = {
+    "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
+    "max-file-size", "respect-gitignore",
+}
+
+
+class ConfigError(Exception):
+    """Invalid ``[tool.jaxlint]`` table or selector: a usage error (exit 2)."""
+
+
+def validate_selectors(values: Any, where: str) -> list[str]:
+    """A list of selectors (``ALL``, ``JL``, ``JL0``, ``JL001``), upper-cased."""
+    if isinstance(values, str):
+        values = [v for v in values.split(",") if v.strip()]
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}: expected a list of rule codes, got {values!r}")
+    out = []
+    for value in values:
+        upper = value.strip().upper()
+        if not _SELECTOR.match(upper):
+            raise ConfigError(f"{where}: {value!r} is not a rule code or prefix (ALL, JL, JL0, JL001)")
+        out.append(upper)
+    return out
+
+
+@dataclass
+class Config:
+    """The effective settings for one run."""
+
+    root: Path  # folder of the pyproject.toml (or the search start)
+    source: Path | None = None  # the pyproject.toml read, if any
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    extend_select: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    default_exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    max_file_bytes: int = MAX_FILE_BYTES
+    respect_gitignore: bool = True
+
+    def exclude_patterns(self) -> list[IgnorePattern]:
+        base = self.root.resolve().as_posix()
+        return [p for p in (IgnorePattern.parse(x, base) for x in self.exclude) if p is not None]
+
+    def ignored_codes_for(self, absolute: str) -> set[str]:
+        """Codes (or prefixes) ``per-file-ignores`` switches off for this file."""
+        base = self.root.resolve().as_posix()
+        codes: set[str] = set()
+        for pattern, ignored in self.per_file_ignores.items():
+            parsed = IgnorePattern.parse(pattern, base)
+            if parsed is not None and is_ignored([parsed], absolute, False):
+                codes.update(ignored)
+        return codes
+
+    def fingerprint(self) -> str:
+        """What of the config can change a file's findings (part of every cache key)."""
+        return hashlib.blake2b(repr((self.max_file_bytes,)).encode(), digest_size=8).hexdigest()
+
+
+def find_pyproject(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest pyproject.toml at or above ``start`` that has ``[tool.jaxlint]``."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        file = candidate / "pyproject.toml"
+        if not file.is_file():
+            continue
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"{file}: cannot read ({error})") from error
+        table = data.get("tool", {}).get("jaxlint")
+        if table is not None:
+            return file, table
+    return None
+
+
+def load_config(start: Path, explicit: Path | None = None) -> Config:
+    """The config for a run starting at ``start`` (or read from ``explicit``)."""
+    if explicit is not None:
+        try:
+            data = tomllib.loads(explicit.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"{explicit}: cannot read config ({error})") from error
+        table = data.get("tool", {}).get("jaxlint", data if explicit.name != "pyproject.toml" else {})
+        found: tuple[Path, dict[str, Any]] | None = (explicit, table)
+    else:
+        found = find_pyproject(start)
+    if found is None:
+        start = start.resolve()
+        return Config(root=start if start.is_dir() else start.parent)
+    file, table = found
+    return config_from_table(table, file)
+
+
+def config_from_table(table: dict[str, Any], file: Path) -> Config:
+    where = f"{file} [tool.jaxlint]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    config = Config(root=file.resolve().parent, source=file)
+    if "select" in table:
+        config.select = validate_selectors(table["select"], f"{where} select")
+    config.ignore = validate_selectors(table.get("ignore", []), f"{where} ignore")
+    config.extend_select = validate_selectors(table.get("extend-select", []), f"{where} extend-select")
+    for key in ("exclude", "extend-exclude"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} {key}: expected a list of patterns, got {value!r}")
+    if "exclude" in table:
+        config.default_exclude = ()
+        config.exclude = list(table["exclude"])
+    config.exclude += list(table.get("extend-exclude", []))
+    per_file = table.get("per-file-ignores", {})
+    if not isinstance(per_file, dict):
+        raise ConfigError(f"{where} per-file-ignores: expected a table of pattern = [codes]")
+    config.per_file_ignores = {
+        str(pattern): validate_selectors(codes, f"{where} per-file-ignores {pattern!r}")
+        for pattern, codes in per_file.items()
+    }
+    if "max-file-size" in table:
+        size = table["max-file-size"]
+        if not isinstance(size, (int, float)) or isinstance(size, bool) or size <= 0:
+            raise ConfigError(f"{where} max-file-size: expected a positive number of MB, got {size!r}")
+        config.max_file_bytes = int(size * 1024 * 1024)
+    if "respect-gitignore" in table:
+        if not isinstance(table["respect-gitignore"], bool):
+            raise ConfigError(f"{where} respect-gitignore: expected true or false")
+        config.respect_gitignore = table["respect-gitignore"]
+    return config
+
+
+def merge_selection(
+    config: Config,
+    select: Sequence[str] | None,
+    ignore: Sequence[str] | None,
+    extend_select: Sequence[str] | None,
+) -> tuple[list[str] | None, list[str], list[str]]:
+    """Command-line selectors override the config's (``--select`` replaces, ``--ignore`` and
+    ``--extend-select`` add), as in ruff."""
+    chosen = validate_selectors(list(select), "--select") if select else config.select
+    ignored = config.ignore + (validate_selectors(list(ignore), "--ignore") if ignore else [])
+    extended = config.extend_select + (validate_selectors(list(extend_select), "--extend-select") if extend_select else [])
+    return chosen, ignored, extended
