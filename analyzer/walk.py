@@ -90,25 +90,59 @@ def _custom_call_target(op: Any) -> str:
     return str(op.attributes["call_target_name"]).strip('"')
 
 
-def _walk_region_ops(body: FunctionBody, op: Any, depth: int) -> None:
-    for region in op.regions:
-        for block in region.blocks:
-            for child in block.operations:
-                child_op = child.operation
-                name = child_op.name
-                body.op_counts[name] += 1
-                location = str(child_op.location)
-                if name == CALL_OP:
-                    body.calls.append(CallSite(_callee_name(child_op), location, depth))
-                else:
-                    body.located_ops[(location, name)] += 1
-                    if name == CUSTOM_CALL_OP:
-                        body.custom_call_targets[_custom_call_target(child_op)] += 1
-                    elif name == CONSTANT_OP:
-                        body.constant_bytes += _dense_constant_bytes(child_op)
-                if len(child_op.regions):
-                    body.max_depth = max(body.max_depth, depth + 1)
-                    _walk_region_ops(body, child_op, depth + 1)
+def _region_depth(op: Any, func_op: Any) -> int:
+    """How many region-holding ops enclose ``op`` inside its function (0 at the top)."""
+    depth = 0
+    parent = op.parent
+    while parent is not None and parent != func_op:
+        depth += 1
+        parent = parent.parent
+    return depth
+
+
+def _walk_function(body: FunctionBody, func_op: Any) -> None:
+    """Record every op nested in ``func_op``.
+
+    ``Operation.walk`` hands us plain Operations (no per-op OpView construction), and
+    locations are keyed by their uniqued attribute, printed once per distinct location:
+    together ~5x faster than recursing through Python region/block iterators.
+    """
+    from jaxlib.mlir import ir
+
+    located: Counter[tuple[Any, str]] = Counter()
+    calls: list[tuple[Any, Any]] = []  # (call op, location attribute)
+
+    def visit(op: Any) -> Any:
+        name = op.name
+        if op == func_op:
+            return ir.WalkResult.ADVANCE
+        body.op_counts[name] += 1
+        location = op.location.attr
+        if name == CALL_OP:
+            calls.append((op, location))
+        else:
+            located[(location, name)] += 1
+            if name == CUSTOM_CALL_OP:
+                body.custom_call_targets[_custom_call_target(op)] += 1
+            elif name == CONSTANT_OP:
+                body.constant_bytes += _dense_constant_bytes(op)
+        if len(op.regions):
+            body.max_depth = max(body.max_depth, _region_depth(op, func_op) + 1)
+        return ir.WalkResult.ADVANCE
+
+    func_op.walk(visit, ir.WalkOrder.PRE_ORDER)
+    printed: dict[Any, str] = {}
+
+    def text(location: Any) -> str:
+        if location not in printed:
+            printed[location] = str(location)
+        return printed[location]
+
+    for (location, name), count in located.items():
+        body.located_ops[(text(location), name)] += count
+    body.calls.extend(
+        CallSite(_callee_name(op), text(location), _region_depth(op, func_op)) for op, location in calls
+    )
 
 
 def walk_module(module: Any) -> ProgramWalk:
@@ -121,7 +155,7 @@ def walk_module(module: Any) -> ProgramWalk:
             continue
         name = str(operation.attributes["sym_name"]).strip('"')
         body = FunctionBody(name)
-        _walk_region_ops(body, operation, 0)
+        _walk_function(body, operation)
         functions[name] = body
         visibility = operation.attributes["sym_visibility"] if "sym_visibility" in operation.attributes else None
         if entry is None and (name == "main" or (visibility is not None and str(visibility).strip('"') == "public")):
