@@ -256,13 +256,13 @@ def describe_elements(elements: int) -> str:
 
 
 # --- sizes vs structure -------------------------------------------------------------------------
-def _words(name: str) -> list[str]:
+def name_words(name: str) -> list[str]:
     return [w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if w]
 
 
 def is_structural_name(name: str) -> bool:
     """``num_layers``, ``self.blocks``, ``n_stages``: a count fixed by the model's structure."""
-    return any(word.lower() in _STRUCTURAL_WORDS for word in _words(name))
+    return any(word.lower() in _STRUCTURAL_WORDS for word in name_words(name))
 
 
 # Words that make a name a count or an end point (`max_steps`, `n_iters`, `t1`, `N`).
@@ -279,7 +279,7 @@ def is_count_name(name: str) -> bool:
     """``max_steps``, ``n_iters``, ``N``, ``t1``, ``out_size``: a name read as a count/end point."""
     if name in ("N", "M", "T"):
         return True
-    return any(word.lower() in _COUNT_WORDS for word in _words(name))
+    return any(word.lower() in _COUNT_WORDS for word in name_words(name))
 
 
 def last_identifier(expr: cst.BaseExpression) -> str | None:
