@@ -252,7 +252,7 @@ def array_elements(
 
 
 def describe_elements(elements: int) -> str:
-    return "data-sized (read from a file)" if elements == LOADED else f"{elements:,} elements"
+    return "data-sized: read from a file" if elements == LOADED else f"{elements:,} elements"
 
 
 # --- sizes vs structure -------------------------------------------------------------------------
