@@ -104,7 +104,8 @@ def module_assignments(module: cst.Module) -> dict[str, list[cst.BaseExpression]
                     if small.value is not None:
                         found.setdefault(small.target.value, []).append(small.value)
                 elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
-                    found[small.target.value] = []
+                    # keeps the earlier values (`t = 0.0` then `t += dt`), but is no constant
+                    found.setdefault(small.target.value, []).append(cst.Name("__unknown__"))
         elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             found[statement.name.value] = []
         elif isinstance(statement, cst.For):
@@ -115,7 +116,11 @@ def module_assignments(module: cst.Module) -> dict[str, list[cst.BaseExpression]
 
 def single_values(assignments: dict[str, list[cst.BaseExpression]]) -> dict[str, cst.BaseExpression]:
     """Names assigned exactly once (and bound no other way): name -> value."""
-    return {name: values[0] for name, values in assignments.items() if len(values) == 1}
+    return {
+        name: values[0]
+        for name, values in assignments.items()
+        if len(values) == 1 and not (isinstance(values[0], cst.Name) and values[0].value in _PLACEHOLDERS)
+    }
 
 
 def _target_names(target: cst.BaseExpression) -> Iterator[str]:
