@@ -16,12 +16,15 @@ from ._dopri8 import Dopri8
 from ._euler import Euler
 from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection
 from ._integrate import diffeqsolve
+from ._implicit import ImplicitEuler
 from ._interpolation import (
     AbstractLocalInterpolation,
     DenseInterpolation,
     LocalLinearInterpolation,
     ThirdOrderHermitePolynomialInterpolation,
 )
+from ._kvaerno import Kvaerno3, Kvaerno4, Kvaerno5
+from ._newton import Newton
 from ._results import RESULTS
 from ._rk2 import Heun, Midpoint, Ralston
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
@@ -55,6 +58,11 @@ __all__ = [
     "Tsit5",
     "Dopri5",
     "Dopri8",
+    "ImplicitEuler",
+    "Kvaerno3",
+    "Kvaerno4",
+    "Kvaerno5",
+    "Newton",
     "AbstractStepSizeController",
     "ConstantStepSize",
     "StepTo",
