@@ -1,0 +1,347 @@
+"""JL009 jit-of-fresh-function: ``jax.jit`` of a new lambda/closure/partial each loop or call (pitfall P9)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import libcst as cst
+
+from jaxlint.rules._base import Invalid, LintRule, Valid
+from jaxlint.rules._patterns import FileMemo, code_of, defining_scope
+
+JITS = frozenset({"jax.jit", "jax.pmap", "equinox.filter_jit", "equinox.filter_pmap", "jax.experimental.pjit.pjit"})
+_PARTIALS = frozenset({"functools.partial", "equinox.Partial"})
+_SCOPE_BOUNDARIES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+
+class _Uses(cst.CSTVisitor):
+    """How a function body uses a name: called (in a loop or not), returned, or stored."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.loop_depth = 0
+        self.called_straight = False
+        self.called_in_loop = False
+        self.escapes = False  # returned, stored, appended, passed on: reused beyond this call
+
+    def _is_name(self, node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.Name) and node.value == self.name
+
+    def visit_For(self, node: cst.For) -> None:
+        self.loop_depth += 1
+
+    def leave_For(self, node: cst.For) -> None:
+        self.loop_depth -= 1
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loop_depth += 1
+
+    def leave_While(self, node: cst.While) -> None:
+        self.loop_depth -= 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self._is_name(node.func):
+            if self.loop_depth:
+                self.called_in_loop = True
+            else:
+                self.called_straight = True
+        if any(self._is_name(a.value) for a in node.args):
+            self.escapes = True  # handed to another function (a cache, a list, a scan...)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value = node.value
+        if value is not None and (
+            self._is_name(value)
+            or (isinstance(value, (cst.Tuple, cst.List)) and any(self._is_name(e.value) for e in value.elements))
+        ):
+            self.escapes = True
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if self._is_name(node.value) or (
+            isinstance(node.value, (cst.Tuple, cst.List, cst.Dict)) and _mentions(node.value, self.name)
+        ):
+            self.escapes = True
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    found = False
+
+    class _Find(cst.CSTVisitor):
+        def visit_Name(self, inner: cst.Name) -> None:
+            nonlocal found
+            found = found or inner.value == name
+
+    node.visit(_Find())
+    return found
+
+
+class JitOfFreshFunction(LintRule):
+    CODE = "JL009"
+    NAME = "jit-of-fresh-function"
+    MESSAGE = (
+        "`jax.jit` of a fresh lambda/closure/partial/bound method inside a loop or per call: the cache is "
+        "keyed on the function object, so it traces and compiles every time; jit once at module level"
+    )
+    WHY = """
+        `jax.jit` and `eqx.filter_jit` cache compiled programs by the identity of the function they
+        wrap. A lambda, a nested `def`, a `functools.partial` or a bound method (`obj.method`) is a
+        new object each time the enclosing code runs, so `jax.jit(lambda x: ...)(x)` in a loop, or
+        in a function called repeatedly, traces, lowers and compiles anew every iteration or call:
+        compile count grows with the number of calls instead of staying at one. (A module-level
+        function jitted repeatedly is found in the cache and is not reported.) Jit once, at module
+        level or in `__init__`, and pass the changing data as arguments.
+    """
+    PITFALL = "P9"
+    REFERENCES = ("jax#9288", "jax#9672", "jax#1832", "equinox#686")
+    TRACED_ONLY = False  # the waste is in plain Python; a jit inside traced code is inlined
+    FIX_SAFETY = "none"
+    PREFILTER = ("jit", "pmap")
+
+    VALID: ClassVar[list[str | Valid]] = [
+        # A module-level function: the cache finds it again.
+        """
+import jax
+
+def step(x):
+    return x * 2
+
+def run(xs):
+    for x in xs:
+        jax.jit(step)(x)
+""",
+        # A factory returns the jitted closure; a driver jits once and reuses it in its loop.
+        """
+import jax
+
+def make_step(scale):
+    @jax.jit
+    def step(x):
+        return x * scale
+    return step
+
+def main(xs, scale):
+    step = jax.jit(lambda x: x * scale)
+    for x in xs:
+        x = step(x)
+    return x
+""",
+        # Module level: runs once.
+        """
+import equinox as eqx
+import functools
+
+def f(x, a):
+    return x + a
+
+g = eqx.filter_jit(functools.partial(f, a=1.0))
+h = eqx.filter_jit(lambda x: x - 1)
+""",
+        # Inside traced code a nested jit is inlined into the outer trace.
+        """
+import jax
+
+@jax.jit
+def outer(x):
+    return jax.jit(lambda y: y + 1)(x)
+""",
+    ]
+
+    INVALID: ClassVar[list[Invalid]] = [
+        Invalid(
+            """
+import jax
+
+def run(xs, scale):
+    out = []
+    for x in xs:
+        out.append(jax.jit(lambda v: v * scale)(x))
+    return out
+""",
+            expected_message_contains="in a loop",
+        ),
+        Invalid(
+            """
+import equinox as eqx
+
+def solve(model, y0, args):
+    def loss(y):
+        return model(y, args)
+
+    return eqx.filter_jit(loss)(y0)
+""",
+            expected_message_contains="`solve`",
+        ),
+        Invalid(
+            """
+import jax
+from functools import partial
+
+def f(x, a):
+    return x + a
+
+def apply(x, a):
+    g = jax.jit(partial(f, a=a))
+    return g(x)
+""",
+            expected_message_contains="`functools.partial`",
+        ),
+        Invalid(
+            """
+import jax
+
+class Model:
+    def forward(self, x):
+        return x
+
+    def predict(self, x):
+        return jax.jit(self.forward)(x)
+""",
+            expected_message_contains="bound method",
+        ),
+        Invalid(
+            """
+import jax
+
+def sweep(xs, scales):
+    for scale in scales:
+        @jax.jit
+        def step(x):
+            return x * scale
+        xs = step(xs)
+    return xs
+""",
+            expected_message_contains="`step`",
+        ),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.memo = FileMemo(context)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.context.qualified_name(node.func) not in JITS:
+            return
+        wrapped = _function_argument(node)
+        if wrapped is None:
+            return
+        fresh = self._fresh(wrapped, node)
+        if fresh is None:
+            return
+        self._check(node, fresh, self._result_name(node))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        for decorator in node.decorators:
+            if self._is_jit_decorator(decorator.decorator):
+                self._check(decorator, f"the nested function `{node.name.value}`", node.name.value, definition=node)
+                return
+
+    def _check(self, node: cst.CSTNode, fresh: str, result: str | None, definition: cst.FunctionDef | None = None) -> None:
+        """Report when the jit runs in a loop, or per call of a function that calls the result once."""
+        where = definition if definition is not None else node
+        if self.context.traced_reason(where) is not None:
+            return
+        loop, function = self._placement(where)
+        if function is None and loop is None:
+            return  # module level: runs once
+        jit_name = "a jit decorator" if definition is not None else f"`{code_of(node.func)}`"  # type: ignore[attr-defined]
+        if loop is not None:
+            self.report(
+                node,
+                f"{jit_name} of {fresh} in a loop: a new function object every iteration, so every iteration "
+                "traces and compiles again; jit once outside the loop and pass the changing values as arguments",
+            )
+            return
+        if definition is None and isinstance(self.context.parent(node), cst.Call) and self.context.parent(node).func is node:
+            called = True  # jax.jit(f)(x)
+        elif result is not None:
+            uses = _Uses(result)
+            function.body.visit(uses)  # type: ignore[union-attr]
+            called = uses.called_straight and not uses.called_in_loop and not uses.escapes
+        else:
+            called = False
+        if called:
+            self.report(
+                node,
+                f"{jit_name} of {fresh} inside `{function.name.value}`, called there: every call of "  # type: ignore[union-attr]
+                f"`{function.name.value}` makes a new function, so it traces and compiles again; jit once at "  # type: ignore[union-attr]
+                "module level (or in `__init__`) and pass the data as arguments",
+            )
+
+    def _placement(self, node: cst.CSTNode) -> tuple[cst.CSTNode | None, cst.FunctionDef | None]:
+        """(innermost loop whose body holds ``node`` within its function, enclosing function)."""
+        loop: cst.CSTNode | None = None
+        previous = node
+        for ancestor in self.context.ancestors(node):
+            if isinstance(ancestor, (cst.For, cst.While)) and previous is ancestor.body and loop is None:
+                loop = ancestor
+            if isinstance(ancestor, cst.FunctionDef):
+                return loop, ancestor
+            if isinstance(ancestor, (cst.Lambda, cst.ClassDef)):
+                return loop, None
+            previous = ancestor
+        return loop, None
+
+    def _result_name(self, call: cst.Call) -> str | None:
+        parent = self.context.parent(call)
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+            return parent.targets[0].target.value
+        return None
+
+    def _fresh(self, wrapped: cst.BaseExpression, at: cst.CSTNode) -> str | None:
+        """What new object ``wrapped`` is each time this code runs, or None if it is stable."""
+        if isinstance(wrapped, cst.Lambda):
+            return "a lambda"
+        if isinstance(wrapped, cst.Call) and self.context.qualified_name(wrapped.func) in _PARTIALS:
+            return "a `functools.partial`"
+        if isinstance(wrapped, cst.Name):
+            scope = defining_scope(wrapped.value, at, self.context, self.memo.scopes)
+            if not isinstance(scope, cst.FunctionDef):
+                return None
+            bindings = self.memo.scopes(scope)
+            if bindings.is_def(wrapped.value):
+                return f"the nested function `{wrapped.value}`"
+            value = bindings.single_values().get(wrapped.value)
+            if isinstance(value, cst.Lambda):
+                return f"the lambda `{wrapped.value}`"
+            if isinstance(value, cst.Call) and self.context.qualified_name(value.func) in _PARTIALS:
+                return f"the `functools.partial` `{wrapped.value}`"
+            return None
+        if isinstance(wrapped, cst.Attribute):
+            root = wrapped
+            while isinstance(root, cst.Attribute):
+                root = root.value
+            if not isinstance(root, cst.Name):
+                return None
+            if root.value == "self":
+                return f"the bound method `{code_of(wrapped)}`"
+            scope = defining_scope(root.value, at, self.context, self.memo.scopes)
+            if isinstance(scope, cst.FunctionDef) and not self.memo.scopes(scope).is_def(root.value):
+                return f"the bound method `{code_of(wrapped)}`"
+        return None
+
+    def _is_jit_decorator(self, decorator: cst.BaseExpression) -> bool:
+        if self.context.qualified_name(decorator) in JITS:
+            return True
+        if isinstance(decorator, cst.Call):
+            inner = self.context.qualified_name(decorator.func)
+            if inner in JITS:
+                return True  # eqx.filter_jit(donate=...) / jax.jit(static_argnums=...) factories
+            if inner in _PARTIALS and decorator.args:
+                return self.context.qualified_name(decorator.args[0].value) in JITS
+        return False
+
+
+def _function_argument(call: cst.Call) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value in ("fun", "f"):
+            return arg.value
+    if call.args and call.args[0].keyword is None and not call.args[0].star:
+        return call.args[0].value
+    return None
