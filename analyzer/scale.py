@@ -85,13 +85,20 @@ def run_scale(
     ns = sorted(set(sizes))
     if len(ns) < 2:
         raise ValueError("--n needs at least two distinct sizes to fit growth")
-    module = load_module(target.path)  # raises TargetError for import problems
+    # The parent imports the user's file only when it must: to run in-process, or to find the
+    # @jaxlint.case functions. A named case in subprocess mode is loaded by the workers alone.
+    module = None
+    if in_process or target.name is None:
+        module = load_module(target.path)  # raises TargetError for import problems
+        names = case_names(module, target)
+    else:
+        names = [target.name]
     results: list[CaseResult] = []
-    for name in case_names(module, target):
+    for name in names:
         result = CaseResult(name=f"{os.path.basename(target.path)}::{name}", ns=ns)
         try:
             for n in ns:
-                if in_process:
+                if module is not None and in_process:
                     built = build_case(module, target.path, name, n)
                     try:
                         measurement = measure(built.fn, built.args, built.kwargs, n=n, platform=platform)

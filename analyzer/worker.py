@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from .cases import TargetError, build_case, load_module
+from .cases import Target, TargetError, build_case, case_names, load_module
 from .lower import LoweringError
 from .measure import measure
 
@@ -20,6 +20,7 @@ def run_request(request: dict[str, Any]) -> dict[str, Any]:
     path, name, n = request["path"], request["name"], int(request["n"])
     try:
         module = load_module(path)
+        case_names(module, Target(path, name))  # a named error for a missing or non-callable NAME
         built = build_case(module, path, name, n)
         measurement = measure(built.fn, built.args, built.kwargs, n=n, platform=request.get("platform"))
     except TargetError as error:
