@@ -39,3 +39,5 @@ def main() -> None:
 from jaxlint._scale_cmd import scale  # noqa: E402
 
 main.add_command(scale)
+from jaxlint._residuals_cmd import residuals  # noqa: E402
+main.add_command(residuals)

@@ -1,0 +1,269 @@
+"""Which adjoint to pick: re-measure a solve's residuals with each adjoint and compare gradients.
+
+An adjoint decides how ``diffeqsolve`` is differentiated, and so what reverse mode stores:
+
+- ``RecursiveCheckpointAdjoint(checkpoints=k)``: the exact gradient of the discrete solve;
+  stores k states and recomputes the steps between them (fewer checkpoints, more recompute);
+- ``BacksolveAdjoint``: solves the continuous adjoint equations backwards in time; memory
+  does not grow with the steps, but the gradient is only as good as that backwards solve;
+- ``DirectAdjoint``: the exact gradient through a bounded loop; supports forward mode too,
+  at the price of memory that grows with ``max_steps``.
+
+How the adjoint reaches the user's code: the case function takes it, ``NAME(n, adjoint=...)``,
+and passes it to its ``diffeqsolve`` call. The adjoints come from the library the case
+uses, read from the parameter's default (a diffrax adjoint selects diffrax's; anything else,
+or no default, selects :mod:`jaxlint.solver`'s).
+
+Gradients are compared at the largest n against the first exact adjoint that ran: exact
+adjoints must agree to ``sqrt(eps)`` of the gradient's dtype; ``BacksolveAdjoint`` within
+``backsolve_rtol`` (its error is set by the backwards solve's step size or tolerances).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import math
+import time
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+
+from .cases import TargetError, build_case
+from .fit import Fit
+from .residual_growth import ProgressCallback, fit_residuals
+from .residuals import DifferentiableCall, ResidualError, ResidualMeasurement, differentiable, measure_differentiable
+
+LIBRARIES = ("jaxlint.solver", "diffrax")
+DEFAULT_CHECKPOINTS = (8, 64)
+DEFAULT_BACKSOLVE_RTOL = 1e-2
+
+
+@dataclass(frozen=True)
+class AdjointChoice:
+    """One adjoint to try, with what it costs and gives in words."""
+
+    label: str
+    adjoint: Any
+    exact: bool  # gives the gradient of the discrete solve (vs an approximation of it)
+    tradeoff: str
+
+
+@dataclass
+class AdjointResult:
+    """An adjoint's residual figures at each n and its gradient compared with the reference."""
+
+    label: str
+    exact: bool
+    tradeoff: str
+    measurements: list[ResidualMeasurement] = field(default_factory=list)
+    fits: dict[str, Fit] = field(default_factory=dict)
+    gradient_difference: float | None = None  # max |g - g_ref| / max |g_ref|
+    tolerance: float | None = None
+    grad_seconds: float | None = None  # best of three runs of the compiled gradient
+    error: str | None = None
+    details: str | None = None
+
+    @property
+    def agrees(self) -> bool | None:
+        if self.gradient_difference is None or self.tolerance is None:
+            return None
+        return self.gradient_difference <= self.tolerance
+
+    def figure(self, name: str) -> float | None:
+        """The figure at the largest n (None if missing)."""
+        return self.measurements[-1].figures.get(name) if self.measurements else None
+
+
+@dataclass
+class AdjointComparison:
+    library: str
+    ns: list[int]
+    gradient_n: int
+    reference: str | None
+    results: list[AdjointResult]
+    cheapest: str | None = None
+    summary: list[str] = field(default_factory=list)
+
+    @property
+    def disagreements(self) -> list[str]:
+        """Exact adjoints whose gradient differs from the reference: a solver bug, so a finding."""
+        return [r.label for r in self.results if r.exact and r.agrees is False]
+
+
+def adjoint_choices(library: str, checkpoints: Sequence[int] = DEFAULT_CHECKPOINTS) -> list[AdjointChoice]:
+    """The adjoints to compare from ``library`` (``jaxlint.solver`` or ``diffrax``)."""
+    if library not in LIBRARIES:
+        raise ValueError(f"library {library!r} is not one of {', '.join(LIBRARIES)}")
+    solver = importlib.import_module(library)
+    choices = [
+        AdjointChoice(
+            "RecursiveCheckpointAdjoint()",
+            solver.RecursiveCheckpointAdjoint(),
+            True,
+            "exact; the library picks the checkpoint count from max_steps",
+        )
+    ]
+    for count in sorted(set(checkpoints)):
+        choices.append(
+            AdjointChoice(
+                f"RecursiveCheckpointAdjoint(checkpoints={count})",
+                solver.RecursiveCheckpointAdjoint(checkpoints=count),
+                True,
+                f"exact; stores {count} checkpoints and recomputes the steps between them",
+            )
+        )
+    if hasattr(solver, "BacksolveAdjoint"):
+        choices.append(
+            AdjointChoice(
+                "BacksolveAdjoint()",
+                solver.BacksolveAdjoint(),
+                False,
+                "memory flat in steps; gradient of the continuous adjoint, only as accurate as the backwards solve",
+            )
+        )
+    choices.append(
+        AdjointChoice("DirectAdjoint()", solver.DirectAdjoint(), True, "exact; forward mode too; memory grows with max_steps")
+    )
+    return choices
+
+
+def library_of(factory: Callable[..., Any], where: str) -> str:
+    """Which solver library a case uses, from the default of its ``adjoint`` parameter."""
+    try:
+        parameter = inspect.signature(factory).parameters.get("adjoint")
+    except (TypeError, ValueError):
+        parameter = None
+    if parameter is None:
+        raise TargetError(
+            f"{where} takes no `adjoint` parameter: --adjoints needs NAME(n, adjoint=...) "
+            "that passes it on to diffeqsolve"
+        )
+    default = parameter.default
+    if default is inspect.Parameter.empty or default is None:
+        return "jaxlint.solver"
+    return "diffrax" if type(default).__module__.split(".")[0] == "diffrax" else "jaxlint.solver"
+
+
+def _flat_gradient(call: DifferentiableCall) -> tuple[np.ndarray, float, float]:
+    """The gradient flattened to one vector, its best-of-three run time, and sqrt(eps) of its dtype."""
+    grad = jax.jit(jax.grad(call.scalar_fn, argnums=tuple(range(len(call.inputs)))))
+    jax.block_until_ready(grad(*call.inputs))  # compile and run once
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        values = jax.block_until_ready(grad(*call.inputs))
+        best = min(best, time.perf_counter() - start)
+    leaves = [np.asarray(v) for v in jax.tree_util.tree_leaves(values)]
+    eps = max(float(np.finfo(leaf.dtype).eps) for leaf in leaves)
+    return np.concatenate([leaf.ravel() for leaf in leaves]), best, math.sqrt(eps)
+
+
+def _relative_difference(value: np.ndarray, reference: np.ndarray) -> float:
+    scale = float(np.max(np.abs(reference))) if reference.size else 0.0
+    difference = float(np.max(np.abs(value - reference))) if reference.size else 0.0
+    return difference / scale if scale > 0 else difference
+
+
+def _choose(comparison: AdjointComparison) -> None:
+    """Name the cheapest adjoint whose gradient agrees, and what a cheaper one would cost."""
+    n = comparison.ns[-1]
+
+    def cost(r: AdjointResult) -> tuple[float, float, float]:
+        return (r.figure("residual_bytes") or 0.0, r.figure("compiled_temp_bytes") or 0.0, r.grad_seconds or 0.0)
+
+    ran = [r for r in comparison.results if r.error is None and r.measurements]
+    agreeing = [r for r in ran if r.agrees]
+    if not agreeing:
+        comparison.summary.append("no adjoint could be recommended: none ran with an agreeing gradient")
+        return
+    best = min(agreeing, key=cost)
+    comparison.cheapest = best.label
+    growth = best.fits.get("residual_bytes")
+    order = f", {growth.order} in n" if growth is not None else ""
+    comparison.summary.append(
+        f"cheapest: {best.label}: {int(cost(best)[0]):,} B of residuals at n={n:,}{order}; trade-off: {best.tradeoff}"
+    )
+    for other in sorted(ran, key=cost):
+        if cost(other) >= cost(best):
+            break
+        assert other.gradient_difference is not None and other.tolerance is not None
+        comparison.summary.append(
+            f"{other.label} stores less ({int(cost(other)[0]):,} B) but its gradient differs by "
+            f"{other.gradient_difference:.2g} (relative; allowed {other.tolerance:.2g})"
+        )
+
+
+def compare_adjoints(
+    module: object,
+    path: str,
+    name: str,
+    ns: Sequence[int],
+    *,
+    checkpoints: Sequence[int] = DEFAULT_CHECKPOINTS,
+    backsolve_rtol: float = DEFAULT_BACKSOLVE_RTOL,
+    compile: bool = False,
+    largest: int = 5,
+    progress: ProgressCallback | None = None,
+) -> AdjointComparison:
+    """Measure ``NAME(n, adjoint=a)`` for each adjoint a at each n, and compare gradients."""
+    factory = getattr(module, name)
+    where = f"{path}::{name}"
+    library = library_of(factory, where)
+    ns = sorted(set(ns))
+    comparison = AdjointComparison(library=library, ns=ns, gradient_n=ns[-1], reference=None, results=[])
+    gradients: dict[str, np.ndarray] = {}
+    for choice in adjoint_choices(library, checkpoints):
+        result = AdjointResult(label=choice.label, exact=choice.exact, tradeoff=choice.tradeoff)
+        comparison.results.append(result)
+        stand_in = types.SimpleNamespace(**{name: functools.partial(factory, adjoint=choice.adjoint)})
+        try:
+            for n in ns:
+                built = build_case(stand_in, path, name, n)  # type: ignore[arg-type]
+                call = differentiable(built.fn, built.args, built.kwargs)
+                result.measurements.append(measure_differentiable(call, n=n, compile=compile, largest=largest))
+                if progress is not None:
+                    progress(f"{name} {choice.label}", n)
+            result.fits = fit_residuals(result.measurements)
+            gradients[choice.label], result.grad_seconds, eps_tolerance = _flat_gradient(call)
+        except (TargetError, ResidualError) as error:
+            result.error, result.details = str(error), error.details
+            continue
+        except Exception as error:  # e.g. the library rejects this adjoint for the case's SaveAt
+            text = str(error).strip()
+            result.error = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+            result.details = text
+            continue
+        result.tolerance = eps_tolerance if choice.exact else backsolve_rtol
+
+    # The reference is the first exact adjoint that ran; everything is compared with it.
+    comparison.reference = next((r.label for r in comparison.results if r.exact and r.label in gradients), None)
+    if comparison.reference is not None:
+        reference = gradients[comparison.reference]
+        for result in comparison.results:
+            if result.label in gradients:
+                result.gradient_difference = _relative_difference(gradients[result.label], reference)
+    _choose(comparison)
+    return comparison
+
+
+def adjoint_runner(
+    *,
+    checkpoints: Sequence[int] = DEFAULT_CHECKPOINTS,
+    backsolve_rtol: float = DEFAULT_BACKSOLVE_RTOL,
+    compile: bool = False,
+    largest: int = 5,
+) -> Callable[..., AdjointComparison]:
+    """The ``adjoints`` hook of :func:`.residual_growth.run_residuals` with these settings."""
+
+    def run(module: object, path: str, name: str, ns: Sequence[int], progress: ProgressCallback | None) -> AdjointComparison:
+        return compare_adjoints(
+            module, path, name, ns, checkpoints=checkpoints, backsolve_rtol=backsolve_rtol,
+            compile=compile, largest=largest, progress=progress,
+        )
+
+    return run

@@ -1,0 +1,358 @@
+"""Reverse-mode memory: what ``jax.vjp`` saves for the backward pass, at one size n.
+
+Differentiating a solve stores *residuals*: the intermediate values the backward pass needs.
+Through a plain ``lax.scan`` they are stacked per step (memory ∝ steps); a checkpointed loop
+or an adjoint method trades them for recomputation. Their total is the memory figure a user
+can change by picking an adjoint, so it is measured here the way jax itself defines it
+(``jax._src.ad_checkpoint.saved_residuals``): trace ``jax.vjp`` and read the values its
+pullback closes over. Residuals that are the function's own arguments are left out — the
+caller holds them anyway (the same convention as the diffrax #572 table in PITFALLS.md).
+
+What is differentiated: the case's ``fn`` reduced to a scalar (the sum of every floating
+output leaf) with respect to its floating-point array arguments; other leaves stay fixed.
+The backward pass is traced too, so a loop reverse mode cannot handle (a ``while_loop``
+without a static bound) fails here with a message naming the loop's line.
+
+Each residual is charged to a source line: the first frame outside jax/equinox internals of
+the equation that produced it, looking *inside* jitted functions and loop bodies (a residual
+leaving ``diffeqsolve`` is blamed on the line within the solver that computed it, not on the
+``jit`` wrapper).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.extend.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, jaxprs_in_params
+
+from .attribute import display_path, is_internal
+
+RESIDUAL_FIGURES = ("residual_bytes", "residuals", "compiled_temp_bytes")
+RESIDUAL_UNITS = {"residual_bytes": "bytes", "residuals": "residuals", "compiled_temp_bytes": "bytes"}
+
+UNKNOWN_SOURCE = "<unknown>"
+_ANALYZER_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
+
+# jax's own message when the transpose meets a while_loop; we name the loop's line instead.
+_UNBOUNDED_LOOP = "Reverse-mode differentiation does not work for lax.while_loop"
+
+# Parameters holding a sub-program whose outputs are the equation's outputs, one for one
+# (jit, scan, while body, custom_vjp/custom_jvp calls, remat). ``cond`` is left out on
+# purpose: its branches disagree about where an output comes from.
+_ALIGNED_SUBPROGRAMS = ("jaxpr", "call_jaxpr", "fun_jaxpr", "body_jaxpr")
+
+
+class ResidualError(Exception):
+    """The function cannot be differentiated (or traced); ``details`` holds jax's full text."""
+
+    def __init__(self, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Residual:
+    """One value saved for the backward pass."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+    kind: str  # the primitive that produced it ("cos", "mul", "while", ...), or "constant"/"literal"
+    source: str  # "path:line" to blame, or UNKNOWN_SOURCE
+    count: int = 1  # in a summary: how many identical residuals (same type, kind and line) this stands for
+
+    @property
+    def total_bytes(self) -> int:
+        return self.nbytes * self.count
+
+    @property
+    def type_text(self) -> str:
+        return f"{self.dtype}[{','.join(str(d) for d in self.shape)}]"
+
+
+@dataclass
+class ResidualMeasurement:
+    """Reverse-mode memory figures of one case at one size n."""
+
+    n: int | None
+    figures: dict[str, float]  # residual_bytes, residuals, [compiled_temp_bytes]
+    largest: list[Residual]  # the biggest groups of identical residuals, by total bytes
+    lines: dict[str, int] = field(default_factory=dict)  # source "path:line" -> residual bytes
+    dtypes_by_line: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> dtype -> bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ResidualMeasurement":
+        fields = dict(data)
+        fields["largest"] = [Residual(**{**r, "shape": tuple(r["shape"])}) for r in fields["largest"]]
+        return cls(**fields)
+
+
+@dataclass
+class DifferentiableCall:
+    """``fn(*args, **kwargs)`` as a scalar function of its floating-point array leaves."""
+
+    scalar_fn: Callable[..., jax.Array]
+    inputs: list[Any]
+
+
+def _is_float_array(leaf: Any) -> bool:
+    if not isinstance(leaf, (jax.Array, np.ndarray, np.generic)):
+        return False  # Python scalars and other objects stay fixed, as under eqx.filter_jit
+    return bool(jnp.issubdtype(leaf.dtype, jnp.inexact))
+
+
+def _type_summary(tree: Any, limit: int = 4) -> str:
+    leaves = jax.tree_util.tree_leaves(tree)
+    shown = [
+        f"{leaf.dtype}[{','.join(map(str, leaf.shape))}]" if hasattr(leaf, "dtype") else type(leaf).__name__
+        for leaf in leaves[:limit]
+    ]
+    more = f", … {len(leaves) - limit} more" if len(leaves) > limit else ""
+    return (", ".join(shown) + more) if shown else "nothing"
+
+
+def differentiable(fn: Callable[..., Any], args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> DifferentiableCall:
+    """Wrap ``fn`` as ``scalar(*float_leaves)`` = sum of its floating outputs.
+
+    Raises :class:`ResidualError` when there is nothing to differentiate with respect to;
+    an output without floating leaves is reported when the wrapper is traced.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten((tuple(args), dict(kwargs or {})))
+    positions = [i for i, leaf in enumerate(leaves) if _is_float_array(leaf)]
+    if not positions:
+        raise ResidualError(
+            f"nothing to differentiate: no floating-point array among the arguments ({_type_summary((args, kwargs))})"
+        )
+
+    def scalar_fn(*inputs: Any) -> jax.Array:
+        full = list(leaves)
+        for position, value in zip(positions, inputs):
+            full[position] = value
+        call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, full)
+        out = fn(*call_args, **call_kwargs)
+        floats = [
+            leaf for leaf in jax.tree_util.tree_leaves(out)
+            if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact)
+        ]
+        if not floats:
+            raise ResidualError(
+                f"not differentiable: the function's output has no floating-point leaf ({_type_summary(out)})"
+            )
+        return sum((jnp.sum(jnp.real(leaf)) for leaf in floats[1:]), jnp.sum(jnp.real(floats[0])))
+
+    return DifferentiableCall(scalar_fn=scalar_fn, inputs=[leaves[i] for i in positions])
+
+
+# --- where a residual comes from -------------------------------------------------------------
+
+
+def _frames(eqn: JaxprEqn) -> list[tuple[str, int]]:
+    traceback = getattr(eqn.source_info, "traceback", None)
+    if traceback is None:
+        return []
+    return [(frame.file_name, frame.line_num) for frame in traceback.frames]
+
+
+@lru_cache(maxsize=65536)
+def _blame_frames(frames: tuple[tuple[str, int], ...]) -> str:
+    """The innermost frame outside the tracer's internals, stopping at jaxlint's own driver."""
+    for path, line in frames:
+        real = os.path.realpath(path) if os.path.isabs(path) else path
+        if real.startswith(_ANALYZER_DIR):
+            break  # everything further out is jaxlint calling the user's case, not the case
+        if not is_internal(path):
+            return f"{display_path(path)}:{line}"
+    return UNKNOWN_SOURCE
+
+
+def _aligned_subprogram(eqn: JaxprEqn) -> Jaxpr | None:
+    for name in _ALIGNED_SUBPROGRAMS:
+        program = eqn.params.get(name)
+        if isinstance(program, ClosedJaxpr):
+            program = program.jaxpr
+        if isinstance(program, Jaxpr) and len(program.outvars) == len(eqn.outvars):
+            return program
+    return None
+
+
+class _Producers:
+    """Which equation (and output index) defines each variable, per (sub)program, cached."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Jaxpr, dict[Any, tuple[JaxprEqn, int]]]] = {}
+
+    def of(self, program: Jaxpr) -> dict[Any, tuple[JaxprEqn, int]]:
+        cached = self._cache.get(id(program))
+        if cached is None or cached[0] is not program:
+            table = {var: (eqn, index) for eqn in program.eqns for index, var in enumerate(eqn.outvars)}
+            cached = (program, table)
+            self._cache[id(program)] = cached
+        return cached[1]
+
+    def origin(self, eqn: JaxprEqn, index: int) -> JaxprEqn:
+        """Follow output ``index`` of ``eqn`` into jit/loop bodies to the equation computing it."""
+        for _ in range(64):  # nesting depth guard
+            inner = _aligned_subprogram(eqn)
+            if inner is None:
+                return eqn
+            var = inner.outvars[index]
+            if isinstance(var, Literal):
+                return eqn
+            produced = self.of(inner).get(var)
+            if produced is None:  # passed straight through from the sub-program's inputs
+                return eqn
+            eqn, index = produced
+        return eqn
+
+
+def _residual(aval: Any, kind: str, source: str) -> Residual:
+    shape = tuple(int(d) for d in aval.shape)
+    dtype = np.dtype(aval.dtype)
+    return Residual(shape, dtype.name, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, kind, source)
+
+
+def _unbounded_loop_lines(call: DifferentiableCall) -> list[str]:
+    """Source lines of every while loop in the forward program (to name them in an error)."""
+    closed = jax.make_jaxpr(call.scalar_fn)(*call.inputs)
+    lines: list[str] = []
+    stack = [closed.jaxpr]
+    while stack:
+        program = stack.pop()
+        for eqn in program.eqns:
+            if eqn.primitive.name == "while":
+                lines.append(_blame_frames(tuple(_frames(eqn))))
+            for sub in jaxprs_in_params(eqn.params):
+                stack.append(sub)
+    return sorted(set(lines))
+
+
+def trace_residuals(call: DifferentiableCall) -> tuple[list[Residual], int]:
+    """The residuals of ``call`` (arguments left out) and how many arguments were saved as-is."""
+
+    def forward_and_backward(*inputs: Any) -> tuple[Any, Any, Any]:
+        out, pullback = jax.vjp(call.scalar_fn, *inputs)
+        # Tracing the pullback too surfaces what only the transpose rejects (while loops).
+        return out, pullback, pullback(jnp.ones_like(out))
+
+    try:
+        closed, shapes = jax.make_jaxpr(forward_and_backward, return_shape=True)(*call.inputs)
+    except ResidualError:
+        raise
+    except Exception as error:
+        text = str(error).strip()
+        if _UNBOUNDED_LOOP in text:
+            try:
+                where = ", ".join(_unbounded_loop_lines(call)) or UNKNOWN_SOURCE
+            except Exception:  # the forward trace failing too is not worth a second error
+                where = UNKNOWN_SOURCE
+            raise ResidualError(
+                f"not differentiable in reverse mode: a while_loop without a static trip count (at {where}); "
+                "use lax.scan, fori_loop with static bounds, or a checkpointed loop with max_steps",
+                details=f"{type(error).__name__}: {text}",
+            ) from error
+        first_line = text.splitlines()[0] if text else ""
+        raise ResidualError(
+            f"tracing the gradient failed: {type(error).__name__}: {first_line}", details=f"{type(error).__name__}: {text}"
+        ) from error
+
+    program = closed.jaxpr
+    residual_count = jax.tree_util.tree_structure(shapes[1]).num_leaves
+    residual_vars = program.outvars[1 : 1 + residual_count]
+    arguments = set(program.invars)
+    constants = set(program.constvars)
+    producers = _Producers()
+    top = producers.of(program)
+    residuals: list[Residual] = []
+    seen: set[Any] = set()
+    saved_arguments = 0
+    for var in residual_vars:
+        if isinstance(var, Literal):
+            residuals.append(_residual(var.aval, "literal", UNKNOWN_SOURCE))
+            continue
+        if var in seen:  # the same buffer saved twice is stored once
+            continue
+        seen.add(var)
+        if var in arguments:
+            saved_arguments += 1
+        elif var in constants:
+            residuals.append(_residual(var.aval, "constant", UNKNOWN_SOURCE))
+        else:
+            eqn, index = top[var]
+            origin = producers.origin(eqn, index)
+            residuals.append(_residual(var.aval, origin.primitive.name, _blame_frames(tuple(_frames(origin)))))
+    return residuals, saved_arguments
+
+
+def compiled_temp_bytes(call: DifferentiableCall) -> int | None:
+    """Temp bytes XLA allocates for the compiled gradient (what residuals miss), if reported."""
+    grad = jax.jit(jax.grad(call.scalar_fn, argnums=tuple(range(len(call.inputs)))))
+    try:
+        stats = grad.lower(*call.inputs).compile().memory_analysis()
+    except Exception as error:
+        text = str(error).strip()
+        raise ResidualError(
+            f"compiling the gradient failed: {type(error).__name__}: {text.splitlines()[0] if text else ''}",
+            details=f"{type(error).__name__}: {text}",
+        ) from error
+    temp = getattr(stats, "temp_size_in_bytes", None)
+    return None if temp is None else int(temp)
+
+
+def summarise(residuals: Iterable[Residual], *, n: int | None, largest: int = 5) -> ResidualMeasurement:
+    """Totals, the biggest residuals, and bytes per source line."""
+    residuals = list(residuals)
+    lines: Counter[str] = Counter()
+    dtypes: dict[str, Counter[str]] = {}
+    for residual in residuals:
+        lines[residual.source] += residual.nbytes
+        dtypes.setdefault(residual.source, Counter())[residual.dtype] += residual.nbytes
+    groups = Counter(residuals)  # identical (type, kind, line) residuals listed once, with a count
+    ordered = sorted(
+        (replace(residual, count=count) for residual, count in groups.items()),
+        key=lambda r: (-r.total_bytes, r.source, r.kind, r.dtype),
+    )
+    return ResidualMeasurement(
+        n=n,
+        figures={"residual_bytes": sum(r.nbytes for r in residuals), "residuals": len(residuals)},
+        largest=ordered[:largest],
+        lines=dict(sorted(lines.items())),
+        dtypes_by_line={source: dict(sorted(counts.items())) for source, counts in sorted(dtypes.items())},
+    )
+
+
+def measure_differentiable(call: DifferentiableCall, *, n: int | None = None, compile: bool = False, largest: int = 5) -> ResidualMeasurement:
+    """Residual figures of an already-wrapped call (see :func:`measure_residuals`)."""
+    residuals, _ = trace_residuals(call)
+    measurement = summarise(residuals, n=n, largest=largest)
+    if compile:
+        temp = compiled_temp_bytes(call)
+        if temp is not None:
+            measurement.figures["compiled_temp_bytes"] = temp
+    return measurement
+
+
+def measure_residuals(
+    fn: Callable[..., Any],
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    n: int | None = None,
+    compile: bool = False,
+    largest: int = 5,
+) -> ResidualMeasurement:
+    """Residual bytes and count of reverse mode through ``fn(*args, **kwargs)``.
+
+    ``compile=True`` adds ``compiled_temp_bytes``: XLA's temp allocation for the compiled
+    gradient, which includes what the backward pass allocates for itself.
+    """
+    return measure_differentiable(differentiable(fn, args, kwargs), n=n, compile=compile, largest=largest)

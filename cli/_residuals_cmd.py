@@ -1,0 +1,132 @@
+"""``jaxlint residuals``: what reverse mode stores for the backward pass, as n grows, per adjoint."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from jaxlint.analyzer.adjoints import DEFAULT_BACKSOLVE_RTOL, DEFAULT_CHECKPOINTS, adjoint_runner
+from jaxlint.analyzer.cases import TargetError, parse_target
+from jaxlint.analyzer.fit import ORDERS
+from jaxlint.analyzer.residual_growth import DEFAULT_MAX_ORDER, run_residuals
+from jaxlint.analyzer.residual_report import render_table, to_json, to_markdown
+
+from ._options import SizesParam, parse_size
+
+EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
+
+
+class CountsParam(click.ParamType):
+    """A comma-separated list of one or more positive counts (``8,64``, ``1k``)."""
+
+    name = "COUNTS"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> list[int]:
+        if isinstance(value, list):
+            return value
+        counts: list[int] = []
+        for token in (t for t in str(value).split(",") if t.strip()):
+            try:
+                counts.append(parse_size(token))
+            except ValueError as error:
+                self.fail(str(error), param, ctx)
+        if not counts:
+            self.fail(f"{value!r} names no count", param, ctx)
+        return sorted(set(counts))
+
+
+@click.command()
+@click.argument("target")
+@click.option("--n", "sizes", type=SizesParam(), required=True, help="Sizes (steps or save points), e.g. 100,500,2k.")
+@click.option("--compile", "compile_", is_flag=True, help="Also compile the gradient and report XLA's temp bytes.")
+@click.option("--adjoints", is_flag=True, help="Re-measure with each adjoint; NAME must take an `adjoint` keyword.")
+@click.option(
+    "--checkpoints", type=CountsParam(), default=",".join(map(str, DEFAULT_CHECKPOINTS)), show_default=True,
+    help="Checkpoint counts tried for RecursiveCheckpointAdjoint with --adjoints.",
+)
+@click.option(
+    "--backsolve-rtol", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_BACKSOLVE_RTOL, show_default=True,
+    help="Relative gradient difference allowed for BacksolveAdjoint (an approximation of the exact gradient).",
+)
+@click.option(
+    "--max-order", type=click.Choice([o for o in ORDERS if o != "worse"]), default=DEFAULT_MAX_ORDER, show_default=True,
+    help="Growth allowed for residual memory; `constant` asks for O(1) memory in n.",
+)
+@click.option("--largest", type=click.IntRange(min=0), default=5, show_default=True, help="How many of the largest residuals to list.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def residuals(
+    target: str, sizes: list[int], compile_: bool, adjoints: bool, checkpoints: list[int], backsolve_rtol: float,
+    max_order: str, largest: int, output_format: str,
+) -> None:
+    """Measure what reverse mode saves for the backward pass of TARGET at each size n.
+
+    TARGET is FILE.py::NAME, where NAME(n) returns (fn, args) or (fn, args, kwargs),
+    or FILE.py to run every function marked @jaxlint.case. The gradient taken is that of
+    the sum of fn's floating outputs with respect to its floating-point array arguments.
+
+    Per n: residual bytes (arguments left out) and count, the largest residuals with their
+    source lines; with --compile, the compiled gradient's temp bytes. Each figure's growth
+    is fitted; growth beyond --max-order (default linear: memory ∝ steps is what a plain
+    scan costs) is flagged. --max-order constant flags any growth.
+
+    --adjoints: NAME(n, adjoint=...) is re-run with RecursiveCheckpointAdjoint (default and
+    --checkpoints), BacksolveAdjoint and DirectAdjoint, from diffrax if the parameter's
+    default is a diffrax adjoint, else from jaxlint.solver; gradients are compared and the
+    cheapest agreeing adjoint is named with its trade-off.
+
+    This RUNS your code (it imports FILE.py, calls NAME(n) and traces the gradient; with
+    --compile or --adjoints it also compiles and runs it). `jaxlint check` never does.
+
+    Exit codes: 0 ok, 1 a figure grew past --max-order or an exact adjoint's gradient
+    disagreed, 2 usage or user-code error (including a function that is not differentiable).
+    """
+    err = Console(stderr=True)
+    try:
+        parsed = parse_target(target)
+    except TargetError as error:
+        err.print(f"error: {error}", markup=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+
+    runner = adjoint_runner(checkpoints=checkpoints, backsolve_rtol=backsolve_rtol, compile=compile_, largest=largest) if adjoints else None
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("tracing gradients", total=None)
+
+        def advance(what: str, n: int) -> None:
+            bar.update(task, advance=1, description=f"{what} n={n:,}")
+
+        try:
+            results = run_residuals(
+                parsed, sizes, compile=compile_, max_order=max_order, largest=largest, adjoints=runner, progress=advance
+            )
+        except TargetError as error:
+            bar.stop()
+            err.print(f"error: {error}", markup=False, soft_wrap=True)
+            if error.details:
+                err.print(error.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+
+    if output_format == "json":
+        click.echo(json.dumps(to_json(results, max_order), indent=2))
+    elif output_format == "markdown":
+        click.echo(to_markdown(results), nl=False)
+    else:
+        render_table(results, Console(highlight=False))
+    if any(r.status == "error" for r in results):
+        if output_format != "table":
+            for r in results:
+                if r.status == "error":
+                    err.print(f"error: {r.error}", markup=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_FLAGGED if any(r.status == "fail" for r in results) else EXIT_OK)
