@@ -9,7 +9,13 @@ The public names follow diffrax, so moving a script between the two is a change 
                       stepsize_controller=PIDController(rtol=1e-6, atol=1e-8))
 """
 
-from ._adjoint import AbstractAdjoint, DirectAdjoint, ForwardMode, RecursiveCheckpointAdjoint
+from ._adjoint import (
+    AbstractAdjoint,
+    BacksolveAdjoint,
+    DirectAdjoint,
+    ForwardMode,
+    RecursiveCheckpointAdjoint,
+)
 from ._bosh3 import Bosh3
 from ._dopri5 import Dopri5
 from ._dopri8 import Dopri8
@@ -76,6 +82,7 @@ __all__ = [
     "RecursiveCheckpointAdjoint",
     "DirectAdjoint",
     "ForwardMode",
+    "BacksolveAdjoint",
     "Event",
     "AbstractRootFinder",
     "Bisection",

@@ -24,10 +24,16 @@ from typing import Any
 import equinox as eqx
 import equinox.internal as eqxi
 
+import jax
+import jax.numpy as jnp
+from jax import lax
+
 from ._custom_types import Args, PyTree, Y
 from ._event import Event
-from ._saveat import SaveAt
-from ._term import AbstractTerm
+from ._saveat import SaveAt, save_y
+from ._solver_base import AbstractSolver
+from ._step_size_controller import AbstractStepSizeController, ConstantStepSize, StepTo
+from ._term import AbstractTerm, ODETerm
 
 
 def _lax_loop(cond, body, init, *, max_steps, buffers):
@@ -121,4 +127,181 @@ class ForwardMode(AbstractAdjoint):
         return run(config, terms, y0, args, _lax_loop, _lax_loop)
 
 
-__all__ = ["AbstractAdjoint", "RecursiveCheckpointAdjoint", "DirectAdjoint", "ForwardMode"]
+class _ConvertedTerm(AbstractTerm):
+    """A term whose vector field was closure-converted: closed-over arrays (e.g. parameters
+    of a model captured by a lambda) become leaves, so the backward pass can differentiate
+    with respect to them."""
+
+    vf_fn: Callable[..., PyTree]
+    base: AbstractTerm
+
+    def vf(self, t, y, args):
+        return self.vf_fn(t, y, args)
+
+    def contr(self, t0, t1):
+        return self.base.contr(t0, t1)
+
+    def prod(self, vf, control):
+        return self.base.prod(vf, control)
+
+
+def _tree_zeros(tree: PyTree) -> PyTree:
+    return jax.tree_util.tree_map(jnp.zeros_like, tree)
+
+
+def _or_zeros(cotangent: PyTree, like: PyTree) -> PyTree:
+    """Cotangents come back as None where nothing was differentiated."""
+    if cotangent is None:
+        return _tree_zeros(like)
+    return jax.tree_util.tree_map(
+        lambda c, x: jnp.zeros_like(x) if c is None else c, cotangent, like,
+        is_leaf=lambda c: c is None,
+    )
+
+
+class BacksolveAdjoint(AbstractAdjoint):
+    """Reverse mode by solving the continuous adjoint equations backwards in time::
+
+        dy/dt = f(t, y, p),   da/dt = -a df/dy,   dp_bar/dt = -a df/dp
+
+    from the last save point to ``t0``, adding each saved output's cotangent to ``a`` at
+    its time (one backward solve per interval between save points, in a ``lax.scan``, so the
+    program does not grow with them). Memory does not grow with the number of steps; the
+    gradient is exact only up to the tolerances of the solves (the backward solve uses
+    ``solver`` / ``stepsize_controller`` if given, else the forward ones).
+
+    Supports ``SaveAt(t0, ts, t1)`` with the default ``fn``, no events; differentiates with
+    respect to ``y0``, ``args`` and arrays in the terms (closed-over ones included), not the
+    times.
+    """
+
+    solver: AbstractSolver | None = None
+    stepsize_controller: AbstractStepSizeController | None = None
+
+    def check(self, *, saveat, event, max_steps):
+        if event is not None:
+            raise ValueError("`BacksolveAdjoint` does not support `event`; use `RecursiveCheckpointAdjoint`.")
+        if len(saveat.subs) != 1 or saveat.dense:
+            raise ValueError(
+                "`BacksolveAdjoint` supports one `SaveAt(t0=..., ts=..., t1=...)` group without "
+                "`subs` or `dense`."
+            )
+        sub = saveat.subs[0]
+        if sub.steps or sub.fn is not save_y:
+            raise ValueError("`BacksolveAdjoint` does not support `SaveAt(steps=True)` or `SaveAt(fn=...)`.")
+
+    def run(self, run, config, terms, y0, args):
+        if isinstance(config.controller, StepTo):
+            raise ValueError("`BacksolveAdjoint` does not support `StepTo`; use `PIDController`.")
+        user_t0 = config.to_user_time(config.t0)
+        vf_fn = eqx.filter_closure_convert(terms.vf, user_t0, y0, args)
+        converted = _ConvertedTerm(vf_fn, terms)
+        out = _backsolve((converted, y0, args), self, run, config)
+        # Integer outputs (result codes, step counts) leave a custom_vjp with instantiated
+        # zero tangents; cut them so later error checks on them are not differentiated.
+        return jax.tree_util.tree_map(
+            lambda x: x if eqx.is_inexact_array(x) or not eqx.is_array(x) else lax.stop_gradient(x),
+            out,
+        )
+
+
+@eqx.filter_custom_vjp
+def _backsolve(inputs, adjoint, run, config):
+    terms, y0, args = inputs
+    return run(config, terms, y0, args, _lax_loop, _lax_loop)
+
+
+@_backsolve.def_fwd
+def _backsolve_fwd(perturbed, inputs, adjoint, run, config):
+    del perturbed
+    out = _backsolve.fn(inputs, adjoint, run, config)
+    return out, out
+
+
+@_backsolve.def_bwd
+def _backsolve_bwd(out, grad_out, perturbed, inputs, adjoint, run, config):
+    del perturbed
+    from ._integrate import diffeqsolve  # the backward pass is itself a solve
+
+    terms, y0, args = inputs
+    params, static = eqx.partition((terms, args), eqx.is_inexact_array)
+    sub = config.saveat.subs[0]
+    save_ts = config.save_ts[0]
+    t_final = out.t_final  # user time
+    internal = lambda t: config.to_user_time(t)  # the map is its own inverse  # noqa: E731
+
+    # Points (internal time, increasing) where the adjoint receives cotangents: t0, every
+    # save slot, and the end. Zero-length intervals between equal points are no-op solves.
+    ys = out.ys[0]
+    ct_ys = _or_zeros(grad_out.ys[0] if grad_out.ys is not None else None, ys)
+    ct_final = _or_zeros(grad_out.y_final, out.y_final)
+    slot_times = []
+    if sub.t0:
+        slot_times.append(config.t0[None])
+    if save_ts is not None:
+        slot_times.append(save_ts)
+    if sub.t1:
+        slot_times.append(internal(t_final)[None])
+    points = jnp.concatenate([config.t0[None], *slot_times, internal(t_final)[None]])
+
+    def stack(first, slots, last):
+        return jax.tree_util.tree_map(lambda a, s, b: jnp.concatenate([jnp.asarray(a)[None], s, jnp.asarray(b)[None]]), first, slots, last)
+
+    states = stack(y0, ys, out.y_final)
+    cotangents = stack(_tree_zeros(y0), ct_ys, ct_final)
+
+    def aug_vf(t, state, theta):
+        y, a, _ = state
+
+        def f(y_, theta_):
+            term_, args_ = eqx.combine(theta_, static)
+            return term_.vf_prod(t, y_, args_, term_.contr(t, t + 1))
+
+        fy, vjp = jax.vjp(f, y, theta)
+        a_y, a_theta = vjp(a)
+        negate = lambda tree: jax.tree_util.tree_map(jnp.negative, tree)  # noqa: E731
+        return fy, negate(a_y), negate(a_theta)
+
+    solver = adjoint.solver if adjoint.solver is not None else config.solver
+    controller = adjoint.stepsize_controller
+    if controller is None:
+        controller = config.event_kwargs["stepsize_controller"]
+    dt0 = None
+    if isinstance(controller, ConstantStepSize):
+        dt0 = -config.to_user_time(config.dt0)
+
+    def segment(carry, k):
+        a_y, a_theta = carry
+        a_y = jax.tree_util.tree_map(lambda a, c: a + c[k], a_y, cotangents)
+        y_k = jax.tree_util.tree_map(lambda s: s[k], states)
+        sol = diffeqsolve(
+            ODETerm(aug_vf),
+            solver,
+            internal(points[k]),
+            internal(points[k - 1]),
+            dt0,
+            (y_k, a_y, a_theta),
+            params,
+            saveat=SaveAt(t1=True),
+            stepsize_controller=controller,
+            adjoint=ForwardMode(),
+            max_steps=config.max_steps,
+        )
+        _, a_y, a_theta = jax.tree_util.tree_map(lambda x: x[0], sol.ys)
+        return (a_y, a_theta), None
+
+    init = (_tree_zeros(y0), _tree_zeros(params))
+    indices = jnp.arange(1, points.shape[0])
+    (a_y, a_theta), _ = lax.scan(segment, init, indices, reverse=True)
+    a_y = jax.tree_util.tree_map(lambda a, c: a + c[0], a_y, cotangents)
+    grad_terms, grad_args = a_theta
+    return grad_terms, a_y, grad_args
+
+
+__all__ = [
+    "AbstractAdjoint",
+    "RecursiveCheckpointAdjoint",
+    "DirectAdjoint",
+    "ForwardMode",
+    "BacksolveAdjoint",
+]

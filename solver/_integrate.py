@@ -284,10 +284,12 @@ def _cond(config: _Config, state: _State) -> Array:
     return going
 
 
-def _buffers(state: _State) -> tuple:
-    """The loop carries these as write-only buffers (no copies under autodiff)."""
-    dense = () if state.dense is None else (state.dense.ts, state.dense.infos)
-    steps = tuple(s.step_ts for s in state.saves if s.step_ts is not None)
+def _buffers(saveat: SaveAt, state: _State) -> tuple:
+    """The loop carries these as write-only buffers (no copies under autodiff). Which parts
+    exist is decided from ``saveat`` (static), not by inspecting ``state``, whose leaves the
+    loop may have wrapped."""
+    steps = tuple(s.step_ts for s, sub in zip(state.saves, saveat.subs) if sub.steps)
+    dense = (state.dense.ts, state.dense.infos) if saveat.dense else ()
     return tuple(s.ys for s in state.saves) + steps + dense
 
 
@@ -376,7 +378,7 @@ def run(config: _Config, terms: AbstractTerm, y0: Y, args: Args, outer_loop, inn
         functools.partial(_body, config, terms, args, inner_loop),
         init_state,
         max_steps=config.max_steps,
-        buffers=_buffers,
+        buffers=functools.partial(_buffers, config.saveat),
     )
     return _finish(config, args, final_state)
 
