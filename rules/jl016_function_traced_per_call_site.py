@@ -318,8 +318,9 @@ class Solver(eqx.Module):
             root = func
             while isinstance(root, cst.Attribute):
                 root = root.value
-            if isinstance(root, cst.Name) and root.value == "self":
-                if func.attr.value in _ARRAY_METHODS:
+            if isinstance(root, cst.Name) and (root.value == "self" or self._is_parameter(root.value, at)):
+                # `self.step(...)`, `solver.step(...)`, `term.vf(...)`: a method of a solver object
+                if func.attr.value in _ARRAY_METHODS or root.value in excluded:
                     return None
                 if strict and not _reads_as_vector_field(func.attr.value):
                     return None
@@ -353,6 +354,15 @@ class Solver(eqx.Module):
         if bound is None:
             return None
         return name if self._is_module_def(name) else None
+
+    def _is_parameter(self, name: str, at: cst.CSTNode) -> bool:
+        """``name`` is a (never rebound) parameter of the def it resolves to (not of a lambda:
+        a branch lambda's parameter is the operand, whose methods are data methods)."""
+        scope = defining_scope(name, at, self.context, self.memo.scopes)
+        if not isinstance(scope, cst.FunctionDef):
+            return False
+        bindings = self.memo.scopes(scope)
+        return bindings.is_parameter(name) and len(bindings.values.get(name, [])) == 1
 
     def _is_module_def(self, name: str) -> bool:
         return any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in self.context.module.body)
