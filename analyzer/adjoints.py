@@ -47,7 +47,8 @@ DEFAULT_BACKSOLVE_RTOL = 1e-2
 class AdjointChoice:
     """One adjoint to try, with what it costs and gives in words."""
 
-    label: str
+    label: str  # how to write it: "RecursiveCheckpointAdjoint(checkpoints=8)"
+    short: str  # a table column's worth: "RecursiveCheckpoint(8)"
     adjoint: Any
     exact: bool  # gives the gradient of the discrete solve (vs an approximation of it)
     tradeoff: str
@@ -58,6 +59,7 @@ class AdjointResult:
     """An adjoint's residual figures at each n and its gradient compared with the reference."""
 
     label: str
+    short: str
     exact: bool
     tradeoff: str
     measurements: list[ResidualMeasurement] = field(default_factory=list)
@@ -103,6 +105,7 @@ def adjoint_choices(library: str, checkpoints: Sequence[int] = DEFAULT_CHECKPOIN
     choices = [
         AdjointChoice(
             "RecursiveCheckpointAdjoint()",
+            "RecursiveCheckpoint()",
             solver.RecursiveCheckpointAdjoint(),
             True,
             "exact; the library picks the checkpoint count from max_steps",
@@ -112,6 +115,7 @@ def adjoint_choices(library: str, checkpoints: Sequence[int] = DEFAULT_CHECKPOIN
         choices.append(
             AdjointChoice(
                 f"RecursiveCheckpointAdjoint(checkpoints={count})",
+                f"RecursiveCheckpoint({count})",
                 solver.RecursiveCheckpointAdjoint(checkpoints=count),
                 True,
                 f"exact; stores {count} checkpoints and recomputes the steps between them",
@@ -121,13 +125,14 @@ def adjoint_choices(library: str, checkpoints: Sequence[int] = DEFAULT_CHECKPOIN
         choices.append(
             AdjointChoice(
                 "BacksolveAdjoint()",
+                "Backsolve()",
                 solver.BacksolveAdjoint(),
                 False,
                 "memory flat in steps; gradient of the continuous adjoint, only as accurate as the backwards solve",
             )
         )
     choices.append(
-        AdjointChoice("DirectAdjoint()", solver.DirectAdjoint(), True, "exact; forward mode too; memory grows with max_steps")
+        AdjointChoice("DirectAdjoint()", "Direct()", solver.DirectAdjoint(), True, "exact; forward mode too; memory grows with max_steps")
     )
     return choices
 
@@ -170,31 +175,46 @@ def _relative_difference(value: np.ndarray, reference: np.ndarray) -> float:
 
 
 def _choose(comparison: AdjointComparison) -> None:
-    """Name the cheapest adjoint whose gradient agrees, and what a cheaper one would cost."""
+    """Name the cheapest adjoint whose gradient agrees, and what a cheaper one would cost.
+
+    Cheapest by memory at the largest n: the compiled gradient's temp bytes when measured
+    (they include the residual buffers and what the backward pass allocates), else residual
+    bytes; ties go to the faster gradient.
+    """
     n = comparison.ns[-1]
+    ran = [r for r in comparison.results if r.error is None and r.measurements]
+    by_temp = bool(ran) and all(r.figure("compiled_temp_bytes") is not None for r in ran)
+    figure = "compiled_temp_bytes" if by_temp else "residual_bytes"
+    what = "compiled temp bytes" if by_temp else "residual bytes"
 
     def cost(r: AdjointResult) -> tuple[float, float, float]:
-        return (r.figure("residual_bytes") or 0.0, r.figure("compiled_temp_bytes") or 0.0, r.grad_seconds or 0.0)
+        return (r.figure(figure) or 0.0, r.figure("residual_bytes") or 0.0, r.grad_seconds or 0.0)
 
-    ran = [r for r in comparison.results if r.error is None and r.measurements]
+    for r in ran:
+        if r.exact and r.agrees is False:
+            comparison.summary.append(
+                f"DISAGREES: {r.label}'s gradient differs from {comparison.reference}'s by "
+                f"{r.gradient_difference:.2g} (relative; allowed {r.tolerance:.2g}): both are exact, so one is wrong"
+            )
     agreeing = [r for r in ran if r.agrees]
     if not agreeing:
-        comparison.summary.append("no adjoint could be recommended: none ran with an agreeing gradient")
+        comparison.summary.append("no adjoint to recommend: none ran with a gradient that agrees")
         return
     best = min(agreeing, key=cost)
     comparison.cheapest = best.label
-    growth = best.fits.get("residual_bytes")
+    growth = best.fits.get(figure)
     order = f", {growth.order} in n" if growth is not None else ""
     comparison.summary.append(
-        f"cheapest: {best.label}: {int(cost(best)[0]):,} B of residuals at n={n:,}{order}; trade-off: {best.tradeoff}"
+        f"cheapest: {best.label}: {int(cost(best)[0]):,} {what} at n={n:,}{order}; trade-off: {best.tradeoff}"
     )
     for other in sorted(ran, key=cost):
         if cost(other) >= cost(best):
             break
-        assert other.gradient_difference is not None and other.tolerance is not None
+        if other.agrees is None:
+            continue
         comparison.summary.append(
-            f"{other.label} stores less ({int(cost(other)[0]):,} B) but its gradient differs by "
-            f"{other.gradient_difference:.2g} (relative; allowed {other.tolerance:.2g})"
+            f"{other.label} needs less ({int(cost(other)[0]):,} {what}) but its gradient differs by "
+            f"{other.gradient_difference:.2g} (relative; allowed {other.tolerance:.2g}): {other.tradeoff}"
         )
 
 
@@ -218,7 +238,7 @@ def compare_adjoints(
     comparison = AdjointComparison(library=library, ns=ns, gradient_n=ns[-1], reference=None, results=[])
     gradients: dict[str, np.ndarray] = {}
     for choice in adjoint_choices(library, checkpoints):
-        result = AdjointResult(label=choice.label, exact=choice.exact, tradeoff=choice.tradeoff)
+        result = AdjointResult(label=choice.label, short=choice.short, exact=choice.exact, tradeoff=choice.tradeoff)
         comparison.results.append(result)
         stand_in = types.SimpleNamespace(**{name: functools.partial(factory, adjoint=choice.adjoint)})
         try:
