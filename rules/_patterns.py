@@ -68,7 +68,7 @@ _STRUCTURAL_WORDS = frozenset(
         "head", "heads", "level", "levels", "depth", "child", "children", "term", "terms", "field",
         "fields", "solver", "solvers", "component", "components", "ndim", "axis", "axes", "rank",
         "order", "branch", "branches", "param", "params", "weight", "weights", "bias", "biases",
-        "tableau", "models", "nets", "keys", "tree", "trees",
+        "tableau", "models", "nets", "keys", "tree", "trees", "shape", "shapes",
     }
 )
 # Names that denote an array of times or samples when iterated directly (`for t in ts`).
@@ -413,6 +413,8 @@ class SizeClassifier:
                     count = len(range(*values))  # type: ignore[arg-type]
                     return LoopSize(code_of(iterable), count) if count > SMALL_LOOP_MAX else None
                 stop = arguments[0] if len(arguments) == 1 else arguments[1]
+                if len(arguments) >= 2 and _negates(arguments[0], stop):
+                    return None  # range(-k, k): axis indices, negative and positive
                 return LoopSize(code_of(iterable)) if self.is_size(stop) else None
             if qualified in ("builtins.enumerate", "builtins.reversed") and arguments:
                 inner = self.loop_size(arguments[0])
@@ -435,6 +437,14 @@ class SizeClassifier:
             if iterable.args and all(v is not None for v in values) and len(values) <= 3:
                 return len(range(*values))  # type: ignore[arg-type]
         return None
+
+
+def _negates(start: cst.BaseExpression, stop: cst.BaseExpression) -> bool:
+    return (
+        isinstance(start, cst.UnaryOperation)
+        and isinstance(start.operator, cst.Minus)
+        and start.expression.deep_equals(stop)
+    )
 
 
 # --- scopes --------------------------------------------------------------------------------------

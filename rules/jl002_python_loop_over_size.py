@@ -96,6 +96,21 @@ def integrate(y0, dt):
     ys = [y0 * k for k in range(STEPS)]
     return jax.lax.scan(body, y0, None, length=1000), ys
 """,
+        # Trace-time configuration: loops over array rank and axis indices, a doubling search.
+        """
+import jax
+
+@jax.jit
+def configure(f, ys, max_vec_size, max_out_size):
+    for _ in range(len(ys.shape)):
+        f = jax.vmap(f)
+    for axis in range(-max_out_size, max_out_size):
+        ys = ys + axis
+    vec_size = 1
+    while vec_size * 2 <= max_vec_size:
+        vec_size *= 2
+    return f(ys), vec_size
+""",
     ]
 
     INVALID: ClassVar[list[Invalid]] = [
@@ -191,6 +206,8 @@ def rollout(y):
         reason = self.context.traced_reason(node)
         if reason is None:
             return
+        if _grows_geometrically(node):
+            return  # `while n < limit: n *= 2` runs log(limit) times
         classifier = self.memo.classifier(node)
         for comparison in _comparisons(node.test):
             operands = [comparison.left, *(target.comparator for target in comparison.comparisons)]
@@ -239,6 +256,28 @@ def _comparisons(test: cst.BaseExpression) -> list[cst.Comparison]:
     if isinstance(test, cst.BooleanOperation):
         return _comparisons(test.left) + _comparisons(test.right)
     return []
+
+
+_GEOMETRIC = (cst.MultiplyAssign, cst.DivideAssign, cst.FloorDivideAssign, cst.LeftShiftAssign, cst.RightShiftAssign, cst.PowerAssign)
+
+
+def _grows_geometrically(loop: cst.While) -> bool:
+    """A name of the loop condition is multiplied/divided/shifted in the body (`n *= 2`)."""
+    in_test: set[str] = set()
+    updated: set[str] = set()
+
+    class _TestNames(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            in_test.add(node.value)
+
+    class _Updates(cst.CSTVisitor):
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            if isinstance(node.target, cst.Name) and isinstance(node.operator, _GEOMETRIC):
+                updated.add(node.target.value)
+
+    loop.test.visit(_TestNames())
+    loop.body.visit(_Updates())
+    return bool(in_test & updated)
 
 
 def _is_count(expr: cst.BaseExpression) -> bool:

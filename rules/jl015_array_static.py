@@ -30,19 +30,6 @@ _ARRAY_MAKERS = frozenset(
 )
 
 
-class _Names(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.exprs: list[cst.BaseExpression] = []
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        self.exprs.append(node)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.exprs.append(node)
-
-
 class ArrayStatic(LintRule):
     CODE = "JL015"
     NAME = "array-static"
@@ -92,6 +79,16 @@ import jax.numpy as jnp
 
 class Tableau(eqx.Module):
     c: jnp.ndarray = eqx.field(default_factory=lambda: jnp.zeros(3))
+""",
+        # A static function whose signature mentions arrays is a function, not an array.
+        """
+import jax
+from functools import partial
+from typing import Callable, Optional
+
+@partial(jax.jit, static_argnames=("matvec", "shape"))
+def solve(b, matvec: Callable[[jax.Array], jax.Array], shape: Optional[tuple] = None):
+    return matvec(b)
 """,
     ]
 
@@ -268,9 +265,25 @@ value = lookup(2, table=jnp.arange(10))
 
     # -- helpers --
     def _is_array_type(self, annotation: cst.BaseExpression) -> bool:
-        collector = _Names()
-        annotation.visit(collector)
-        return any(self.context.qualified_name(e) in _ARRAY_TYPES for e in collector.exprs)
+        """The annotation's value is an array: `jax.Array`, `Float[Array, "n"]`, `NDArray[...]`,
+        or an Optional/Union/`|` with one. Not `Callable[[Array], Array]` or `tuple[Array, ...]`:
+        those hold functions or containers."""
+        if isinstance(annotation, (cst.Name, cst.Attribute)):
+            return self.context.qualified_name(annotation) in _ARRAY_TYPES
+        if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+            return self._is_array_type(annotation.left) or self._is_array_type(annotation.right)
+        if isinstance(annotation, cst.Subscript):
+            head = self.context.qualified_name(annotation.value)
+            if head in _ARRAY_TYPES:
+                return True
+            items = [
+                e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)
+            ]
+            if head in ("typing.Optional", "typing.Union", "typing_extensions.Optional", "typing_extensions.Union"):
+                return any(self._is_array_type(item) for item in items)
+            if head in ("typing.Annotated", "typing_extensions.Annotated") and items:
+                return self._is_array_type(items[0])
+        return False
 
     def _is_array_maker(self, expr: cst.BaseExpression) -> bool:
         qualified = self.context.qualified_name(expr) or ""

@@ -58,7 +58,10 @@ def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
 
 
 def _reads_as_vector_field(name: str) -> bool:
-    return any(word.lower() in _VECTOR_FIELD_WORDS for word in name_words(name))
+    """``vector_field``, ``rk4_step``, ``f``, ``term.vf``: the last word names the function's
+    role (``_assert_term_compatible`` merely mentions a term)."""
+    words = name_words(name)
+    return bool(words) and words[-1].lower() in _VECTOR_FIELD_WORDS
 
 
 class FunctionTracedPerCallSite(LintRule):
@@ -137,6 +140,19 @@ def rk4(f, t, y, h):
     for c in (0.0, 0.5, 0.5, 1.0):
         ks.append(f(t + c * h, y))
     return ks
+""",
+        # A trace-time check per term (the name mentions a term, it is not a vector field).
+        """
+import jax
+
+def _assert_term_compatible(term, arg):
+    assert term is not None
+
+@jax.jit
+def check(terms, args):
+    for term, arg in zip(terms, args):
+        _assert_term_compatible(term, arg)
+    return args
 """,
     ]
 
