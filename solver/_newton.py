@@ -15,8 +15,9 @@ section IV.8). With ``theta_k = |dw_k| / |dw_{k-1}|`` the distance to the root a
 is about ``theta_k / (1 - theta_k) * |dw_k|``; the iteration stops when that is below
 ``kappa`` in the step controller's error norm (so ``kappa = 0.01`` leaves the Newton error at
 1 % of what the controller tolerates). It fails, and the step is rejected with
-`RESULTS.implicit_nonconvergence`, when the iteration diverges (``theta >= 1``), when the
-rate predicts it cannot converge within ``max_steps``, or when a value is not finite.
+`RESULTS.implicit_nonconvergence`, when the iteration diverges (``theta >= 1`` from the
+third update on), when the rate predicts it cannot converge within ``max_steps``, when
+``max_steps`` is reached, or when a value is not finite.
 
 Gradients do not go through the iteration: `jax.lax.custom_root` differentiates the root by
 the implicit function theorem, with the exact Jacobian at the root (a dense linear solve),
@@ -127,11 +128,14 @@ class Newton(eqx.Module):
                 safe_gap = jnp.where(rate < 1, 1 - rate, 1)
                 remaining = jnp.where(k == 0, norm, rate / safe_gap * norm)
                 converged = (norm == 0) | (((k == 0) | (rate < 1)) & (remaining <= kappa))
-                # Rate >= 1 diverges; otherwise the geometric forecast of the error after the
-                # iterations left says whether convergence is still possible.
+                # From the third update on, a rate >= 1 diverges, and a geometric forecast of
+                # the remaining error after the iterations left says whether convergence is
+                # still possible. The first rate (second update over the correction of the
+                # predictor) is too noisy to give up on: on stiff problems it is often >= 1
+                # for iterations that then converge quickly.
                 iterations_left = max_steps - 1 - k
-                forecast = rate**iterations_left / safe_gap * norm
-                hopeless = (k > 0) & ((rate >= 1) | (forecast > kappa))
+                forecast = rate ** (iterations_left + 1) / safe_gap * norm
+                hopeless = (k > 1) & ((rate >= 1) | (forecast > kappa))
                 failed = ~jnp.isfinite(norm) | (~converged & hopeless)
                 return w, update, norm, converged, failed, k + 1
 
