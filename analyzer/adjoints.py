@@ -21,14 +21,16 @@ adjoints must agree to ``sqrt(eps)`` of the gradient's dtype; ``BacksolveAdjoint
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
+import logging
 import math
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -67,7 +69,8 @@ class AdjointResult:
     gradient_difference: float | None = None  # max |g - g_ref| / max |g_ref|
     tolerance: float | None = None
     grad_seconds: float | None = None  # best of three runs of the compiled gradient
-    error: str | None = None
+    gradient_error: str | None = None  # the residuals were measured, but the gradient did not run
+    error: str | None = None  # nothing could be measured
     details: str | None = None
 
     @property
@@ -154,10 +157,33 @@ def library_of(factory: Callable[..., Any], where: str) -> str:
     return "diffrax" if type(default).__module__.split(".")[0] == "diffrax" else "jaxlint.solver"
 
 
+@contextlib.contextmanager
+def _quiet_callbacks() -> Iterator[None]:
+    """jax logs a full traceback when a host callback raises (equinox's runtime checks do);
+    the error is reported once, in the table, so keep that log off the user's terminal."""
+    callback_logger = logging.getLogger("jax._src.callback")
+    level = callback_logger.level
+    callback_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        callback_logger.setLevel(level)
+
+
+def _runtime_error_summary(error: Exception) -> str:
+    """One line: an equinox runtime check's own message rather than XLA's wrapper around it."""
+    text = str(error).strip()
+    for line in text.splitlines():
+        if "RuntimeError: " in line and "CpuCallback" not in line:
+            return f"{type(error).__name__}: {line.split('RuntimeError: ', 1)[1].strip()}"
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def _flat_gradient(call: DifferentiableCall) -> tuple[np.ndarray, float, float]:
     """The gradient flattened to one vector, its best-of-three run time, and sqrt(eps) of its dtype."""
     grad = jax.jit(jax.grad(call.scalar_fn, argnums=tuple(range(len(call.inputs)))))
-    jax.block_until_ready(grad(*call.inputs))  # compile and run once
+    with _quiet_callbacks():
+        jax.block_until_ready(grad(*call.inputs))  # compile and run once
     best = math.inf
     for _ in range(3):
         start = time.perf_counter()
@@ -249,14 +275,13 @@ def compare_adjoints(
                 if progress is not None:
                     progress(f"{name} {choice.label}", n)
             result.fits = fit_residuals(result.measurements)
-            gradients[choice.label], result.grad_seconds, eps_tolerance = _flat_gradient(call)
         except (TargetError, ResidualError) as error:
             result.error, result.details = str(error), error.details
             continue
-        except Exception as error:  # e.g. the library rejects this adjoint for the case's SaveAt
-            text = str(error).strip()
-            result.error = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
-            result.details = text
+        try:
+            gradients[choice.label], result.grad_seconds, eps_tolerance = _flat_gradient(call)
+        except Exception as error:  # e.g. a runtime check failed while running the gradient
+            result.gradient_error, result.details = _runtime_error_summary(error), str(error).strip()
             continue
         result.tolerance = eps_tolerance if choice.exact else backsolve_rtol
 

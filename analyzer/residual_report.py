@@ -15,7 +15,7 @@ JSON schema ``jaxlint.residuals/1`` (stable; new keys may be added, none removed
                 "adjoints": null | {"library", "gradient_n", "reference", "cheapest", "summary": [str],
                     "results": [{"label", "short", "exact", "tradeoff", "figures": {figure: [per n]},
                                  "fits": {figure: {...}}, "gradient_difference", "tolerance",
-                                 "agrees", "grad_seconds", "error"}]}}]}
+                                 "agrees", "grad_seconds", "gradient_error", "error"}]}}]}
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def _adjoints_json(comparison: AdjointComparison) -> dict[str, Any]:
                 "tolerance": r.tolerance,
                 "agrees": r.agrees,
                 "grad_seconds": r.grad_seconds,
+                "gradient_error": r.gradient_error,
                 "error": r.error,
             }
             for r in comparison.results
@@ -123,12 +124,12 @@ def _group_text(residual: Residual) -> str:
 
 
 def _gradient_cell(result: AdjointResult) -> str:
-    """``agrees 3.1e-16`` / ``DIFFERS 3.8e-01``: relative difference from the reference gradient."""
-    if result.error is not None:
+    """``ok 3.1e-16`` / ``DIFFERS 3.8e-01``: relative difference from the reference gradient."""
+    if result.error is not None or result.gradient_error is not None:
         return "error"
     if result.agrees is None:
         return "not compared"
-    return f"{'agrees' if result.agrees else 'DIFFERS'} {result.gradient_difference:.1e}"
+    return f"{'ok' if result.agrees else 'DIFFERS'} {result.gradient_difference:.1e}"
 
 
 def _adjoint_rows(comparison: AdjointComparison, with_temp: bool) -> tuple[list[str], list[list[str]]]:
@@ -157,6 +158,7 @@ def _adjoint_notes(comparison: AdjointComparison) -> list[str]:
         f"at n={comparison.gradient_n:,} (exact adjoints: sqrt(eps); Backsolve: --backsolve-rtol)"
     ]
     notes += [f"{r.short}: {r.error}" for r in comparison.results if r.error is not None]
+    notes += [f"{r.short}: the gradient failed: {r.gradient_error}" for r in comparison.results if r.gradient_error is not None]
     return notes + comparison.summary
 
 
