@@ -75,6 +75,7 @@ class RuleContext:
         self.facts = facts
         self._parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self._parents_complete = False
+        self._parents_structural = False  # every non-formatting node's parent is recorded
         self._positions: Mapping[cst.CSTNode, object] | None = None
 
     # -- names --
@@ -105,16 +106,33 @@ class RuleContext:
         """Called by the engine's traversal; rules need not call it."""
         self._parents[node] = parent
 
-    def _complete_parents(self) -> None:
+    def _complete_parents(self, include_whitespace: bool = False) -> None:
+        """Record every parent (a rule asked about a node the traversal has not reached).
+        Formatting nodes are added only when asked about one: they are a third of a tree."""
         if self._parents_complete:
             return
-        stack: list[cst.CSTNode] = [self.module]
-        while stack:
-            node = stack.pop()
-            for child in node.children:
-                self._parents[child] = node
-                stack.append(child)
-        self._parents_complete = True
+        from jaxlint.rules._lint import WHITESPACE_NODES, walk
+
+        def noop(_: cst.CSTNode) -> None:
+            return None
+
+        walk(self.module, noop, noop, self._parents, frozenset() if include_whitespace else WHITESPACE_NODES)
+        self._parents_complete = include_whitespace
+        self._parents_structural = True
+
+    def descendants(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """``node`` and every node below it, in source order. Much cheaper than running a
+        libcst visitor with ``node.visit(...)`` (which rebuilds every node it passes)."""
+        from jaxlint.rules._lint import iter_nodes
+
+        return iter_nodes(node)
+
+    def visit(self, node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+        """Run a read-only libcst visitor over ``node``: like ``node.visit(visitor)``, 2-3x faster
+        (``visit_<Node>_<attribute>`` hooks excepted)."""
+        from jaxlint.rules._lint import visit_fast
+
+        visit_fast(node, visitor)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The node's parent in the module (None for the module itself)."""
@@ -122,8 +140,11 @@ class RuleContext:
             return None
         found = self._parents.get(node)
         if found is None and not self._parents_complete:
-            self._complete_parents()
+            self._complete_parents(include_whitespace=getattr(self, "_parents_structural", False))
             found = self._parents.get(node)
+            if found is None and not self._parents_complete:
+                self._complete_parents(include_whitespace=True)
+                found = self._parents.get(node)
         return found
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:

@@ -8,6 +8,7 @@ classes it is given.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -54,54 +55,229 @@ def is_suppressed(lines: Sequence[str], finding: Finding) -> bool:
     return False
 
 
+_BASE_METHODS = frozenset(name for name in dir(LintRule) if name.startswith(("visit_", "leave_")))
+
+
+@lru_cache(maxsize=None)
+def _handler_names(rule_class: type[LintRule]) -> list[tuple[str, str, str]]:
+    """(kind, node key, method name) for each visit_*/leave_* the rule class defines itself.
+
+    libcst's visitor base defines a no-op for every node type: those must not be dispatched
+    (they would multiply the per-node cost by the number of rules).
+    """
+    found = []
+    for name in dir(rule_class):
+        if not name.startswith(("visit_", "leave_")):
+            continue
+        if name in _BASE_METHODS and getattr(rule_class, name) is getattr(LintRule, name):
+            continue
+        found.append((name[:5], name[6:], name))
+    return found
+
+
+_VISIT_CALL = re.compile(r'visit_\w+\(\s*self,\s*"(\w+)"')
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(node_class: type) -> tuple[str, ...]:
+    """The attributes of ``node_class`` holding child nodes, in libcst's visiting order.
+
+    Read once per class from the source of its ``_visit_and_replace_children``, where each
+    child is visited by a helper that names the attribute (``visit_sequence(self, "body", ...)``).
+    The engine then walks the tree without libcst's visit machinery, which rebuilds every node
+    it passes (about half of libcst's lint time), and visits the same nodes in the same order.
+    """
+    fields = _CHILD_FIELDS.get(node_class)
+    if fields is None:
+        import inspect
+
+        method = getattr(node_class, "_visit_and_replace_children")
+        fields = tuple(dict.fromkeys(_VISIT_CALL.findall(inspect.getsource(method))))
+        _CHILD_FIELDS[node_class] = fields
+    return fields
+
+
+# Formatting-only nodes: about a third of a module's nodes, never looked at by a rule that
+# has no handler for them (their parents stay reachable through RuleContext.parent).
+WHITESPACE_NODES = frozenset(
+    {cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment}
+)
+
+
+def walk(root: cst.CSTNode, on_visit: Callable[[cst.CSTNode], object], on_leave: Callable[[cst.CSTNode], object],
+         parents: dict[cst.CSTNode, cst.CSTNode] | None = None, skip: frozenset[type] = frozenset()) -> None:
+    """Depth-first traversal calling ``on_visit`` before and ``on_leave`` after each subtree,
+    in libcst's order, recording parents; iterative, so deep expressions cannot overflow the
+    stack. ``on_visit`` returning ``False`` skips the node's children (``on_leave`` still
+    runs, as in libcst). Subtrees rooted at a node whose type is in ``skip`` are not entered.
+    """
+    node_type = cst.CSTNode
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    fields_of = _CHILD_FIELDS
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_leave(node)
+            continue
+        descend = on_visit(node)
+        stack.append((node, True))
+        if descend is False:
+            continue
+        cls = type(node)
+        fields = fields_of.get(cls) or _child_fields(cls)
+        children: list[cst.CSTNode] = []
+        for name in fields:
+            value = getattr(node, name)
+            if isinstance(value, node_type):
+                if type(value) not in skip:
+                    children.append(value)
+            elif isinstance(value, (tuple, list)):
+                children.extend(v for v in value if isinstance(v, node_type) and type(v) not in skip)
+        for child in reversed(children):
+            if parents is not None:
+                parents[child] = node
+            stack.append((child, False))
+
+
+def visit_fast(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """``node.visit(visitor)`` for a read-only :class:`libcst.CSTVisitor`, 2-3x faster.
+
+    Same nodes, same order, ``visit_*`` returning False still prunes; only the rarely used
+    ``visit_<Node>_<attribute>`` hooks are not called (use ``node.visit`` for those).
+    """
+    walk(node, visitor.on_visit, visitor.on_leave)
+
+
+_ORIGINAL_VISIT = cst.CSTNode.visit
+_PLAIN_VISITOR: dict[type, bool] = {}
+
+
+def _is_plain_visitor(visitor_class: type) -> bool:
+    """A read-only visitor without attribute hooks: safe for :func:`visit_fast`."""
+    plain = _PLAIN_VISITOR.get(visitor_class)
+    if plain is None:
+        plain = issubclass(visitor_class, cst.CSTVisitor) and all(
+            getattr(visitor_class, name) is getattr(cst.CSTVisitor, name, None)
+            for name in ("on_visit_attribute", "on_leave_attribute")
+        )
+        if plain:
+            for name in dir(visitor_class):
+                if name.startswith(("visit_", "leave_")) and "_" in name[6:]:
+                    if getattr(visitor_class, name) is not getattr(cst.CSTVisitor, name, None):
+                        plain = False
+                        break
+        _PLAIN_VISITOR[visitor_class] = plain
+    return plain
+
+
+def _visit_patched(self: cst.CSTNode, visitor: object) -> cst.CSTNode:
+    if _is_plain_visitor(type(visitor)):
+        walk(self, visitor.on_visit, visitor.on_leave)  # type: ignore[attr-defined]
+        return self
+    return _ORIGINAL_VISIT(self, visitor)  # type: ignore[arg-type]
+
+
+class fast_visits:
+    """While active, ``node.visit(visitor)`` with a read-only visitor (the way rules and their
+    helpers walk subtrees) uses :func:`walk` instead of libcst's rebuild-every-node traversal.
+
+    Behaviour is identical (same nodes, same order, pruning, ``on_leave``; the return value of
+    a read-only visit is the node itself); visitors with attribute hooks and transformers take
+    libcst's own path. Scoped to linting: entered and left around each module.
+    """
+
+    depth = 0
+
+    def __enter__(self) -> None:
+        if fast_visits.depth == 0:
+            cst.CSTNode.visit = _visit_patched  # type: ignore[method-assign]
+        fast_visits.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        fast_visits.depth -= 1
+        if fast_visits.depth == 0:
+            cst.CSTNode.visit = _ORIGINAL_VISIT  # type: ignore[method-assign]
+
+
+def iter_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``node`` and all its descendants in visiting order (formatting nodes included)."""
+    found: list[cst.CSTNode] = []
+    walk(node, found.append, lambda _: None)
+    return found
+
+
 class _Dispatcher(cst.CSTVisitor):
     """Calls every rule's ``visit_*``/``leave_*`` for each node: one traversal for all rules.
 
-    Also records each node's parent for the context, which is nearly free here.
+    Also records each node's parent for the context, which is nearly free here. A rule that
+    raises is reported once and dropped for the rest of the file.
     """
-
-    _tables: dict[tuple[type, ...], tuple[dict, dict]] = {}
 
     def __init__(self, rules: Sequence[LintRule], context: RuleContext, on_error: Callable[[LintRule, BaseException], None]) -> None:
         super().__init__()
         self.rules = list(rules)
         self.context = context
         self.on_error = on_error
-        self.stack: list[cst.CSTNode] = []
         self.visits: dict[str, list[tuple[LintRule, Callable]]] = {}
         self.leaves: dict[str, list[tuple[LintRule, Callable]]] = {}
-        for rule in self.rules:
-            for name in dir(type(rule)):
-                if name.startswith("visit_") and name != "visit_":
-                    self.visits.setdefault(name[6:], []).append((rule, getattr(rule, name)))
-                elif name.startswith("leave_"):
-                    self.leaves.setdefault(name[6:], []).append((rule, getattr(rule, name)))
-        self.disabled: set[int] = set()
+        self._build_tables()
 
-    def _call(self, handlers: list[tuple[LintRule, Callable]], *args: object) -> None:
+    def _build_tables(self) -> None:
+        self.visits.clear()
+        self.leaves.clear()
+        for rule in self.rules:
+            for kind, key, name in _handler_names(type(rule)):
+                table = self.visits if kind == "visit" else self.leaves
+                table.setdefault(key, []).append((rule, getattr(rule, name)))
+
+    @property
+    def uses_attributes(self) -> bool:
+        return any("_" in key for key in (*self.visits, *self.leaves))
+
+    def _call(self, handlers: list[tuple[LintRule, Callable]], node: cst.CSTNode) -> None:
         for rule, handler in handlers:
-            if id(rule) in self.disabled:
-                continue
             try:
-                handler(*args)
+                handler(node)
             except Exception as error:  # a broken rule must not take the file down
-                self.disabled.add(id(rule))
+                self.rules = [r for r in self.rules if r is not rule]
+                self._build_tables()
                 self.on_error(rule, error)
+                return
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.stack:
-            self.context.record_parent(node, self.stack[-1])
-        self.stack.append(node)
         handlers = self.visits.get(type(node).__name__)
         if handlers:
             self._call(handlers, node)
         return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
         handlers = self.leaves.get(type(original_node).__name__)
         if handlers:
             self._call(handlers, original_node)
+
+    # libcst calls these around every child attribute; the base class's version does a
+    # getattr with a formatted name each time. Without attribute handlers: do nothing.
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+
+class _AttributeDispatcher(_Dispatcher):
+    """The dispatcher for rule sets that use ``visit_<Node>_<attribute>`` handlers: it runs
+    under libcst's own (slower) traversal, which calls the attribute hooks."""
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        stack = self.__dict__.setdefault("_stack", [])
+        if stack:
+            self.context._parents[node] = stack[-1]
+        stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.__dict__["_stack"].pop()
+        super().on_leave(original_node)
 
     def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
         handlers = self.visits.get(f"{type(node).__name__}_{attribute}")
@@ -147,13 +323,31 @@ def lint_module(
             result.findings.append(syntax_error_finding(path, error))
             return result
     context = RuleContext(path, source, module, facts)
+    rules: list[LintRule] = []
+    for rule_class in rule_classes:
+        try:
+            rules.append(rule_class(context))
+        except Exception as error:
+            result.errors.append(f"{path}: rule {rule_class.CODE} failed: {type(error).__name__}: {error}")
+    with fast_visits():
+        return _run_rules(source, path, module, context, rules, result)
 
+
+def _run_rules(
+    source: str, path: str, module: cst.Module, context: RuleContext, rules: list[LintRule], result: ModuleResult
+) -> ModuleResult:
     def on_error(rule: LintRule, error: BaseException) -> None:
         result.errors.append(f"{path}: rule {rule.CODE} failed: {type(error).__name__}: {error}")
 
-    rules = [cls(context) for cls in rule_classes]
     try:
-        module.visit(_Dispatcher(rules, context, on_error))
+        dispatcher = _Dispatcher(rules, context, on_error)
+        if dispatcher.uses_attributes:  # rare: libcst's own traversal calls attribute hooks
+            module.visit(_AttributeDispatcher(rules, context, on_error))
+        else:
+            handled = {*dispatcher.visits, *dispatcher.leaves}
+            skip = frozenset(t for t in WHITESPACE_NODES if t.__name__ not in handled)
+            walk(module, dispatcher.on_visit, dispatcher.on_leave, context._parents, skip)
+            context._parents_complete = not skip
     except RecursionError:
         result.errors.append(f"{path}: too deeply nested to lint")
         return result
