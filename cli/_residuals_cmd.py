@@ -122,7 +122,8 @@ def residuals(
     elif output_format == "markdown":
         click.echo(to_markdown(results), nl=False)
     else:
-        render_table(results, Console(highlight=False))
+        # Piped or redirected output has no terminal to fit: give the adjoint table room.
+        render_table(results, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
     if any(r.status == "error" for r in results):
         if output_format != "table":
             for r in results:
