@@ -398,6 +398,8 @@ class SizeClassifier:
             return expr.value in _ARRAY_NAMES
         if isinstance(expr, cst.Attribute):
             return expr.attr.value in _ARRAY_NAMES
+        if isinstance(expr, cst.Subscript):  # ts[:-1], ts[1:]
+            return self.is_array_iterable(expr.value)
         return False
 
     def loop_size(self, iterable: cst.BaseExpression) -> LoopSize | None:
@@ -420,8 +422,9 @@ class SizeClassifier:
                 inner = self.loop_size(arguments[0])
                 return LoopSize(code_of(iterable), inner.count) if inner else None
             if qualified == "builtins.zip" and arguments:
+                # zip stops at its shortest argument: one fixed-size argument bounds the loop
                 inner_sizes = [self.loop_size(a) for a in arguments]
-                if any(s is not None for s in inner_sizes):
+                if all(s is not None for s in inner_sizes):
                     return LoopSize(code_of(iterable))
                 return None
         if self.is_array_iterable(iterable):

@@ -111,6 +111,14 @@ def configure(f, ys, max_vec_size, max_out_size):
         vec_size *= 2
     return f(ys), vec_size
 """,
+        # zip stops at its shortest argument: a few save groups bound the loop.
+        """
+import jax
+
+@jax.jit
+def allocate(subs, save_ts, y0):
+    return tuple(sub(y0, ts) for sub, ts in zip(subs, save_ts))
+""",
     ]
 
     INVALID: ClassVar[list[Invalid]] = [
@@ -160,6 +168,19 @@ def vector_field(t, y):
 f = jax.vmap(vector_field, in_axes=(None, 0))
 """,
             expected_message_contains="reached from",
+        ),
+        Invalid(
+            """
+import jax
+
+@jax.jit
+def trapezoid(f, ts):
+    total = 0.0
+    for t, t_next in zip(ts[:-1], ts[1:]):
+        total = total + 0.5 * (t_next - t) * (f(t) + f(t_next))
+    return total
+""",
+            expected_message_contains="zip(ts[:-1], ts[1:])",
         ),
         Invalid(
             """
