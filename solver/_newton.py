@@ -66,7 +66,9 @@ class Newton(eqx.Module):
 
     def __check_init__(self) -> None:
         if not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"`Newton(max_steps=...)` must be a positive int, got {self.max_steps!r}.")
+            raise ValueError(
+                f"`Newton(max_steps=...)` must be a positive int, got {self.max_steps!r}."
+            )
 
     def bind_tolerances(self, rtol: Any, atol: Any) -> "Newton":
         """A copy with ``rtol``/``atol`` filled in where this one left them ``None``."""

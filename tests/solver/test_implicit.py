@@ -19,6 +19,7 @@ import pytest
 
 from scipy.integrate import solve_ivp
 
+from jaxlint.analyzer import measure_call
 from jaxlint.solver import (
     RESULTS,
     ConstantStepSize,
@@ -109,7 +110,11 @@ def test_tree_enumeration_counts():
     assert [len(rooted_trees(n)) for n in range(1, 7)] == [1, 1, 2, 4, 9, 20]
 
 
-TABLEAUS = {"Kvaerno3": KVAERNO3_TABLEAU, "Kvaerno4": KVAERNO4_TABLEAU, "Kvaerno5": KVAERNO5_TABLEAU}
+TABLEAUS = {
+    "Kvaerno3": KVAERNO3_TABLEAU,
+    "Kvaerno4": KVAERNO4_TABLEAU,
+    "Kvaerno5": KVAERNO5_TABLEAU,
+}
 
 
 @pytest.mark.parametrize("name", sorted(TABLEAUS))
@@ -214,8 +219,8 @@ def test_convergence_order(solver_cls, expected_order, step_counts):
     for n in step_counts:
         solution = constant_step_solve(solver, n)
         assert int(solution.stats["num_steps"]) == n
-        y1 = solution.ys
-        errors.append(np.max(np.abs(np.array([y1["a"][-1], y1["b"][-1]]) - forced_logistic_exact(1.0))))
+        y1 = np.array([solution.ys["a"][-1], solution.ys["b"][-1]])
+        errors.append(np.max(np.abs(y1 - forced_logistic_exact(1.0))))
     slope = -np.polyfit(np.log(step_counts), np.log(errors), 1)[0]
     assert abs(slope - expected_order) <= 0.2, (solver_cls.__name__, errors, slope)
     assert solver.order(None) == expected_order
@@ -286,7 +291,8 @@ def test_stiff_problem_matches_scipy(solver_cls, name):
     solution = adaptive_solve(solver_cls(), name)
     assert int(solution.result) == RESULTS.successful
     reference = stiff_reference(name)
-    scaled_error = np.abs(np.asarray(solution.ys[-1]) - reference) / (RTOL * np.abs(reference) + ATOL)
+    error = np.abs(np.asarray(solution.ys[-1]) - reference)
+    scaled_error = error / (RTOL * np.abs(reference) + ATOL)
     # The global error of error-per-step control is a small multiple of the tolerance (the
     # measured worst case is about 7, for Van der Pol's fast transitions).
     assert np.all(scaled_error <= 20), (solver_cls.__name__, name, scaled_error)
@@ -324,10 +330,10 @@ def test_newton_failure_is_retried_smaller_or_reported():
 
 def test_dense_output_and_reverse_time():
     solver = Kvaerno5()
+    a1, b1 = forced_logistic_exact(1.0)
     solution = diffeqsolve(
         ODETerm(forced_logistic), solver, 1.0, 0.0, None,
-        {"a": jnp.asarray(forced_logistic_exact(1.0)[0]), "b": jnp.asarray(forced_logistic_exact(1.0)[1])},
-        2.0, saveat=SaveAt(t1=True, dense=True),
+        {"a": jnp.asarray(a1), "b": jnp.asarray(b1)}, 2.0, saveat=SaveAt(t1=True, dense=True),
         stepsize_controller=PIDController(rtol=1e-8, atol=1e-10),
     )  # fmt: skip
     np.testing.assert_allclose(
@@ -371,7 +377,9 @@ def test_newton_solves_and_counts_iterations():
     np.testing.assert_allclose(w, [0.7390851332151607], rtol=1e-11)
     assert 2 <= int(steps) <= newton.max_steps
     # An equation without a real root (implicit Euler for y' = y^2 past the blow-up).
-    w, result, _ = newton.solve(lambda w: w - 0.9 * (1 + w) ** 2, jnp.zeros(1), lambda r: r / (1 - 1.8), jnp.ones(1))
+    w, result, _ = newton.solve(
+        lambda w: w - 0.9 * (1 + w) ** 2, jnp.zeros(1), lambda r: r / (1 - 1.8), jnp.ones(1)
+    )
     assert int(result) == RESULTS.implicit_nonconvergence
     # A poor iteration matrix (contraction rate sin(0.74) = 0.67) cannot reach 1e-12 within
     # 10 iterations; the rate forecast gives up early rather than at max_steps.
@@ -420,7 +428,8 @@ def test_multiterm_equals_single_term_and_dense_info_matches_ends():
     solver = Kvaerno4(root_finder=TIGHT)
     y0 = jnp.array([1.0, -0.5])
     single = solver.step(ODETerm(both), 0.0, 0.2, y0, None, None, False)
-    multi = solver.step(MultiTerm(ODETerm(decay), ODETerm(forcing)), 0.0, 0.2, y0, None, None, False)
+    multi_term = MultiTerm(ODETerm(decay), ODETerm(forcing))
+    multi = solver.step(multi_term, 0.0, 0.2, y0, None, None, False)
     np.testing.assert_allclose(single[0], multi[0], rtol=1e-13)
     interpolation = solver.interpolation_cls(t0=jnp.asarray(0.0), t1=jnp.asarray(0.2), **single[2])
     np.testing.assert_allclose(interpolation.evaluate(0.0), y0, rtol=1e-14)
@@ -457,8 +466,44 @@ def test_stages_are_traced_once_per_step():
         )
         return len(calls)
 
-    counts = {cls.__name__: traces(cls(root_finder=TIGHT)) for cls in (ImplicitEuler, Kvaerno3, Kvaerno5)}
+    counts = {
+        cls.__name__: traces(cls(root_finder=TIGHT)) for cls in (ImplicitEuler, Kvaerno3, Kvaerno5)
+    }
     assert counts["Kvaerno5"] == counts["Kvaerno3"] == counts["ImplicitEuler"], counts
+
+
+def stiff_oscillator_outputs(solver, num_save_points):
+    """``(fn, args)`` for the analyzer: a Van der Pol (mu = 10) solve saved at n points."""
+    def solve(y0, ts):
+        return diffeqsolve(
+            ODETerm(van_der_pol), solver, 0.0, 10.0, None, y0, 10.0, saveat=SaveAt(ts=ts),
+            stepsize_controller=PIDController(rtol=1e-6, atol=1e-9),
+        ).ys  # fmt: skip
+
+    return solve, (jnp.array([2.0, 0.0]), jnp.linspace(0.0, 10.0, num_save_points))
+
+
+def test_program_size_does_not_grow_with_save_points_or_stages():
+    ops = {}
+    for solver in (Kvaerno3(), Kvaerno5()):
+        for n in ((16, 64, 256) if isinstance(solver, Kvaerno5) else (16,)):
+            fn, args = stiff_oscillator_outputs(solver, n)
+            ops[type(solver).__name__, n] = measure_call(fn, *args).figures["ops_inlined"]
+    assert ops["Kvaerno5", 16] == ops["Kvaerno5", 64] == ops["Kvaerno5", 256], ops
+    # Seven stages lower to exactly the program of four: the stages are one loop body.
+    assert ops["Kvaerno5", 16] == ops["Kvaerno3", 16], ops
+
+
+def test_gradient_program_size_does_not_grow_with_save_points():
+    def gradient_case(n):
+        solve, args = stiff_oscillator_outputs(Kvaerno5(), n)
+        return jax.grad(lambda y0, ts: jnp.sum(solve(y0, ts))), args
+
+    sizes = [
+        measure_call(fn, *args).figures["ops_inlined"]
+        for fn, args in map(gradient_case, (16, 64))
+    ]
+    assert sizes[0] == sizes[1], sizes
 
 
 # ---------------------------------------------------------------------------------------------
