@@ -41,8 +41,8 @@ class WhereOfUpdatedBuffer(LintRule):
         `jnp.where(p, buf, buf.at[i].set(x))` asks for two full versions of the buffer, the old and
         the updated one, and a select over every element: unless XLA proves it can update in
         place, each call copies the whole buffer, so run time and memory traffic grow with the
-        buffer size (a save buffer of n points: O(n) per step, O(n²) per solve) where an O(1)
-        update was meant. Selecting the element first keeps a single in-place scatter. XLA
+        buffer size (a save buffer of n points updated every step: O(n) work per step where an
+        O(1) update was meant). Selecting the element first keeps a single in-place scatter. XLA
         sometimes removes the copy, hence a warning (diffrax PR #484 review).
 
         Fix safety: the rewrite is exact when `p` is a scalar (then both forms broadcast the same

@@ -76,10 +76,13 @@ class FunctionTracedPerCallSite(LintRule):
         twice and its ops appear twice in the program (both branches are always compiled), and a
         vector field called in a Python loop over Runge–Kutta stages appears once per stage. The
         program, and compile time, grow with the number of call sites. diffrax moved its stages
-        into a loop primitive (PR #124) and calls the vector field once outside its conds
-        (PR #453, #174); `eqx.internal.noinline` on a repeated expensive call halved diffrax's own
-        gradient compile benchmark (15.5 s to 6.3 s). Rewrite: select the arguments with
-        `jnp.where` and call once, loop with `lax.fori_loop`/`lax.scan`, or `noinline`.
+        into a loop primitive (diffrax#94, PR #124), and met the cond case in PR #453, #290 and
+        #174; `eqx.internal.noinline` on a repeated expensive call halved diffrax's own gradient
+        compile benchmark (15.5 s to 6.3 s). Rewrite: select the arguments with `jnp.where` and
+        call once, loop with `lax.fori_loop`/`lax.scan`, or `noinline`. In loops the rule only
+        counts calls whose name ends like a vector field or step (`f`, `vf`, `rhs`,
+        `vector_field`, `rk4_step`, `term.vf`, `self.step`): a cheap helper is not worth a loop
+        primitive.
     """
     PITFALL = "P5"
     REFERENCES = ("diffrax PR #453", "diffrax#290", "diffrax PR #174", "diffrax#94", "diffrax PR #124")
