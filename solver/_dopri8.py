@@ -1,4 +1,4 @@
-"""The Dormand–Prince 8(5,3) method ("DOP853")."""
+"""The Dormand–Prince 8(5,3) method ("DOP853") with its seventh-order dense output."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.polynomial import Polynomial
 
-from ._custom_types import Y
-from ._interpolation import ThirdOrderHermitePolynomialInterpolation
+from ._custom_types import Array, Y
+from ._interpolation import AbstractStagePolynomialInterpolation
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau, _weighted_sum
 
 # Coefficients of DOP853 as published by Hairer, Nørsett & Wanner, "Solving Ordinary
-# Differential Equations I" (2nd ed., 1993), and their dop853.f code. Twelve stages plus the
-# FSAL evaluation at (t1, y1).
+# Differential Equations I" (2nd ed., 1993), and their dop853.f code: twelve stages, the
+# FSAL evaluation at (t1, y1), and three extra stages for dense output (16 in all).
 _C = np.array(
     [
         0.0,
@@ -30,10 +31,35 @@ _C = np.array(
         0.8571428571428571,
         1.0,
         1.0,
+        0.1,
+        0.2,
+        0.7777777777777778,
     ]
 )
 
-# Rows 1..11 of the strictly lower-triangular stage matrix (row i has i entries).
+_B = np.array(
+    [
+        0.054293734116568765,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        4.450312892752409,
+        1.8915178993145003,
+        -5.801203960010585,
+        0.3111643669578199,
+        -0.1521609496625161,
+        0.20136540080403034,
+        0.04471061572777259,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ]
+)
+
+# Rows 1..15 of the strictly lower-triangular stage matrix (row i has i entries); rows
+# 13-15 are the three extra stages of the seventh-order dense output.
 _A_ROWS = [
     [
         0.05260015195876773
@@ -76,27 +102,25 @@ _A_ROWS = [
         -17.9589318631188, 27.94888452941996, -2.8589982771350235, -8.87285693353063,
         12.360567175794303, 0.6433927460157636
     ],
+    list(_B[:12]),  # the FSAL stage: f(t1, y1)
+    [
+        0.056167502283047954, 0.0, 0.0, 0.0, 0.0, 0.0, 0.25350021021662483,
+        -0.2462390374708025, -0.12419142326381637, 0.15329179827876568,
+        0.00820105229563469, 0.007567897660545699, -0.008298
+    ],
+    [
+        0.03183464816350214, 0.0, 0.0, 0.0, 0.0, 0.028300909672366776,
+        0.053541988307438566, -0.05492374857139099, 0.0, 0.0, -0.00010834732869724932,
+        0.0003825710908356584, -0.00034046500868740456, 0.1413124436746325
+    ],
+    [
+        -0.42889630158379194, 0.0, 0.0, 0.0, 0.0, -4.697621415361164, 7.683421196062599,
+        4.06898981839711, 0.3567271874552811, 0.0, 0.0, 0.0, -0.0013990241651590145,
+        2.9475147891527724, -9.15095847217987
+    ],
 ]
 
-_B = np.array(
-    [
-        0.054293734116568765,
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-        4.450312892752409,
-        1.8915178993145003,
-        -5.801203960010585,
-        0.3111643669578199,
-        -0.1521609496625161,
-        0.20136540080403034,
-        0.04471061572777259,
-        0.0,
-    ]
-)
-
-# Weights of the fifth- and third-order error estimates (13 stages, the FSAL one unused).
+# Weights of the fifth- and third-order error estimates (per stage).
 _E5 = np.array(
     [
         0.01312004499419488,
@@ -111,6 +135,9 @@ _E5 = np.array(
         0.3341791187130175,
         0.08192320648511571,
         -0.022355307863886294,
+        0.0,
+        0.0,
+        0.0,
         0.0,
     ]
 )
@@ -130,27 +157,97 @@ _E3 = np.array(
         0.20136540080403034,
         0.02265179219836082,
         0.0,
+        0.0,
+        0.0,
+        0.0,
     ]
 )
 
-_TABLEAU = ButcherTableau.from_rows(c=list(_C), a_rows=_A_ROWS + [list(_B[:12])], b=list(_B))
+# Dense output: rows 3..6 of the continuous extension's coefficients (per stage).
+_D = np.array(
+    [
+        [
+            -8.428938276109013, 0.0, 0.0, 0.0, 0.0, 0.5667149535193777,
+            -3.0689499459498917, 2.38466765651207, 2.117034582445028,
+            -0.871391583777973, 2.2404374302607883, 0.6315787787694688,
+            -0.08899033645133331, 18.148505520854727, -9.194632392478356,
+            -4.436036387594894
+        ],
+        [
+            10.427508642579134, 0.0, 0.0, 0.0, 0.0, 242.28349177525817,
+            165.20045171727028, -374.5467547226902, -22.113666853125306,
+            7.733432668472264, -30.674084731089398, -9.332130526430229,
+            15.697238121770845, -31.139403219565178, -9.35292435884448,
+            35.81684148639408
+        ],
+        [
+            19.985053242002433, 0.0, 0.0, 0.0, 0.0, -387.0373087493518,
+            -189.17813819516758, 527.8081592054236, -11.57390253995963, 6.8812326946963,
+            -1.0006050966910838, 0.7777137798053443, -2.778205752353508,
+            -60.19669523126412, 84.32040550667716, 11.99229113618279
+        ],
+        [
+            -25.69393346270375, 0.0, 0.0, 0.0, 0.0, -154.18974869023643,
+            -231.5293791760455, 357.6391179106141, 93.40532418362432,
+            -37.45832313645163, 104.0996495089623, 29.8402934266605, -43.53345659001114,
+            96.32455395918828, -39.17726167561544, -149.72683625798564
+        ],
+    ]
+)
+
+_TABLEAU = ButcherTableau.from_rows(c=list(_C), a_rows=_A_ROWS, b=list(_B))
 _TABLEAU = ButcherTableau(a=_TABLEAU.a, b=_TABLEAU.b, c=_TABLEAU.c, b_error=_E5)
+_FSAL = 12
+
+
+def _dense_weights() -> np.ndarray:
+    """Per-stage coefficients of ``s, ..., s^7`` of DOP853's continuous extension.
+
+    The extension is ``y0 + sum_r F_r P_r(s)`` where ``P_r`` nests factors ``s`` and
+    ``1 - s`` alternately (Hairer's evaluation scheme) and every ``F_r`` is a combination of
+    stages: ``F_0 = y1 - y0``, ``F_1 = k_0 - F_0``, ``F_2 = 2 F_0 - k_0 - k_12`` and
+    ``F_3..6 = D k``. Expanding gives one polynomial per stage.
+    """
+    num_stages = len(_B)
+    unit = np.eye(num_stages)
+    forms = [_B, unit[0] - _B, 2 * _B - unit[0] - unit[_FSAL], *_D]
+    s = Polynomial([0.0, 1.0])
+    weights = np.zeros((num_stages, 7))
+    for r, form in enumerate(forms):
+        # Coefficient polynomial of F_r: the scheme multiplies the running sum by s or 1 - s.
+        poly = Polynomial([1.0])
+        for i in range(len(forms) - 1 - r, len(forms)):
+            poly = poly * (s if i % 2 == 0 else 1 - s)
+        coefficients = np.zeros(8)
+        coefficients[: len(poly.coef)] = poly.coef
+        weights += np.outer(form, coefficients[1:])
+    return weights
+
+
+class Dopri8Interpolation(AbstractStagePolynomialInterpolation):
+    """DOP853's seventh-order continuous extension (uses all 16 stages)."""
+
+    weights: ClassVar[np.ndarray] = _dense_weights()
+
+    t0: Array
+    t1: Array
+    y0: Y
+    y1: Y
+    k: Y
 
 
 class Dopri8(AbstractRungeKutta):
-    """Dormand–Prince 8(5,3): eighth order, FSAL (twelve new vector-field evaluations per step).
+    """Dormand–Prince 8(5,3): eighth order, FSAL, seventh-order dense output.
 
-    The error estimate combines the embedded fifth- and third-order estimates as
-    ``e5 * |e5| / sqrt(e5^2 + 0.01 e3^2)`` per component, which scales like ``h^8`` (Hairer's
-    combination, applied per component rather than to the norms), so the step-size controller
-    uses exponent ``1/8``. Dense output is the cubic Hermite interpolant (DOP853's
-    seventh-order continuous extension needs three more stages per step).
+    Each step evaluates the vector field 15 times: 11 new stages, the FSAL one at (t1, y1)
+    and 3 for dense output (all in one scan, traced once). The error estimate combines the
+    embedded fifth- and third-order estimates as ``e5 * |e5| / sqrt(e5^2 + 0.01 e3^2)`` per
+    component, which scales like ``h^8`` (Hairer's combination, applied per component rather
+    than to norms), so the controller uses exponent ``1/8``.
     """
 
     tableau: ClassVar[ButcherTableau] = _TABLEAU
-    interpolation_cls: ClassVar[type[ThirdOrderHermitePolynomialInterpolation]] = (
-        ThirdOrderHermitePolynomialInterpolation
-    )
+    interpolation_cls: ClassVar[type[Dopri8Interpolation]] = Dopri8Interpolation
     _order: ClassVar[int] = 8
     _error_order: ClassVar[float] = 8.0
 
@@ -166,4 +263,4 @@ class Dopri8(AbstractRungeKutta):
         return jax.tree_util.tree_map(combine, err5, err3)
 
 
-__all__ = ["Dopri8"]
+__all__ = ["Dopri8", "Dopri8Interpolation"]

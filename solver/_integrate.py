@@ -288,9 +288,13 @@ def _buffers(saveat: SaveAt, state: _State) -> tuple:
     """The loop carries these as write-only buffers (no copies under autodiff). Which parts
     exist is decided from ``saveat`` (static), not by inspecting ``state``, whose leaves the
     loop may have wrapped."""
-    steps = tuple(s.step_ts for s, sub in zip(state.saves, saveat.subs) if sub.steps)
+    if not saveat.subs:  # an empty tuple may itself have been wrapped as a leaf
+        saves, steps = (), ()
+    else:
+        saves = tuple(s.ys for s in state.saves)
+        steps = tuple(s.step_ts for s, sub in zip(state.saves, saveat.subs) if sub.steps)
     dense = (state.dense.ts, state.dense.infos) if saveat.dense else ()
-    return tuple(s.ys for s in state.saves) + steps + dense
+    return saves + steps + dense
 
 
 def _locate_event(config: _Config, args: Args, state: _State) -> tuple[Array, Y]:

@@ -66,9 +66,19 @@ class ButcherTableau:
         return len(self.b)
 
     @property
+    def fsal_stage(self) -> int | None:
+        """The stage evaluated at ``(t1, y1)`` (``c_i = 1``, ``a_i = b``), if any: its vector
+        field is the next step's first stage. Stages after it (extra stages for dense output)
+        are allowed."""
+        for i in range(1, self.num_stages):
+            if self.c[i] == 1 and np.allclose(self.a[i], self.b, atol=0, rtol=1e-15):
+                return i
+        return None
+
+    @property
     def fsal(self) -> bool:
-        """True when the last stage is evaluated at ``(t1, y1)``."""
-        return bool(self.c[-1] == 1 and np.allclose(self.a[-1], self.b, atol=0, rtol=1e-15))
+        """True when the tableau has a first-same-as-last stage."""
+        return self.fsal_stage is not None
 
     @classmethod
     def from_rows(
@@ -129,9 +139,10 @@ class AbstractRungeKutta(AbstractSolver):
         if issubclass(cls, AbstractStagePolynomialInterpolation):
             return dict(y0=y0, y1=y1, k=k)
         if issubclass(cls, ThirdOrderHermitePolynomialInterpolation):
-            assert self.tableau.fsal, "Hermite dense output needs an FSAL tableau"
+            fsal_stage = self.tableau.fsal_stage
+            assert fsal_stage is not None, "Hermite dense output needs an FSAL tableau"
             first = jax.tree_util.tree_map(lambda x: x[0], k)
-            last = jax.tree_util.tree_map(lambda x: x[-1], k)
+            last = jax.tree_util.tree_map(lambda x: x[fsal_stage], k)
             return dict(y0=y0, y1=y1, k0=first, k1=last)
         if issubclass(cls, LocalLinearInterpolation):
             return dict(y0=y0, y1=y1)
@@ -170,8 +181,10 @@ class AbstractRungeKutta(AbstractSolver):
                 jnp.zeros_like, jax.eval_shape(lambda: terms.vf(t0, y0, args))
             )
 
+        fsal_stage = tableau.fsal_stage
+
         def one_stage(carry: tuple[Y, VF], xs: tuple[jax.Array, jax.Array, jax.Array]):
-            stages, _ = carry
+            stages, fsal_vf = carry
             a_row, c_i, i = xs
             y_i = _tree_add(y0, _weighted_sum(a_row, stages))
             vf = terms.vf(t0 + c_i * h, y_i, args)
@@ -179,6 +192,11 @@ class AbstractRungeKutta(AbstractSolver):
             stages = jax.tree_util.tree_map(
                 lambda buf, k: lax.dynamic_update_index_in_dim(buf, k, i, 0), stages, k_i
             )
+            if fsal_stage is not None and fsal_stage != num_stages - 1:
+                # Extra stages follow the FSAL one: keep the vector field at (t1, y1).
+                vf = jax.tree_util.tree_map(
+                    lambda new, old: jnp.where(i == fsal_stage, new, old), vf, fsal_vf
+                )
             return (stages, vf), None
 
         xs = (
