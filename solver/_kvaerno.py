@@ -259,9 +259,10 @@ class AbstractESDIRK(AbstractImplicitSolver):
 
         a_explicit = jnp.asarray(tableau.a_explicit, dtype)
         predictor = jnp.asarray(tableau.predictor, dtype)
-        t0_array = jnp.asarray(t0)
-        h = jnp.asarray(t1) - t0_array
-        c = jnp.asarray(tableau.c, jnp.result_type(h))
+        time_dtype = jnp.result_type(t0, t1, float)  # integer times still get real stages
+        t0_array = jnp.asarray(t0, time_dtype)
+        h = jnp.asarray(t1, time_dtype) - t0_array
+        c = jnp.asarray(tableau.c, time_dtype)
 
         stages = jnp.zeros((tableau.num_stages, problem.y0.shape[0]), dtype)
         stages = stages.at[0].set(problem.k0)
