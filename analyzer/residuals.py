@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -86,15 +86,6 @@ class ResidualMeasurement:
     largest: list[Residual]  # the biggest groups of identical residuals, by total bytes
     lines: dict[str, int] = field(default_factory=dict)  # source "path:line" -> residual bytes
     dtypes_by_line: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> dtype -> bytes
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "ResidualMeasurement":
-        fields = dict(data)
-        fields["largest"] = [Residual(**{**r, "shape": tuple(r["shape"])}) for r in fields["largest"]]
-        return cls(**fields)
 
 
 @dataclass
@@ -217,8 +208,10 @@ class _Producers:
 
 def _residual(aval: Any, kind: str, source: str) -> Residual:
     shape = tuple(int(d) for d in aval.shape)
-    dtype = np.dtype(aval.dtype)
-    return Residual(shape, dtype.name, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, kind, source)
+    dtype = aval.dtype  # may be a jax extended dtype (PRNG keys): no numpy name, but an itemsize
+    name = dtype.name if isinstance(dtype, np.dtype) else str(dtype)
+    itemsize = int(getattr(dtype, "itemsize", 0) or 0)
+    return Residual(shape, name, int(np.prod(shape, dtype=np.int64)) * itemsize, kind, source)
 
 
 def _unbounded_loop_lines(call: DifferentiableCall) -> list[str]:
@@ -236,8 +229,8 @@ def _unbounded_loop_lines(call: DifferentiableCall) -> list[str]:
     return sorted(set(lines))
 
 
-def trace_residuals(call: DifferentiableCall) -> tuple[list[Residual], int]:
-    """The residuals of ``call`` (arguments left out) and how many arguments were saved as-is."""
+def trace_residuals(call: DifferentiableCall) -> list[Residual]:
+    """The residuals of ``call``, leaving out arguments saved as they are (the caller holds them)."""
 
     def forward_and_backward(*inputs: Any) -> tuple[Any, Any, Any]:
         out, pullback = jax.vjp(call.scalar_fn, *inputs)
@@ -274,7 +267,6 @@ def trace_residuals(call: DifferentiableCall) -> tuple[list[Residual], int]:
     top = producers.of(program)
     residuals: list[Residual] = []
     seen: set[Any] = set()
-    saved_arguments = 0
     for var in residual_vars:
         if isinstance(var, Literal):
             residuals.append(_residual(var.aval, "literal", UNKNOWN_SOURCE))
@@ -283,14 +275,14 @@ def trace_residuals(call: DifferentiableCall) -> tuple[list[Residual], int]:
             continue
         seen.add(var)
         if var in arguments:
-            saved_arguments += 1
-        elif var in constants:
+            continue
+        if var in constants:
             residuals.append(_residual(var.aval, "constant", UNKNOWN_SOURCE))
         else:
             eqn, index = top[var]
             origin = producers.origin(eqn, index)
             residuals.append(_residual(var.aval, origin.primitive.name, _blame_frames(tuple(_frames(origin)))))
-    return residuals, saved_arguments
+    return residuals
 
 
 def compiled_temp_bytes(call: DifferentiableCall) -> int | None:
@@ -332,8 +324,7 @@ def summarise(residuals: Iterable[Residual], *, n: int | None, largest: int = 5)
 
 def measure_differentiable(call: DifferentiableCall, *, n: int | None = None, compile: bool = False, largest: int = 5) -> ResidualMeasurement:
     """Residual figures of an already-wrapped call (see :func:`measure_residuals`)."""
-    residuals, _ = trace_residuals(call)
-    measurement = summarise(residuals, n=n, largest=largest)
+    measurement = summarise(trace_residuals(call), n=n, largest=largest)
     if compile:
         temp = compiled_temp_bytes(call)
         if temp is not None:

@@ -14,7 +14,6 @@ excluded by timing inside the process. Cases: examples/adjoint_memory.py.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
