@@ -417,6 +417,10 @@ class SizeClassifier:
                 stop = arguments[0] if len(arguments) == 1 else arguments[1]
                 if len(arguments) >= 2 and _negates(arguments[0], stop):
                     return None  # range(-k, k): axis indices, negative and positive
+                if len(arguments) == 2:
+                    offset = _offset(arguments[0], stop, self.constants)
+                    if offset is not None:  # range(first, first + 7): 7 iterations
+                        return LoopSize(code_of(iterable), offset) if offset > SMALL_LOOP_MAX else None
                 return LoopSize(code_of(iterable)) if self.is_size(stop) else None
             if qualified in ("builtins.enumerate", "builtins.reversed") and arguments:
                 inner = self.loop_size(arguments[0])
@@ -440,6 +444,15 @@ class SizeClassifier:
             if iterable.args and all(v is not None for v in values) and len(values) <= 3:
                 return len(range(*values))  # type: ignore[arg-type]
         return None
+
+
+def _offset(start: cst.BaseExpression, stop: cst.BaseExpression, constants: dict[str, cst.BaseExpression]) -> int | None:
+    """``stop == start + k`` with k a known integer -> k."""
+    if isinstance(stop, cst.BinaryOperation) and isinstance(stop.operator, cst.Add):
+        for same, other in ((stop.left, stop.right), (stop.right, stop.left)):
+            if same.deep_equals(start):
+                return int_value(other, constants)
+    return None
 
 
 def _negates(start: cst.BaseExpression, stop: cst.BaseExpression) -> bool:

@@ -106,6 +106,8 @@ def configure(f, ys, max_vec_size, max_out_size):
         f = jax.vmap(f)
     for axis in range(-max_out_size, max_out_size):
         ys = ys + axis
+    for day in range(max_out_size, max_out_size + 7):
+        ys = ys * day
     vec_size = 1
     while vec_size * 2 <= max_vec_size:
         vec_size *= 2

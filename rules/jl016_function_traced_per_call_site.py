@@ -25,8 +25,8 @@ _ARRAY_METHODS = frozenset(
 # Names that read as a vector field / solver step: the functions a stage loop re-traces.
 _VECTOR_FIELD_WORDS = frozenset(
     {
-        "f", "fn", "fun", "func", "vf", "field", "rhs", "drift", "diffusion", "step", "stepper", "model",
-        "dynamics", "term", "solve", "solver", "update", "residual", "jac", "jacobian", "ode", "vector",
+        "f", "fn", "fun", "func", "vf", "rhs", "drift", "diffusion", "step", "stepper", "model",
+        "dynamics", "term", "solve", "solver", "residual", "jac", "jacobian", "ode",
     }
 )
 
@@ -60,8 +60,10 @@ def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
 def _reads_as_vector_field(name: str) -> bool:
     """``vector_field``, ``rk4_step``, ``f``, ``term.vf``: the last word names the function's
     role (``_assert_term_compatible`` merely mentions a term)."""
-    words = name_words(name)
-    return bool(words) and words[-1].lower() in _VECTOR_FIELD_WORDS
+    words = [w.lower() for w in name_words(name)]
+    if words[-2:] == ["vector", "field"]:
+        return True
+    return bool(words) and words[-1] in _VECTOR_FIELD_WORDS
 
 
 class FunctionTracedPerCallSite(LintRule):
@@ -156,6 +158,14 @@ def check(terms, args):
     for term, arg in zip(terms, args):
         _assert_term_compatible(term, arg)
     return args
+
+class Formatter:
+    @jax.jit
+    def format(self, fields):
+        out = {}
+        for name in ("a", "b", "c"):
+            out.update(self.format_field(fields, name))
+        return out
 """,
     ]
 
