@@ -93,6 +93,15 @@ def grad_solve(term, solver, y0):
 """,
             expected_message_contains="DirectAdjoint",
         ),
+        Invalid(
+            """
+from jaxlint.solver import DirectAdjoint, diffeqsolve
+
+def solve(term, solver, y0):
+    return diffeqsolve(term, solver, 0.0, 1.0, 0.01, y0, adjoint=DirectAdjoint(), max_steps=None)
+""",
+            expected_message_contains="`DirectAdjoint()` with `max_steps=None`",
+        ),
     ]
 
     def __init__(self, context) -> None:
