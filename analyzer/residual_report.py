@@ -143,7 +143,8 @@ def _adjoint_rows(comparison: AdjointComparison, with_temp: bool) -> tuple[list[
             rows.append([r.short, *["-"] * (len(header) - 3), "error", "-"])
             continue
         row = [r.short, *[_count(m.figures.get("residual_bytes")) for m in r.measurements]]
-        row.append(r.fits["residual_bytes"].order if "residual_bytes" in r.fits else "-")
+        fit = r.fits.get("residual_bytes")
+        row.append("-" if fit is None else "shrinks" if fit.per_n < 0 else fit.order)
         if with_temp:
             row.append(_count(r.figure("compiled_temp_bytes")))
         row += [_gradient_cell(r), f"{r.grad_seconds * 1e3:.2f}" if r.grad_seconds is not None else "-"]
