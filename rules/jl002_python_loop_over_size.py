@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, code_of, is_count_name, last_identifier
+from jaxlint.rules._patterns import FileMemo, is_count_name, last_identifier
+from jaxlint.rules._scopes import code_of
 
 # Builders JL001 already reports when handed a comprehension over range(n).
 _JL001_BUILDERS = frozenset(

@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import SMALL_LOOP_MAX, FileMemo, bind_arguments, code_of, int_value, is_true
+from jaxlint.rules._patterns import SMALL_LOOP_MAX, FileMemo, int_value
+from jaxlint.rules._scopes import bind_arguments, code_of, is_true
 
 # Loop primitives with an `unroll` argument, and their parameters in call order.
 _LOOPS: dict[str, tuple[str, ...]] = {

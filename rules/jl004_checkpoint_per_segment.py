@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, code_of
+from jaxlint.rules._patterns import FileMemo
+from jaxlint.rules._scopes import code_of
 
 CHECKPOINTS = frozenset(
     {"jax.checkpoint", "jax.remat", "jax.ad_checkpoint.checkpoint", "jax.ad_checkpoint.remat", "equinox.filter_checkpoint"}

@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, Scope, code_of, int_value
+from jaxlint.rules._patterns import FileMemo, int_value
+from jaxlint.rules._scopes import Scope, code_of
 
 # Calls whose result is a Python bool whatever their arguments are.
 _STATIC_PREDICATES = frozenset({"builtins.isinstance", "builtins.issubclass", "builtins.hasattr", "builtins.callable"})

@@ -8,7 +8,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import LARGE_ARRAY_ELEMENTS, LOADED, FileMemo, array_elements, defining_scope, describe_elements
+from jaxlint.rules._patterns import LARGE_ARRAY_ELEMENTS, LOADED, FileMemo, array_elements, describe_elements
+from jaxlint.rules._scopes import defining_scope
 
 # Reading these from an array is trace-time metadata, not its values.
 _METADATA_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "size", "nbytes", "itemsize"})

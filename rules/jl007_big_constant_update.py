@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import LARGE_ARRAY_ELEMENTS, FileMemo, array_elements, code_of
+from jaxlint.rules._patterns import LARGE_ARRAY_ELEMENTS, FileMemo, array_elements
+from jaxlint.rules._scopes import code_of
 
 _CONSTANT_MAKERS = frozenset({"jax.numpy.zeros", "jax.numpy.ones", "jax.numpy.full", "jax.numpy.empty"})
 

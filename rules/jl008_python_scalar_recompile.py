@@ -8,7 +8,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, bind_arguments, code_of, namespace_alias
+from jaxlint.rules._patterns import FileMemo
+from jaxlint.rules._scopes import bind_arguments, code_of, namespace_alias
 
 # diffeqsolve's parameters in order, and those whose value may be a traced array.
 _SOLVE_PARAMETERS = ("terms", "solver", "t0", "t1", "dt0", "y0", "args")

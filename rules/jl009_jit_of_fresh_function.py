@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, code_of, defining_scope
+from jaxlint.rules._patterns import FileMemo
+from jaxlint.rules._scopes import code_of, defining_scope
 
 JITS = frozenset({"jax.jit", "jax.pmap", "equinox.filter_jit", "equinox.filter_pmap", "jax.experimental.pjit.pjit"})
 _PARTIALS = frozenset({"functools.partial", "equinox.Partial"})

@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, code_of
+from jaxlint.rules._patterns import FileMemo
+from jaxlint.rules._scopes import code_of
 
 _WHERE = frozenset({"jax.numpy.where"})
 # Reductions whose result is a scalar when called without an axis.

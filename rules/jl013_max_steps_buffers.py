@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, code_of, int_value, keyword_arg
+from jaxlint.rules._patterns import FileMemo, int_value
+from jaxlint.rules._scopes import code_of, keyword_arg
 
 _SOLVER_PACKAGES = ("diffrax.", "jaxlint.solver.")
 # A max_steps at least this large makes per-step buffers worth a look (the default is 4096).

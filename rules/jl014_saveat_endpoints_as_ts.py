@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, bind_arguments, code_of, keyword_arg
+from jaxlint.rules._patterns import FileMemo
+from jaxlint.rules._scopes import bind_arguments, code_of, keyword_arg
 
 _SOLVER_PACKAGES = ("diffrax.", "jaxlint.solver.")
 _ARRAY_WRAPPERS = frozenset({"jax.numpy.array", "jax.numpy.asarray", "numpy.array", "numpy.asarray"})

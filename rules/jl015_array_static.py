@@ -7,7 +7,7 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import code_of, keyword_arg
+from jaxlint.rules._scopes import code_of, keyword_arg
 
 _FIELDS = frozenset({"equinox.field", "equinox.static_field"})
 _JAX_JIT = frozenset({"jax.jit", "jax.experimental.pjit.pjit"})

@@ -7,7 +7,8 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, Scope, code_of, defining_scope, name_words
+from jaxlint.rules._patterns import FileMemo, name_words
+from jaxlint.rules._scopes import Scope, code_of, defining_scope
 
 # Library roots whose functions are primitives or cheap wrappers, not "user functions".
 _LIBRARY_ROOTS = (
