@@ -200,7 +200,7 @@ def _relative_difference(value: np.ndarray, reference: np.ndarray) -> float:
     return difference / scale if scale > 0 else difference
 
 
-def _choose(comparison: AdjointComparison) -> None:
+def recommend(comparison: AdjointComparison) -> None:
     """Name the cheapest adjoint whose gradient agrees, and what a cheaper one would cost.
 
     Cheapest by memory at the largest n: the compiled gradient's temp bytes when measured
@@ -292,7 +292,7 @@ def compare_adjoints(
         for result in comparison.results:
             if result.label in gradients:
                 result.gradient_difference = _relative_difference(gradients[result.label], reference)
-    _choose(comparison)
+    recommend(comparison)
     return comparison
 
 

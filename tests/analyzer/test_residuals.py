@@ -178,3 +178,49 @@ def test_adjoint_library_comes_from_the_parameter_default(cases):
         "DirectAdjoint()",
     ]
     assert [c.exact for c in adjoint_choices("diffrax", (7,))] == [True, True, False, True]
+
+
+def _result(label, exact, residual_bytes, difference, tolerance):
+    from jaxlint.analyzer.adjoints import AdjointResult
+    from jaxlint.analyzer.residuals import ResidualMeasurement
+
+    measurements = [ResidualMeasurement(n, {"residual_bytes": b, "residuals": 1}, []) for n, b in zip((100, 500), residual_bytes)]
+    result = AdjointResult(label, label, exact, f"{label} trade-off", measurements, fit_residuals(measurements))
+    result.gradient_difference, result.tolerance, result.grad_seconds = difference, tolerance, 0.001
+    return result
+
+
+def test_recommendation_skips_gradients_that_differ():
+    from jaxlint.analyzer.adjoints import AdjointComparison, recommend
+
+    comparison = AdjointComparison(
+        "jaxlint.solver", [100, 500], 500, "A",
+        [
+            _result("A", True, (300, 900), 0.0, 1.5e-8),
+            _result("B", True, (400, 400), 1e-15, 1.5e-8),
+            _result("Backsolve", False, (120, 120), 0.4, 1e-2),
+        ],
+    )
+    recommend(comparison)
+    assert comparison.cheapest == "B" and comparison.disagreements == []
+    assert comparison.summary == [
+        "cheapest: B: 400 residual bytes at n=500, constant in n; trade-off: B trade-off",
+        "Backsolve needs less (120 residual bytes) but its gradient differs by 0.4 (relative; allowed 0.01): Backsolve trade-off",
+    ]
+
+
+def test_exact_adjoints_that_disagree_are_a_finding():
+    from jaxlint.analyzer.adjoints import AdjointComparison, recommend
+
+    comparison = AdjointComparison(
+        "jaxlint.solver", [100, 500], 500, "A", [_result("A", True, (300, 900), 0.0, 1.5e-8), _result("B", True, (400, 400), 1e-3, 1.5e-8)]
+    )
+    recommend(comparison)
+    assert comparison.disagreements == ["B"] and comparison.cheapest == "A"
+    assert comparison.summary[0] == "DISAGREES: B's gradient differs from A's by 0.001 (relative; allowed 1.5e-08): both are exact, so one is wrong"
+    from jaxlint.analyzer.residual_growth import ResidualCaseResult
+
+    case = ResidualCaseResult("c", [100, 500], comparison.results[0].measurements, judge_residuals(comparison.results[0].measurements))
+    assert case.status == "ok"
+    case.adjoints = comparison
+    assert case.status == "fail"  # exit code 1
