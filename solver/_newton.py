@@ -116,11 +116,11 @@ class Newton(eqx.Module):
 
         def chord(function: Callable[[Array], Array], guess: Array):
             def keep_going(carry):
-                _, _, _, converged, failed, k = carry
+                _, _, converged, failed, k = carry
                 return ~converged & ~failed & (k < max_steps)
 
             def iterate(carry):
-                w, _, previous_norm, _, _, k = carry
+                w, previous_norm, _, _, k = carry
                 update = -chord_solve(function(w))
                 w = w + update
                 norm = rms_norm(update / scale)
@@ -139,17 +139,16 @@ class Newton(eqx.Module):
                 forecast = rate ** (iterations_left + 1) / safe_gap * norm
                 hopeless = (k > 1) & ((rate >= 1) | (forecast > kappa))
                 failed = ~jnp.isfinite(norm) | (~converged & hopeless)
-                return w, update, norm, converged, failed, k + 1
+                return w, norm, converged, failed, k + 1
 
             init = (
                 guess,
-                jnp.zeros_like(guess),
                 jnp.ones((), dtype),
                 jnp.asarray(False),
                 jnp.asarray(skip),
                 jnp.asarray(0, jnp.int32),
             )
-            w, _, _, converged, _, k = lax.while_loop(keep_going, iterate, init)
+            w, _, converged, _, k = lax.while_loop(keep_going, iterate, init)
             failure = ~converged
             # Auxiliary outputs are floats: `custom_root` gives integer aux outputs integer
             # tangents, which JAX then rejects (it expects float0).
