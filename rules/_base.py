@@ -83,6 +83,20 @@ class LintRule(cst.CSTVisitor):
     PREFILTER     substrings, one of which must occur in a file's text for the rule to be able
                   to fire; files with none of them are never parsed for this rule. An empty
                   tuple means "always run" (avoid: it defeats the fast path).
+    REQUIRES      optional, finer pre-filter checked on the file's ``ast`` summary, still
+                  before any libcst parse: the rule can only fire if the file uses at least
+                  one of these. Each item is
+                  - a qualified name or prefix the file uses, imports resolved:
+                    ``"jax.lax.cond"``, ``"jax.numpy.stack"``, ``"diffrax"`` (any diffrax name);
+                  - ``"keyword:<name>"``: some call passes that keyword (``"keyword:unroll"``);
+                  - a syntax feature: ``"for"``, ``"while"``, ``"comprehension"``, ``"lambda"``,
+                    ``"if"``, ``"at-update"`` (``x.at[...]``). For ``TRACED_ONLY`` rules a
+                    feature counts only inside traced code (a traced function, a function
+                    nested in one, or a file with a lambda in a transform's slot);
+                    ``"traced:for"`` asks for the feature in traced code for any rule.
+                  Empty (default): only PREFILTER applies. On a large tree this is what keeps
+                  most files from being parsed at all; the example tests check that every
+                  INVALID example meets it.
     """
 
     CODE: ClassVar[str] = ""
@@ -96,6 +110,7 @@ class LintRule(cst.CSTVisitor):
     VALID: ClassVar[list[str | Valid]] = []
     INVALID: ClassVar[list[Invalid]] = []
     PREFILTER: ClassVar[tuple[str, ...]] = ()
+    REQUIRES: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: "RuleContext") -> None:
         super().__init__()

@@ -124,6 +124,10 @@ class ModuleSummary:
     edges: list[tuple[str, Ref]] = field(default_factory=list)  # caller qualname -> reference
     roots: list[Root] = field(default_factory=list)
     transform_lambdas: bool = False  # a lambda sits in a transform's function slot: traced code
+    # For the engine's pre-filter (LintRule.REQUIRES), computed in the same walk:
+    names: frozenset[str] = frozenset()  # every dotted name used, imports resolved
+    keywords: frozenset[str] = frozenset()  # keyword-argument names used in calls
+    features: dict[str, frozenset[str]] = field(default_factory=dict)  # function ("" = module) -> syntax features
 
 
 def module_name_for(path: Path) -> str:
@@ -174,6 +178,13 @@ class _Summarizer(ast.NodeVisitor):
         self.pending_refs: list[tuple[str, tuple[str, ...], str | None, tuple[str, ...]]] = []
         self.pending_calls: list[tuple[ast.Call, tuple[str, ...], str | None, str]] = []
         self.pending_decorators: list[tuple[ast.expr, str, tuple[str, ...], int]] = []
+        self.used_chains: set[tuple[str, ...]] = set()
+        self._context_cache: tuple[int, tuple[str, tuple[str, ...], str | None]] | None = None
+        self.keywords: set[str] = set()
+        self.features: dict[str, set[str]] = {}
+
+    def _feature(self, name: str) -> None:
+        self.features.setdefault(self.function_stack[-1] if self.function_stack else "", set()).add(name)
 
     # -- definitions --
     def _qual_for(self, name: str) -> str:
@@ -205,11 +216,13 @@ class _Summarizer(ast.NodeVisitor):
         self.qual_stack.append(qual)
         self.function_stack.append(qual)
         self.class_stack.append(enclosing_class)
+        self._context_cache = None
         for statement in node.body:
             self.visit(statement)
         self.class_stack.pop()
         self.function_stack.pop()
         self.qual_stack.pop()
+        self._context_cache = None
 
     visit_FunctionDef = _visit_function
     visit_AsyncFunctionDef = _visit_function
@@ -266,10 +279,17 @@ class _Summarizer(ast.NodeVisitor):
 
     # -- references and calls --
     def _context(self) -> tuple[str, tuple[str, ...], str | None]:
-        caller = self.function_stack[-1] if self.function_stack else ""
-        return caller, tuple(reversed(self.function_stack)), (self.class_stack[-1] if self.class_stack else None)
+        """(caller, enclosing scopes innermost first, class of `self`), cached per function."""
+        key = len(self.function_stack)
+        cached = self._context_cache
+        if cached is None or cached[0] != key:
+            caller = self.function_stack[-1] if self.function_stack else ""
+            context = (caller, tuple(reversed(self.function_stack)), (self.class_stack[-1] if self.class_stack else None))
+            self._context_cache = cached = (key, context)
+        return cached[1]
 
     def visit_Name(self, node: ast.Name) -> None:
+        self.used_chains.add((node.id,))
         if self.function_stack and isinstance(node.ctx, ast.Load):
             caller, scopes, cls = self._context()
             self.pending_refs.append((caller, scopes, cls, (node.id,)))
@@ -279,13 +299,47 @@ class _Summarizer(ast.NodeVisitor):
         if chain is None:
             self.generic_visit(node)
             return
+        self.used_chains.add(chain)
         if self.function_stack and isinstance(node.ctx, ast.Load):
             caller, scopes, cls = self._context()
             self.pending_refs.append((caller, scopes, cls, chain))
 
     def visit_Call(self, node: ast.Call) -> None:
+        for keyword in node.keywords:
+            if keyword.arg is not None:
+                self.keywords.add(keyword.arg)
         caller, scopes, cls = self._context()
         self.pending_calls.append((node, scopes, cls, caller))
+        self.generic_visit(node)
+
+    # -- syntax features (LintRule.REQUIRES) --
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self._feature("for")
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
+
+    def visit_While(self, node: ast.While) -> None:
+        self._feature("while")
+        self.generic_visit(node)
+
+    def _visit_comprehension(self, node: ast.AST) -> None:
+        self._feature("comprehension")
+        self.generic_visit(node)
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comprehension
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._feature("lambda")
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.value, ast.Attribute) and node.value.attr == "at":
+            self._feature("at-update")
+        self.generic_visit(node)
+
+    def visit_If(self, node: ast.If) -> None:
+        self._feature("if")
         self.generic_visit(node)
 
     # -- resolution --
@@ -385,7 +439,23 @@ class _Summarizer(ast.NodeVisitor):
             edges=edges,
             roots=roots,
             transform_lambdas=transform_lambdas,
+            names=frozenset(self._qualified_names()),
+            keywords=frozenset(self.keywords),
+            features={scope: frozenset(found) for scope, found in self.features.items()},
         )
+
+    def _qualified_names(self) -> set[str]:
+        """Every dotted name the file uses, with its head resolved through the imports."""
+        names: set[str] = set()
+        for chain in self.used_chains:
+            target = self.imports.get(chain[0])
+            full = ".".join((target, *chain[1:])) if target is not None else ".".join(chain)
+            # Store every prefix too ("jax", "jax.numpy", "jax.numpy.stack"), so that a rule's
+            # requirement "jax.numpy" or "jax.numpy.stack" is one set lookup.
+            while full and full not in names:
+                names.add(full)
+                full = full.rpartition(".")[0]
+        return names
 
 
 def summarize_module(source: str | bytes, module: str, is_package: bool = False) -> ModuleSummary:
@@ -503,3 +573,38 @@ def traced_functions(summaries: Mapping[str, ModuleSummary]) -> dict[str, dict[s
         path, _, qual = child.partition("::")
         traced[path][qual] = own
     return traced
+
+
+# --- the engine's pre-filter on summaries (LintRule.REQUIRES) ---------------------------------
+SYNTAX_FEATURES = frozenset({"for", "while", "comprehension", "lambda", "at-update", "if"})
+
+
+def traced_features(summary: ModuleSummary, traced: Mapping[str, str], transform_lambdas: bool) -> frozenset[str]:
+    """Syntax features that occur in traced code: in traced functions or functions nested in
+    them, or anywhere if the file has a lambda in a transform's slot (its body cannot be
+    attributed to a function)."""
+    if transform_lambdas:
+        return frozenset().union(*summary.features.values()) if summary.features else frozenset()
+    found: set[str] = set()
+    for scope, features in summary.features.items():
+        if not scope:
+            continue
+        parts = scope.split(".<locals>.")
+        if any(".<locals>.".join(parts[: i + 1]) in traced for i in range(len(parts))):
+            found |= features
+    return frozenset(found)
+
+
+def requirement_met(requirement: str, summary: ModuleSummary, in_traced_code: frozenset[str] | None) -> bool:
+    """One REQUIRES item against a file's summary. ``in_traced_code``: the syntax features of
+    the file's traced code (for TRACED_ONLY rules), or None to count them anywhere;
+    ``"traced:<feature>"`` always asks about traced code."""
+    if requirement.startswith("traced:"):
+        return requirement[len("traced:") :] in (in_traced_code or frozenset())
+    if requirement in SYNTAX_FEATURES:
+        if in_traced_code is not None:
+            return requirement in in_traced_code
+        return any(requirement in features for features in summary.features.values())
+    if requirement.startswith("keyword:"):
+        return requirement[len("keyword:") :] in summary.keywords
+    return requirement.rstrip(".") in summary.names

@@ -65,7 +65,7 @@ def rule_doc(rule: type[LintRule]) -> str:
     sections = [
         f"# {rule.CODE} {rule.NAME}",
         f"Pitfall {rule.PITFALL}." + (" Fires only in traced code." if rule.TRACED_ONLY else ""),
-        "## What it does\n" + rule.MESSAGE,
+        "## What it does\n" + " ".join(rule.MESSAGE.split()),
         "## Why it costs\n" + textwrap.dedent(rule.WHY).strip(),
         "## Example (fires)\n" + (_example_block(rule.INVALID[0].code) if rule.INVALID else "(none)"),
     ]

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.rules._callgraph import ModuleSummary
     from jaxlint.rules._lint import ModuleResult
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 MAX_FIX_ROUNDS = 10
 CACHE_DIR_NAME = ".jaxlint_cache"
 # Below this much source, worker processes cost more than they save.
@@ -78,12 +78,34 @@ def select_rules(
     return [r for r in rules if _matches(r.CODE, wanted) and not _matches(r.CODE, ignored)]
 
 
-def rules_for_text(
-    rules: Sequence[type["LintRule"]], text: str, has_traced_code: bool
+def rules_for_file(
+    rules: Sequence[type["LintRule"]],
+    text: str,
+    summary: "ModuleSummary",
+    traced: dict[str, str],
+    transform_lambdas: bool,
 ) -> list[type["LintRule"]]:
-    """The rules that can fire on this file: prefilter text match, and traced code present
-    for rules that only fire in traced code."""
-    return [r for r in rules if (has_traced_code or not r.TRACED_ONLY) and r.prefilter_matches(text)]
+    """The rules that can fire on this file, decided without libcst: the PREFILTER text
+    match, traced code present for TRACED_ONLY rules, and REQUIRES met on the ast summary."""
+    from jaxlint.rules._callgraph import requirement_met, traced_features
+
+    has_traced_code = bool(traced) or transform_lambdas
+    in_traced: frozenset[str] | None = None
+    chosen = []
+    for rule in rules:
+        if rule.TRACED_ONLY and not has_traced_code:
+            continue
+        if not rule.prefilter_matches(text):
+            continue
+        if rule.REQUIRES:
+            if in_traced is None and (rule.TRACED_ONLY or any(r.startswith("traced:") for r in rule.REQUIRES)):
+                in_traced = traced_features(summary, traced, transform_lambdas)
+            scope = in_traced if rule.TRACED_ONLY else None
+            if not any(requirement_met(item, summary, scope if not item.startswith("traced:") else in_traced)
+                       for item in rule.REQUIRES):
+                continue
+        chosen.append(rule)
+    return chosen
 
 
 # --- single source (no files, no cache) --------------------------------------------------------
@@ -100,16 +122,19 @@ def check_source(
     A syntax error is a single ``JL000`` finding. Rule crashes raise ``RuntimeError`` here
     (the project runner reports them instead), so tests see broken rules loudly.
     """
+    from jaxlint.rules._callgraph import summarize_module, traced_functions
     from jaxlint.rules._context import FileFacts
     from jaxlint.rules._lint import lint_module, syntax_error_finding
 
     enabled = select_rules(select, ignore, rules=rules)
+    module = path.rsplit("/", 1)[-1].removesuffix(".py") or "module"
     try:
-        facts = FileFacts.for_single_file(source, path)
+        summary = summarize_module(source, module)
     except (SyntaxError, ValueError, RecursionError) as error:
         return [syntax_error_finding(path, error)]
-    has_traced = bool(facts.traced) or facts.transform_lambdas
-    wanted = rules_for_text(enabled, source, has_traced)
+    traced = traced_functions({path: summary})[path]
+    facts = FileFacts.from_summary(path, summary, traced)
+    wanted = rules_for_file(enabled, source, summary, traced, summary.transform_lambdas)
     if not wanted:
         return []
     result = lint_module(source, path, wanted, facts)
@@ -171,6 +196,8 @@ class CheckResult:
     diffs: list[str] = field(default_factory=list)
     files_parsed: int = 0  # how many files libcst parsed (the rest: cache or pre-filter)
     cache_hits: int = 0
+    # (path, cell) -> source lines, for the files with findings (text output shows snippets)
+    sources: dict[tuple[str, int | None], list[str]] = field(default_factory=dict)
 
     @property
     def fixable(self) -> int:
@@ -463,7 +490,25 @@ def check_paths(
         runner.close()
     result.warnings.extend(cache.save())
     result.findings.sort(key=lambda f: f.sort_key)
+    _attach_sources(entries, result)
     return result
+
+
+def _attach_sources(entries: list[_Entry], result: CheckResult) -> None:
+    wanted = {(f.path, f.cell) for f in result.findings}
+    if not wanted:
+        return
+    by_display = {e.display: e for e in entries}
+    for path, cell in wanted:
+        entry = by_display.get(path)
+        if entry is None or isinstance(entry.source, ReadProblem) or entry.source is None:
+            continue
+        if cell is None:
+            result.sources[(path, cell)] = entry.python.splitlines()
+        elif entry.notebook is not None:
+            for notebook_cell in entry.notebook.cells:
+                if notebook_cell.index == cell:
+                    result.sources[(path, cell)] = notebook_cell.python.splitlines()
 
 
 def _read_all(entries: list[_Entry], config: Config, result: CheckResult) -> None:
@@ -624,7 +669,7 @@ def _run_lint(
             if entry.summary_key not in cache.table("summaries"):
                 cache.put("summaries", entry.summary_key, entry.summary)
         file_facts = facts[entry.display]
-        wanted = rules_for_text(enabled, entry.python, bool(file_facts["traced"]) or file_facts["lambdas"])
+        wanted = rules_for_file(enabled, entry.python, entry.summary, file_facts["traced"], file_facts["lambdas"])
         if not wanted:
             cache.put("results", key, ([], []))
             continue
@@ -686,7 +731,7 @@ def _run_fixes(
         def lint(text: str, entry: _Entry = entry, file_facts: dict = file_facts, ignored: set = ignored) -> list[Finding]:
             summary = summarize_module(text, entry.module, entry.is_package)
             context_facts = FileFacts.from_summary(entry.display, summary, file_facts["traced"], file_facts["lambdas"])
-            wanted = rules_for_text(enabled, text, bool(file_facts["traced"]) or file_facts["lambdas"])
+            wanted = rules_for_file(enabled, text, summary, file_facts["traced"], file_facts["lambdas"])
             found = lint_module(text, entry.display, wanted, context_facts).findings if wanted else []
             return [f for f in found if not (ignored and _matches(f.code, ignored))]
 
@@ -715,6 +760,7 @@ def _run_fixes(
             continue
         result.fixes_applied += applied
         result.fixed_files.append(entry.display)
+        entry.python = new_text if entry.notebook is None else entry.python
         kept = [f for f in result.findings if f.path != entry.display]
         if entry.spans:
             from jaxlint.rules._notebook import map_findings

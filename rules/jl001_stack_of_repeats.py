@@ -55,6 +55,7 @@ class StackOfRepeats(LintRule):
     TRACED_ONLY = False  # eager jnp.stack compiles an n-operand program too
     FIX_SAFETY = "safe"
     PREFILTER = ("stack", "concatenate", "array")
+    REQUIRES = tuple(_BUILDERS)
 
     VALID: ClassVar[list[str | Valid]] = [
         # A list of pytree leaves of fixed size: not a repeat.

@@ -15,6 +15,8 @@ import pytest
 
 from jaxlint.rules import all_rules, check_source, fix_source
 from jaxlint.rules._base import LintRule
+from jaxlint.rules._callgraph import summarize_module, traced_functions
+from jaxlint.rules._engine import rules_for_file
 
 RULES = all_rules()
 
@@ -30,6 +32,12 @@ def _code(text: str) -> str:
     return textwrap.dedent(text)
 
 
+def _summary_facts(code: str):
+    summary = summarize_module(code, "example")
+    traced = traced_functions({"example.py": summary})["example.py"]
+    return summary, traced, summary.transform_lambdas
+
+
 @pytest.mark.parametrize("rule, example", list(_examples("valid")))
 def test_valid_example_does_not_fire(rule: type[LintRule], example) -> None:
     findings = check_source(_code(example.code), "example.py", rules=[rule])
@@ -41,6 +49,9 @@ def test_valid_example_does_not_fire(rule: type[LintRule], example) -> None:
 def test_invalid_example_fires(rule: type[LintRule], example) -> None:
     code = _code(example.code)
     assert rule.prefilter_matches(code), f"{rule.CODE}.PREFILTER {rule.PREFILTER} skips this INVALID example"
+    assert rules_for_file([rule], code, *_summary_facts(code)) == [rule], (
+        f"{rule.CODE}.REQUIRES {rule.REQUIRES} (or TRACED_ONLY) skips this INVALID example"
+    )
     findings = check_source(code, "example.py", rules=[rule])
     assert [f for f in findings if f.code == "JL000"] == [], "INVALID example does not parse"
     mine = [f for f in findings if f.code == rule.CODE]
