@@ -39,5 +39,10 @@ def main() -> None:
 from jaxlint._scale_cmd import scale  # noqa: E402
 
 main.add_command(scale)
+from jaxlint._check_cmd import check, rule, rules  # noqa: E402
+
+main.add_command(check)
+main.add_command(rules)
+main.add_command(rule)
 from jaxlint._residuals_cmd import residuals  # noqa: E402
 main.add_command(residuals)
