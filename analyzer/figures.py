@@ -7,14 +7,15 @@ compiled k times after inlining, so each call site counts its callee's whole bod
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .runs import Run, find_runs, longest_run
 from .walk import BRANCH_OPS, CALL_OP, CUSTOM_CALL_OP, LOOP_OPS, ProgramWalk
 
 # Figures that describe the program's structure. Save points (or any size that should only
 # change shapes) must leave these unchanged: the verdict flags them when they grow at all.
-STRUCTURAL_FIGURES = ("ops", "ops_inlined", "branches", "loops", "calls")
+STRUCTURAL_FIGURES = ("ops", "ops_inlined", "branches", "loops", "calls", "longest_run")
 
 FIGURE_UNITS = {
     "ops": "ops",
@@ -25,8 +26,15 @@ FIGURE_UNITS = {
     "custom_calls": "custom calls",
     "constant_bytes": "bytes",
     "max_depth": "levels",
+    "longest_run": "repeats",
     "trace_seconds": "s",
     "lower_seconds": "s",
+    # with --compile (see compile.py)
+    "compile_seconds": "s",
+    "compiled_temp_bytes": "bytes",
+    "compiled_argument_bytes": "bytes",
+    "compiled_output_bytes": "bytes",
+    "compiled_code_bytes": "bytes",
 }
 
 
@@ -37,6 +45,7 @@ class ProgramFigures:
     figures: dict[str, float]
     ops_by_name: dict[str, int]
     custom_call_targets: dict[str, int]
+    runs: list[Run] = field(default_factory=list)  # unrolled runs, most repeats first
 
 
 def compute_figures(walk: ProgramWalk) -> ProgramFigures:
@@ -84,4 +93,6 @@ def compute_figures(walk: ProgramWalk) -> ProgramFigures:
         "constant_bytes": sum(body.constant_bytes for body in functions.values()),
         "max_depth": inlined_depth(walk.entry),
     }
-    return ProgramFigures(figures=figures, ops_by_name=ops_by_name, custom_call_targets=targets)
+    runs = find_runs(walk)
+    figures["longest_run"] = longest_run(runs)
+    return ProgramFigures(figures=figures, ops_by_name=ops_by_name, custom_call_targets=targets, runs=runs)

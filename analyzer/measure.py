@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .attribute import SourceLine, attribute_lines
 from .figures import compute_figures
+from .runs import RUNS_KEPT
 from .lower import LoweredProgram, lower_call
 from .walk import walk_module
 
@@ -26,6 +27,8 @@ class Measurement:
     # "path:line" -> {op name: inlined count}
     lines: dict[str, dict[str, int]] = field(default_factory=dict)
     platform: str = "cpu"
+    # The longest unrolled runs: {"path", "line", "pattern": [op names], "repeats"}
+    runs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +52,7 @@ def measure_lowered(program: LoweredProgram, n: int | None = None) -> Measuremen
         custom_call_targets=sized.custom_call_targets,
         lines=lines,
         platform=program.platform,
+        runs=[run.to_json() for run in sized.runs[:RUNS_KEPT]],
     )
 
 

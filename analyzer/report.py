@@ -1,21 +1,30 @@
-"""Stage 7 — report: a rich table per case, or a versioned JSON document.
+"""Stage 7 — report: a rich table per case, a PR comment, workflow annotations, or JSON.
 
 JSON schema ``jaxlint.scale/1`` (stable; new keys may be added, none removed or renamed):
 
-    {"schema": "jaxlint.scale/1", "jaxlint_version": str,
+    {"schema": "jaxlint.scale/1", "jaxlint_version": str, "platform": str, "notes": [str],
+     "baseline": null | {"path", "tolerance", "ok", "compared", "unmatched_cases",
+                         "regressions": [{"case", "figure", "n", "old", "new"}]},
      "cases": [{"name": str, "n": [int], "verdict": "ok" | "fail" | "error",
                 "error": str | null, "details": str | null,
                 "figures": {figure: [value per n]},
                 "fits": {figure: {"order", "per_n", "coefficient", "exponent"}},
                 "flags": [{"figure", "order", "message",
                            "lines": [{"path", "line", "counts": [per n], "gained": {op: int}}]}],
-                "top_ops": {op name: [count per n]}}]}
+                "top_ops": {op name: [count per n]},
+                "runs": [{"path", "line", "pattern": [op names], "repeats": [per n]}],
+                "compile_timeouts": [n],
+                "lint": [{"path", "line", "code", "name", "message",
+                          "fix": null | {"applicability", "before", "after"}}]}]}
+
+``render_markdown`` writes a PR comment; ``render_github`` writes workflow commands
+(``::error file=...,line=...::message``) that GitHub shows on the growing lines.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -24,7 +33,12 @@ from rich.text import Text
 from jaxlint import __version__
 
 from .figures import FIGURE_UNITS
-from .scale import CaseResult
+from .lint_match import LineFinding, LineFindings
+from .scale import CaseResult, run_lines
+from .verdict import LineGrowth
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .baseline import BaselineComparison
 
 SCHEMA = "jaxlint.scale/1"
 
@@ -34,16 +48,22 @@ _FIGURE_ORDER = (
     "branches",
     "loops",
     "calls",
+    "longest_run",
     "custom_calls",
     "constant_bytes",
     "max_depth",
     "trace_seconds",
     "lower_seconds",
+    "compile_seconds",
+    "compiled_temp_bytes",
+    "compiled_argument_bytes",
+    "compiled_output_bytes",
+    "compiled_code_bytes",
 )
 
 
 def _figure_names(result: CaseResult) -> list[str]:
-    present = set(result.measurements[0].figures) if result.measurements else set()
+    present = {name for m in result.measurements for name in m.figures}
     ordered = [name for name in _FIGURE_ORDER if name in present]
     return ordered + sorted(present - set(ordered))
 
@@ -57,9 +77,32 @@ def _top_ops(result: CaseResult, limit: int = 8) -> dict[str, list[int]]:
     return {name: [m.ops_by_name.get(name, 0) for m in result.measurements] for name in names}
 
 
-def case_to_json(result: CaseResult) -> dict[str, Any]:
+def _runs_across_n(result: CaseResult, limit: int = 10) -> list[dict[str, Any]]:
+    """The longest runs, each with its repeats at every n (0 where it is absent)."""
+    per_key: dict[tuple[str, int, tuple[str, ...]], list[int]] = {}
+    for index, measurement in enumerate(result.measurements):
+        for run in measurement.runs:
+            key = (run["path"], run["line"], tuple(run["pattern"]))
+            counts = per_key.setdefault(key, [0] * len(result.measurements))
+            counts[index] = max(counts[index], run["repeats"])
+    ordered = sorted(per_key.items(), key=lambda item: (-item[1][-1], item[0]))[:limit]
+    return [{"path": p, "line": l, "pattern": list(pattern), "repeats": counts} for (p, l, pattern), counts in ordered]
+
+
+def _case_lines(result: CaseResult) -> list[tuple[str, int]]:
+    if result.verdict is None:
+        return []
+    return [(line.path, line.line) for flag in result.verdict.flags for line in flag.lines]
+
+
+def case_to_json(result: CaseResult, findings: LineFindings | None = None) -> dict[str, Any]:
     names = _figure_names(result)
     verdict = result.verdict
+    lint = [
+        {"path": path, "line": line, **finding.to_json()}
+        for path, line in dict.fromkeys(_case_lines(result))
+        for finding in (findings or {}).get((path, line), [])
+    ]
     return {
         "name": result.name,
         "n": result.ns,
@@ -73,11 +116,28 @@ def case_to_json(result: CaseResult) -> dict[str, Any]:
         },
         "flags": [asdict(flag) for flag in (verdict.flags if verdict else [])],
         "top_ops": _top_ops(result),
+        "runs": _runs_across_n(result),
+        "compile_timeouts": result.compile_timeouts,
+        "lint": lint,
     }
 
 
-def to_json(results: Sequence[CaseResult]) -> dict[str, Any]:
-    return {"schema": SCHEMA, "jaxlint_version": __version__, "cases": [case_to_json(r) for r in results]}
+def to_json(
+    results: Sequence[CaseResult],
+    *,
+    platform: str | None = None,
+    notes: Sequence[str] = (),
+    findings: LineFindings | None = None,
+    gate: "BaselineComparison | None" = None,
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "jaxlint_version": __version__,
+        "platform": platform,
+        "notes": list(notes),
+        "baseline": gate.to_json() if gate is not None else None,
+        "cases": [case_to_json(r, findings) for r in results],
+    }
 
 
 def _format_value(name: str, value: float | None) -> str:
@@ -88,7 +148,47 @@ def _format_value(name: str, value: float | None) -> str:
     return f"{int(value):,}"
 
 
-def render_table(results: Sequence[CaseResult], console: Console) -> None:
+def _counts(line: LineGrowth) -> str:
+    return " → ".join(f"{c:,}" for c in line.counts)
+
+
+def _gained(line: LineGrowth) -> str:
+    return ", ".join(f"+{k} {op.removeprefix('stablehlo.')}" for op, k in list(line.gained.items())[:4])
+
+
+def _sections(result: CaseResult) -> list[tuple[str, list[LineGrowth]]]:
+    """(heading, lines) to show under a case: op growth by line, then growing runs."""
+    assert result.verdict is not None
+    sections = []
+    shown = next((f for f in result.verdict.flags if f.lines and f.figure != "longest_run"), None)
+    if shown is not None:
+        sections.append((f"source lines whose {shown.figure} grow (count at each n)", shown.lines))
+    runs = next((f for f in result.verdict.flags if f.figure == "longest_run"), None)
+    growing_runs = runs.lines if runs is not None else run_lines(result.measurements)
+    if growing_runs:
+        sections.append(("unrolled runs that grow (repeats of one op pattern in a row, at each n)", growing_runs))
+    return sections
+
+
+def _print_finding(console: Console, finding: LineFinding, indent: str) -> None:
+    console.print(Text.assemble((f"{indent}{finding.code} ", "bold magenta"), f"{finding.name}: {finding.message}"), soft_wrap=True)
+    if finding.after is not None:
+        for text in (finding.before or "").splitlines():
+            console.print(Text(f"{indent}  - {text.strip()}", style="red"), soft_wrap=True)
+        for text in finding.after.splitlines():
+            console.print(Text(f"{indent}  + {text.strip()}", style="green"), soft_wrap=True)
+
+
+def render_table(
+    results: Sequence[CaseResult],
+    console: Console,
+    *,
+    findings: LineFindings | None = None,
+    notes: Sequence[str] = (),
+    gate: "BaselineComparison | None" = None,
+) -> None:
+    for note in notes:
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
     for result in results:
         status_style = {"ok": "bold green", "fail": "bold red", "error": "bold yellow"}[result.status]
         console.print(Text.assemble((f"{result.status.upper():5}", status_style), " ", (result.name, "bold")), soft_wrap=True)
@@ -114,11 +214,154 @@ def render_table(results: Sequence[CaseResult], console: Console) -> None:
         console.print(table)
         for flag in result.verdict.flags:
             console.print(Text.assemble(("  flag ", "bold red"), flag.message))
-        shown = next((flag for flag in result.verdict.flags if flag.lines), None)
-        if shown is not None:
-            console.print(f"  source lines whose {shown.figure} grow (count at each n):", markup=False)
-            for line in shown.lines:
-                counts = " → ".join(f"{c:,}" for c in line.counts)
-                gained = ", ".join(f"+{k} {op.removeprefix('stablehlo.')}" for op, k in list(line.gained.items())[:4])
-                console.print(f"    {line.path}:{line.line}  {counts}  ({gained})", markup=False, highlight=False, soft_wrap=True)
+        explained: set[tuple[str, int]] = set()  # a line's lint finding is shown once per case
+        for heading, lines in _sections(result):
+            console.print(f"  {heading}:", markup=False)
+            for line in lines:
+                console.print(f"    {line.path}:{line.line}  {_counts(line)}  ({_gained(line)})", markup=False, highlight=False, soft_wrap=True)
+                if (line.path, line.line) in explained:
+                    continue
+                explained.add((line.path, line.line))
+                for finding in (findings or {}).get((line.path, line.line), []):
+                    _print_finding(console, finding, "      ")
         console.print()
+    if gate is not None:
+        _print_gate(console, gate)
+
+
+def _print_gate(console: Console, gate: "BaselineComparison") -> None:
+    head = f"baseline {gate.path} (tolerance {gate.tolerance:.1%}, {gate.compared} figures compared)"
+    if gate.ok:
+        console.print(Text.assemble(("OK    ", "bold green"), head), soft_wrap=True)
+    else:
+        console.print(Text.assemble(("FAIL  ", "bold red"), head, f": {len(gate.regressions)} grew"), soft_wrap=True)
+        for regression in gate.regressions:
+            console.print(f"  {regression.describe()}", markup=False, soft_wrap=True)
+    for name in gate.unmatched_cases:
+        console.print(f"  note: {name} is not in the baseline (not gated)", markup=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown (a PR comment)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(
+    results: Sequence[CaseResult],
+    *,
+    findings: LineFindings | None = None,
+    notes: Sequence[str] = (),
+    gate: "BaselineComparison | None" = None,
+    platform: str | None = None,
+) -> str:
+    failed = sum(r.status != "ok" for r in results)
+    gate_failed = gate is not None and not gate.ok
+    verdict = "FAIL" if failed or gate_failed else "OK"
+    out = [f"## jaxlint scale: {verdict}", ""]
+    summary = f"{len(results) - failed} of {len(results)} case(s) ok"
+    if platform:
+        summary += f", lowered for `{platform}`"
+    out += [summary + ".", ""]
+    out += [f"> note: {note}" for note in notes]
+    if notes:
+        out.append("")
+    for result in results:
+        out += [f"### {result.status.upper()} `{result.name}`", ""]
+        if result.error is not None:
+            out += [f"error: {result.error}", ""]
+            if result.details:
+                out += ["<details><summary>details</summary>", "", "```", result.details.rstrip(), "```", "", "</details>", ""]
+            continue
+        assert result.verdict is not None
+        flagged = {flag.figure for flag in result.verdict.flags}
+        out.append("| figure | " + " | ".join(f"n={n:,}" for n in result.ns) + " | fit | |")
+        out.append("| --- | " + " | ".join("---:" for _ in result.ns) + " | --- | --- |")
+        for name in _figure_names(result):
+            fit = result.verdict.fits.get(name)
+            description = fit.describe(FIGURE_UNITS.get(name, "")) if fit else "-"
+            values = " | ".join(_format_value(name, m.figures.get(name)) for m in result.measurements)
+            out.append(f"| {name} | {values} | {_md_escape(description)} | {'**FLAG**' if name in flagged else ''} |")
+        out.append("")
+        for flag in result.verdict.flags:
+            out.append(f"- **flag** {_md_escape(flag.message)}")
+        if result.verdict.flags:
+            out.append("")
+        explained: set[tuple[str, int]] = set()
+        for heading, lines in _sections(result):
+            out += [f"**{heading[0].upper() + heading[1:]}**", ""]
+            for line in lines:
+                out.append(f"- `{line.path}:{line.line}` {_counts(line)} ({_gained(line)})")
+                if (line.path, line.line) in explained:
+                    continue
+                explained.add((line.path, line.line))
+                for finding in (findings or {}).get((line.path, line.line), []):
+                    out.append(f"  - **{finding.code}** {finding.name}: {finding.message}")
+                    if finding.after is not None:
+                        out += ["    ```diff"]
+                        out += [f"    - {t.strip()}" for t in (finding.before or "").splitlines()]
+                        out += [f"    + {t.strip()}" for t in finding.after.splitlines()]
+                        out += ["    ```"]
+            out.append("")
+    if gate is not None:
+        head = f"Baseline `{gate.path}` (tolerance {gate.tolerance:.1%}, {gate.compared} figures compared)"
+        out += [f"### {'FAIL' if gate_failed else 'OK'} {head}", ""]
+        out += [f"- {_md_escape(r.describe())}" for r in gate.regressions]
+        out += [f"- note: `{name}` is not in the baseline (not gated)" for name in gate.unmatched_cases]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# GitHub workflow annotations
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(
+    results: Sequence[CaseResult],
+    *,
+    findings: LineFindings | None = None,
+    notes: Sequence[str] = (),
+    gate: "BaselineComparison | None" = None,
+) -> str:
+    """One ``::error`` per growing line (on that line), per other flag, per failed case."""
+    out = [f"::notice title=jaxlint scale::{_gh_data(note)}" for note in notes]
+    for result in results:
+        title = _gh_property(f"jaxlint scale {result.name}")
+        if result.error is not None:
+            out.append(f"::error title={title}::{_gh_data(result.error)}")
+            continue
+        assert result.verdict is not None
+        if result.verdict.ok:
+            out.append(f"::notice title={title}::{_gh_data(f'{result.name}: no figure grows past the bar')}")
+            continue
+        annotated: set[tuple[str, int]] = set()
+        for flag in result.verdict.flags:
+            if not flag.lines:
+                out.append(f"::error title={title}::{_gh_data(f'{result.name}: {flag.message}')}")
+                continue
+            for line in flag.lines:
+                if (line.path, line.line) in annotated:
+                    continue
+                annotated.add((line.path, line.line))
+                message = f"{result.name}: {flag.message}; this line: {_counts(line)} ({_gained(line)})"
+                for finding in (findings or {}).get((line.path, line.line), []):
+                    message += f"\n{finding.code} {finding.name}: {finding.message}"
+                    if finding.after is not None:
+                        message += f"\nfix: {finding.after.strip()}"
+                location = f"file={_gh_property(line.path)},line={line.line}"
+                out.append(f"::error {location},title={title}::{_gh_data(message)}")
+    if gate is not None:
+        title = _gh_property(f"jaxlint baseline {gate.path}")
+        for regression in gate.regressions:
+            out.append(f"::error title={title}::{_gh_data(regression.describe() + f' (tolerance {gate.tolerance:.1%})')}")
+    return "\n".join(out) + ("\n" if out else "")

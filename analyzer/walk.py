@@ -3,7 +3,8 @@
 We walk the IR objects rather than regex the text: the text hides ``call @f`` inside
 bodies, prints some reductions in a compact form, and has attribute names that look like
 ops. The walk records, per ``func.func``, what later stages need and nothing more:
-op kinds, call sites, each op's location string, constant bytes and nesting depth.
+op kinds, call sites, each op's location string, constant bytes and nesting depth, and
+the ops in order with the block each sits in (for unrolled runs, see ``runs``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class FunctionBody:
     custom_call_targets: Counter[str] = field(default_factory=Counter)
     constant_bytes: int = 0
     max_depth: int = 0
+    # Every op in walk order as (block number within this function, op name, the op).
+    # The live op objects are kept so that only ops inside candidate runs ever pay for a
+    # full signature (types and attributes cost ~20 µs per op through the bindings).
+    sequence: list[tuple[int, str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,6 +95,23 @@ def _custom_call_target(op: Any) -> str:
     return str(op.attributes["call_target_name"]).strip('"')
 
 
+_TERMINATOR_BY_NAME: dict[str, bool] = {}
+
+
+def _is_terminator(op: Any, name: str) -> bool:
+    """Whether ``op`` ends its block (cached per op name: the trait is a property of the kind)."""
+    known = _TERMINATOR_BY_NAME.get(name)
+    if known is None:
+        try:
+            from jaxlib.mlir import ir
+
+            known = bool(op.has_trait(ir.IsTerminatorTrait))
+        except (AttributeError, ImportError):  # older bindings: StableHLO/func terminators by name
+            known = name.endswith((".return", ".yield"))
+        _TERMINATOR_BY_NAME[name] = known
+    return known
+
+
 def _region_depth(op: Any, func_op: Any) -> int:
     """How many region-holding ops enclose ``op`` inside its function (0 at the top)."""
     depth = 0
@@ -111,12 +133,32 @@ def _walk_function(body: FunctionBody, func_op: Any) -> None:
 
     located: Counter[tuple[Any, str]] = Counter()
     calls: list[tuple[Any, Any]] = []  # (call op, location attribute)
+    sequence = body.sequence
+    # Block tracking without asking each op for its block (as costly as the whole walk):
+    # pre-order visits a region-holding op, then each of its blocks in turn, and every
+    # block ends with a terminator. Each entry: [enclosing block, blocks still to visit].
+    open_regions: list[list[int]] = []
+    block = [0, 1]  # [current block number, next unused number]
 
     def visit(op: Any) -> Any:
         name = op.name
         if op == func_op:
             return ir.WalkResult.ADVANCE
         body.op_counts[name] += 1
+        sequence.append((block[0], name, op))
+        if len(op.regions):
+            blocks = sum(len(region.blocks) for region in op.regions)
+            if blocks:
+                open_regions.append([block[0], blocks])
+                block[0], block[1] = block[1], block[1] + 1
+        elif open_regions and _is_terminator(op, name):
+            top = open_regions[-1]
+            top[1] -= 1
+            if top[1] == 0:
+                block[0] = top[0]
+                open_regions.pop()
+            else:
+                block[0], block[1] = block[1], block[1] + 1
         location = op.location.attr
         if name == CALL_OP:
             calls.append((op, location))
