@@ -52,6 +52,14 @@ def _checkpointed_loop(cond, body, init, *, max_steps, buffers, checkpoints=None
     )
 
 
+def _save_points_loop(cond, body, init, *, max_steps, buffers):
+    """The loop over save points inside one step: its carry is small (an index), so checkpoint
+    every iteration and never recompute in the backward pass."""
+    return _checkpointed_loop(
+        cond, body, init, max_steps=max_steps, buffers=buffers, checkpoints=max_steps
+    )
+
+
 def _bounded_loop(cond, body, init, *, max_steps, buffers):
     """A reverse- and forward-differentiable loop of nested scans, ``log_16(max_steps)`` deep."""
     return eqxi.while_loop(
@@ -100,7 +108,7 @@ class RecursiveCheckpointAdjoint(AbstractAdjoint):
 
     def run(self, run, config, terms, y0, args):
         outer = functools.partial(_checkpointed_loop, checkpoints=self.checkpoints)
-        return run(config, terms, y0, args, outer, _checkpointed_loop)
+        return run(config, terms, y0, args, outer, _save_points_loop)
 
 
 class DirectAdjoint(AbstractAdjoint):

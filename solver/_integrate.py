@@ -375,6 +375,12 @@ def _finish(config: _Config, args: Args, state: _State) -> _Output:
 
 def run(config: _Config, terms: AbstractTerm, y0: Y, args: Args, outer_loop, inner_loop) -> _Output:
     """Build the initial state, run the loop with the adjoint's loop primitives, finish."""
+    if config.event is not None:
+        # The user's terms reach the event condition here rather than through `config`, so that
+        # `config` never holds differentiated arrays (adjoints pass it as a constant).
+        config = eqx.tree_at(
+            lambda c: c.event_kwargs, config, dict(config.event_kwargs, terms=terms)
+        )
     terms = config.internal_terms(terms)
     init_state = _initial_state(config, terms, y0, args)
     final_state = outer_loop(
@@ -454,7 +460,7 @@ def diffeqsolve(
         save_ts=save_ts,
         event=event,
         event_kwargs=dict(
-            terms=terms, solver=solver, t0=t0, t1=t1, dt0=dt0, saveat=saveat,
+            solver=solver, t0=t0, t1=t1, dt0=dt0, saveat=saveat,
             stepsize_controller=stepsize_controller, max_steps=max_steps,
         ),
         t0=internal(t0),

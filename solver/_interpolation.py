@@ -143,11 +143,14 @@ class AbstractStagePolynomialInterpolation(AbstractLocalInterpolation):
             basis = powers * s ** (powers - 1)
         else:
             basis = s**powers
-        return jnp.asarray(self.weights, s.dtype) @ basis
+        # Broadcast-multiply and sum rather than a matmul: XLA:CPU runs tiny dots as library
+        # calls with a large fixed cost, while this fuses with its neighbours.
+        return jnp.sum(jnp.asarray(self.weights, s.dtype) * basis, axis=1)
 
     def _apply(self, stage_weights: Array, base: Y | None) -> Y:
         def leaf(k: Array, *y0: Array) -> Array:
-            increment = jnp.tensordot(stage_weights.astype(k.dtype), k, axes=1)
+            w = stage_weights.astype(k.dtype).reshape((-1,) + (1,) * (k.ndim - 1))
+            increment = jnp.sum(w * k, axis=0)
             return increment if not y0 else y0[0] + increment
 
         if base is None:

@@ -246,30 +246,13 @@ class PIDController(AbstractStepSizeController):
         of f. Both f evaluations share one traced call (a 2-iteration loop)."""
         scale = jax.tree_util.tree_map(lambda y: self.atol + self.rtol * jnp.abs(y), y0)
         divide = lambda a: jax.tree_util.tree_map(jnp.divide, a, scale)  # noqa: E731
-        f_shape = jax.eval_shape(lambda: func(terms, t0, y0, args))
-        zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), f_shape)
         d0 = self.norm(divide(y0))
-
-        def body(i, carry):
-            _, f0, _, h0 = carry
-            # Iteration 0 evaluates f(t0, y0); iteration 1 f(t0 + h0, y0 + h0 f0).
-            t = t0 + h0
-            y = jax.tree_util.tree_map(lambda a, f: a + h0.astype(a.dtype) * f, y0, f0)
-            f = func(terms, t, y, args)
-            d1 = self.norm(divide(f))
-            small = (d0 < 1e-5) | (d1 < 1e-5)
-            h0_new = jnp.where(small, 1e-6, 0.01 * d0 / jnp.where(small, 1, d1))
-            first = i == 0
-            f0_new = jax.tree_util.tree_map(lambda a, b: jnp.where(first, a, b), f, f0)
-            return (
-                f,
-                f0_new,
-                jnp.where(first, d1, carry[2]),
-                jnp.where(first, h0_new.astype(h0.dtype), h0),
-            )
-
-        time = jnp.asarray(t0 * 1.0)
-        f1, f0, d1, h0 = lax.fori_loop(0, 2, body, (zeros, zeros, d0, jnp.zeros_like(time)))
+        f0 = func(terms, t0, y0, args)
+        d1 = self.norm(divide(f0))
+        small = (d0 < 1e-5) | (d1 < 1e-5)
+        h0 = jnp.where(small, 1e-6, 0.01 * d0 / jnp.where(small, 1, d1))
+        y1 = jax.tree_util.tree_map(lambda a, f: a + h0.astype(a.dtype) * f, y0, f0)
+        f1 = func(terms, t0 + h0, y1, args)
         d2 = self.norm(divide(jax.tree_util.tree_map(jnp.subtract, f1, f0))) / h0
         max_d = jnp.maximum(d1, d2)
         h1 = jnp.where(
