@@ -22,22 +22,21 @@ adjoints must agree to ``sqrt(eps)`` of the gradient's dtype; ``BacksolveAdjoint
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import inspect
 import logging
 import math
 import time
-import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import numpy as np
 
-from .cases import TargetError, build_case
+from .cases import TargetError
 from .fit import Fit
 from .residual_growth import ProgressCallback, fit_residuals
+from .residual_sources import CaseSource
 from .residuals import DifferentiableCall, ResidualError, ResidualMeasurement, differentiable, measure_differentiable
 
 LIBRARIES = ("jaxlint.solver", "diffrax")
@@ -93,6 +92,7 @@ class AdjointComparison:
     results: list[AdjointResult]
     cheapest: str | None = None
     summary: list[str] = field(default_factory=list)
+    unchecked: str | None = None  # why no gradient was run, when none could be
 
     @property
     def disagreements(self) -> list[str]:
@@ -181,13 +181,13 @@ def _runtime_error_summary(error: Exception) -> str:
 
 def _flat_gradient(call: DifferentiableCall) -> tuple[np.ndarray, float, float]:
     """The gradient flattened to one vector, its best-of-three run time, and sqrt(eps) of its dtype."""
-    grad = jax.jit(jax.grad(call.scalar_fn, argnums=tuple(range(len(call.inputs)))))
+    grad = jax.jit(call.gradient())
     with _quiet_callbacks():
-        jax.block_until_ready(grad(*call.inputs))  # compile and run once
+        jax.block_until_ready(grad(call.fixed, *call.inputs))  # compile and run once
     best = math.inf
     for _ in range(3):
         start = time.perf_counter()
-        values = jax.block_until_ready(grad(*call.inputs))
+        values = jax.block_until_ready(grad(call.fixed, *call.inputs))
         best = min(best, time.perf_counter() - start)
     leaves = [np.asarray(v) for v in jax.tree_util.tree_leaves(values)]
     eps = max(float(np.finfo(leaf.dtype).eps) for leaf in leaves)
@@ -222,11 +222,16 @@ def recommend(comparison: AdjointComparison) -> None:
                 f"DISAGREES: {r.label}'s gradient differs from {comparison.reference}'s by "
                 f"{r.gradient_difference:.2g} (relative; allowed {r.tolerance:.2g}): both are exact, so one is wrong"
             )
-    agreeing = [r for r in ran if r.agrees]
-    if not agreeing:
+    if comparison.unchecked is not None:
+        # No gradient ran: only an exact adjoint can be recommended without checking it.
+        comparison.summary.append(f"gradients not compared: {comparison.unchecked}")
+        candidates = [r for r in ran if r.exact]
+    else:
+        candidates = [r for r in ran if r.agrees]
+    if not candidates:
         comparison.summary.append("no adjoint to recommend: none ran with a gradient that agrees")
         return
-    best = min(agreeing, key=cost)
+    best = min(candidates, key=cost)
     comparison.cheapest = best.label
     growth = best.fits.get(figure)
     order = f", {growth.order} in n" if growth is not None else ""
@@ -236,18 +241,19 @@ def recommend(comparison: AdjointComparison) -> None:
     for other in sorted(ran, key=cost):
         if cost(other) >= cost(best):
             break
-        if other.agrees is None:
-            continue
-        comparison.summary.append(
-            f"{other.label} needs less ({int(cost(other)[0]):,} {what}) but its gradient differs by "
-            f"{other.gradient_difference:.2g} (relative; allowed {other.tolerance:.2g}): {other.tradeoff}"
-        )
+        if other.gradient_difference is not None:
+            accuracy = (
+                f"its gradient differs by {other.gradient_difference:.2g} (relative; allowed {other.tolerance:.2g})"
+            )
+        elif comparison.unchecked is not None and not other.exact:
+            accuracy = "its gradient is an approximation that could not be checked here"
+        else:
+            continue  # its gradient failed to run: said in the notes
+        comparison.summary.append(f"{other.label} needs less ({int(cost(other)[0]):,} {what}) but {accuracy}: {other.tradeoff}")
 
 
 def compare_adjoints(
-    module: object,
-    path: str,
-    name: str,
+    source: CaseSource,
     ns: Sequence[int],
     *,
     checkpoints: Sequence[int] = DEFAULT_CHECKPOINTS,
@@ -256,27 +262,27 @@ def compare_adjoints(
     largest: int = 5,
     progress: ProgressCallback | None = None,
 ) -> AdjointComparison:
-    """Measure ``NAME(n, adjoint=a)`` for each adjoint a at each n, and compare gradients."""
-    factory = getattr(module, name)
-    where = f"{path}::{name}"
-    library = library_of(factory, where)
+    """Measure the case with each adjoint a at each n, and compare the gradients at the largest n."""
+    library = library_of(source.factory, source.where)
     ns = sorted(set(ns))
     comparison = AdjointComparison(library=library, ns=ns, gradient_n=ns[-1], reference=None, results=[])
     gradients: dict[str, np.ndarray] = {}
     for choice in adjoint_choices(library, checkpoints):
         result = AdjointResult(label=choice.label, short=choice.short, exact=choice.exact, tradeoff=choice.tradeoff)
         comparison.results.append(result)
-        stand_in = types.SimpleNamespace(**{name: functools.partial(factory, adjoint=choice.adjoint)})
         try:
             for n in ns:
-                built = build_case(stand_in, path, name, n)  # type: ignore[arg-type]
+                built = source.build(n, adjoint=choice.adjoint)
                 call = differentiable(built.fn, built.args, built.kwargs)
                 result.measurements.append(measure_differentiable(call, n=n, compile=compile, largest=largest))
                 if progress is not None:
-                    progress(f"{name} {choice.label}", n)
+                    progress(f"{source.name} {choice.short}", n)
             result.fits = fit_residuals(result.measurements)
         except (TargetError, ResidualError) as error:
             result.error, result.details = str(error), error.details
+            continue
+        if call.abstract:  # a captured script call: shapes only, nothing to run
+            comparison.unchecked = "the call was captured from a script with its shapes only, so no gradient can run"
             continue
         try:
             gradients[choice.label], result.grad_seconds, eps_tolerance = _flat_gradient(call)
@@ -305,9 +311,9 @@ def adjoint_runner(
 ) -> Callable[..., AdjointComparison]:
     """The ``adjoints`` hook of :func:`.residual_growth.run_residuals` with these settings."""
 
-    def run(module: object, path: str, name: str, ns: Sequence[int], progress: ProgressCallback | None) -> AdjointComparison:
+    def run(source: CaseSource, ns: Sequence[int], progress: ProgressCallback | None) -> AdjointComparison:
         return compare_adjoints(
-            module, path, name, ns, checkpoints=checkpoints, backsolve_rtol=backsolve_rtol,
+            source, ns, checkpoints=checkpoints, backsolve_rtol=backsolve_rtol,
             compile=compile, largest=largest, progress=progress,
         )
 

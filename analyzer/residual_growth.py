@@ -13,13 +13,13 @@ caches to distort (unlike ``scale``, which lowers each n in a fresh process by d
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .cases import Target, TargetError, build_case, case_names, load_module
+from .cases import Target, TargetError
 from .fit import Fit, fit_growth, order_rank
+from .residual_sources import CaseSource, case_sources
 from .residuals import RESIDUAL_FIGURES, RESIDUAL_UNITS, ResidualError, ResidualMeasurement, measure_residuals
 from .verdict import CaseVerdict, Flag, LineGrowth, allowed_orders
 
@@ -103,15 +103,13 @@ def judge_residuals(measurements: Sequence[ResidualMeasurement], max_order: str 
     return CaseVerdict(fits=fits, flags=flags)
 
 
-def measure_case_at(
-    module: object, path: str, name: str, n: int, *, compile: bool, largest: int
-) -> ResidualMeasurement:
-    """Build ``NAME(n)`` and measure its residuals; every failure becomes a TargetError."""
-    built = build_case(module, path, name, n)  # type: ignore[arg-type]
+def measure_case_at(source: CaseSource, n: int, *, compile: bool, largest: int) -> ResidualMeasurement:
+    """Build the case at n and measure its residuals; every failure becomes a TargetError."""
+    built = source.build(n)
     try:
         return measure_residuals(built.fn, built.args, built.kwargs, n=n, compile=compile, largest=largest)
     except ResidualError as error:
-        raise TargetError(f"{path}::{name} at n={n}: {error}", details=error.details) from error
+        raise TargetError(f"{source.where} at n={n}: {error}", details=error.details) from error
 
 
 def run_residuals(
@@ -124,27 +122,26 @@ def run_residuals(
     adjoints: "Callable[..., AdjointComparison] | None" = None,
     progress: ProgressCallback | None = None,
 ) -> list[ResidualCaseResult]:
-    """Measure every selected case of ``target`` at each n; a failing case never stops the others.
+    """Measure every case (or script call site) of ``target`` at each n; a failing one never stops the others.
 
-    ``adjoints``: a callable ``(module, path, name, ns, progress) -> AdjointComparison``
-    (see :func:`.adjoints.adjoint_runner`) run after each case's own measurement.
+    ``adjoints``: a callable ``(source, ns, progress) -> AdjointComparison`` (see
+    :func:`.adjoints.adjoint_runner`) run after each case's own measurement.
     """
     ns = sorted(set(sizes))
     if len(ns) < 2:
         raise ValueError("--n needs at least two distinct sizes to fit growth")
     allowed_orders(max_order)
-    module = load_module(target.path)  # raises TargetError for import problems
     results: list[ResidualCaseResult] = []
-    for name in case_names(module, target):
-        result = ResidualCaseResult(name=f"{os.path.basename(target.path)}::{name}", ns=ns, measurements=[])
+    for source in case_sources(target):  # raises TargetError for import problems / a failing script
+        result = ResidualCaseResult(name=source.name, ns=ns, measurements=[])
         try:
             for n in ns:
-                result.measurements.append(measure_case_at(module, target.path, name, n, compile=compile, largest=largest))
+                result.measurements.append(measure_case_at(source, n, compile=compile, largest=largest))
                 if progress is not None:
                     progress(result.name, n)
             result.verdict = judge_residuals(result.measurements, max_order=max_order)
             if adjoints is not None:
-                result.adjoints = adjoints(module, target.path, name, ns, progress)
+                result.adjoints = adjoints(source, ns, progress)
         except TargetError as error:
             result.error, result.details = str(error), error.details
         results.append(result)

@@ -90,16 +90,34 @@ class ResidualMeasurement:
 
 @dataclass
 class DifferentiableCall:
-    """``fn(*args, **kwargs)`` as a scalar function of its floating-point array leaves."""
+    """``fn(*args, **kwargs)`` as ``function(fixed, *inputs)``: the sum of its floating outputs.
 
-    scalar_fn: Callable[..., jax.Array]
+    ``inputs`` are differentiated; ``fixed`` are the other array leaves, passed in (not baked
+    in as constants) so that saving one counts as saving an argument. Either may hold
+    ``jax.ShapeDtypeStruct`` leaves: tracing, lowering and compiling need no values.
+    """
+
+    function: Callable[..., jax.Array]
     inputs: list[Any]
+    fixed: list[Any] = field(default_factory=list)
+
+    @property
+    def abstract(self) -> bool:
+        """True when some input is only a shape and dtype (nothing can be run)."""
+        return any(isinstance(x, jax.ShapeDtypeStruct) for x in [*self.inputs, *self.fixed])
+
+    def gradient(self) -> Callable[..., tuple[Any, ...]]:
+        """``gradient(fixed, *inputs)``: the gradient with respect to every input."""
+        return jax.grad(self.function, argnums=tuple(range(1, 1 + len(self.inputs))))
+
+
+def _is_array(leaf: Any) -> bool:
+    return isinstance(leaf, (jax.Array, np.ndarray, np.generic, jax.ShapeDtypeStruct))
 
 
 def _is_float_array(leaf: Any) -> bool:
-    if not isinstance(leaf, (jax.Array, np.ndarray, np.generic)):
-        return False  # Python scalars and other objects stay fixed, as under eqx.filter_jit
-    return bool(jnp.issubdtype(leaf.dtype, jnp.inexact))
+    # Python scalars and other objects stay static (closed over), as under eqx.filter_jit.
+    return _is_array(leaf) and bool(jnp.issubdtype(leaf.dtype, jnp.inexact))
 
 
 def _type_summary(tree: Any, limit: int = 4) -> str:
@@ -113,23 +131,30 @@ def _type_summary(tree: Any, limit: int = 4) -> str:
 
 
 def differentiable(fn: Callable[..., Any], args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> DifferentiableCall:
-    """Wrap ``fn`` as ``scalar(*float_leaves)`` = sum of its floating outputs.
+    """Differentiate ``fn`` with respect to the floating-point array leaves of ``args``.
 
-    Raises :class:`ResidualError` when there is nothing to differentiate with respect to;
-    an output without floating leaves is reported when the wrapper is traced.
+    Keyword arguments are held fixed (a case passes hyper-parameters that way), as are
+    non-floating arrays; other leaves (Python numbers, functions) are static. Raises
+    :class:`ResidualError` when there is nothing to differentiate; an output without
+    floating leaves is reported when the wrapper is traced.
     """
-    leaves, treedef = jax.tree_util.tree_flatten((tuple(args), dict(kwargs or {})))
-    positions = [i for i, leaf in enumerate(leaves) if _is_float_array(leaf)]
-    if not positions:
+    arg_leaves, arg_tree = jax.tree_util.tree_flatten(tuple(args))
+    kwarg_leaves, kwarg_tree = jax.tree_util.tree_flatten(dict(kwargs or {}))
+    leaves = arg_leaves + kwarg_leaves
+    differentiated = [i for i, leaf in enumerate(arg_leaves) if _is_float_array(leaf)]
+    held = [i for i, leaf in enumerate(leaves) if _is_array(leaf) and i not in set(differentiated)]
+    if not differentiated:
         raise ResidualError(
-            f"nothing to differentiate: no floating-point array among the arguments ({_type_summary((args, kwargs))})"
+            "nothing to differentiate: no floating-point array among the positional arguments "
+            f"({_type_summary(tuple(args))})"
         )
 
-    def scalar_fn(*inputs: Any) -> jax.Array:
+    def function(fixed: Sequence[Any], *inputs: Any) -> jax.Array:
         full = list(leaves)
-        for position, value in zip(positions, inputs):
+        for position, value in [*zip(differentiated, inputs), *zip(held, fixed)]:
             full[position] = value
-        call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, full)
+        call_args = jax.tree_util.tree_unflatten(arg_tree, full[: len(arg_leaves)])
+        call_kwargs = jax.tree_util.tree_unflatten(kwarg_tree, full[len(arg_leaves) :])
         out = fn(*call_args, **call_kwargs)
         floats = [
             leaf for leaf in jax.tree_util.tree_leaves(out)
@@ -141,7 +166,7 @@ def differentiable(fn: Callable[..., Any], args: Sequence[Any] = (), kwargs: Map
             )
         return sum((jnp.sum(jnp.real(leaf)) for leaf in floats[1:]), jnp.sum(jnp.real(floats[0])))
 
-    return DifferentiableCall(scalar_fn=scalar_fn, inputs=[leaves[i] for i in positions])
+    return DifferentiableCall(function, [leaves[i] for i in differentiated], [leaves[i] for i in held])
 
 
 # --- where a residual comes from -------------------------------------------------------------
@@ -190,20 +215,32 @@ class _Producers:
             self._cache[id(program)] = cached
         return cached[1]
 
-    def origin(self, eqn: JaxprEqn, index: int) -> JaxprEqn:
-        """Follow output ``index`` of ``eqn`` into jit/loop bodies to the equation computing it."""
+    def origin(self, eqn: JaxprEqn, index: int) -> list[JaxprEqn]:
+        """Follow output ``index`` of ``eqn`` into jit/loop bodies: the equations passed, outermost first."""
+        chain = [eqn]
         for _ in range(64):  # nesting depth guard
             inner = _aligned_subprogram(eqn)
             if inner is None:
-                return eqn
+                break
             var = inner.outvars[index]
             if isinstance(var, Literal):
-                return eqn
+                break
             produced = self.of(inner).get(var)
             if produced is None:  # passed straight through from the sub-program's inputs
-                return eqn
+                break
             eqn, index = produced
-        return eqn
+            chain.append(eqn)
+        return chain
+
+
+def _blame_chain(chain: Sequence[JaxprEqn]) -> str:
+    """The innermost equation's line; where its traceback is cut short (some of jax's and
+    equinox's re-traces keep only a few frames), the nearest enclosing equation's."""
+    for eqn in reversed(chain):
+        source = _blame_frames(tuple(_frames(eqn)))
+        if source != UNKNOWN_SOURCE:
+            return source
+    return UNKNOWN_SOURCE
 
 
 def _residual(aval: Any, kind: str, source: str) -> Residual:
@@ -216,7 +253,7 @@ def _residual(aval: Any, kind: str, source: str) -> Residual:
 
 def _unbounded_loop_lines(call: DifferentiableCall) -> list[str]:
     """Source lines of every while loop in the forward program (to name them in an error)."""
-    closed = jax.make_jaxpr(call.scalar_fn)(*call.inputs)
+    closed = jax.make_jaxpr(call.function)(call.fixed, *call.inputs)
     lines: list[str] = []
     stack = [closed.jaxpr]
     while stack:
@@ -232,13 +269,13 @@ def _unbounded_loop_lines(call: DifferentiableCall) -> list[str]:
 def trace_residuals(call: DifferentiableCall) -> list[Residual]:
     """The residuals of ``call``, leaving out arguments saved as they are (the caller holds them)."""
 
-    def forward_and_backward(*inputs: Any) -> tuple[Any, Any, Any]:
-        out, pullback = jax.vjp(call.scalar_fn, *inputs)
+    def forward_and_backward(fixed: Sequence[Any], *inputs: Any) -> tuple[Any, Any, Any]:
+        out, pullback = jax.vjp(lambda *xs: call.function(fixed, *xs), *inputs)
         # Tracing the pullback too surfaces what only the transpose rejects (while loops).
         return out, pullback, pullback(jnp.ones_like(out))
 
     try:
-        closed, shapes = jax.make_jaxpr(forward_and_backward, return_shape=True)(*call.inputs)
+        closed, shapes = jax.make_jaxpr(forward_and_backward, return_shape=True)(call.fixed, *call.inputs)
     except ResidualError:
         raise
     except Exception as error:
@@ -280,16 +317,15 @@ def trace_residuals(call: DifferentiableCall) -> list[Residual]:
             residuals.append(_residual(var.aval, "constant", UNKNOWN_SOURCE))
         else:
             eqn, index = top[var]
-            origin = producers.origin(eqn, index)
-            residuals.append(_residual(var.aval, origin.primitive.name, _blame_frames(tuple(_frames(origin)))))
+            chain = producers.origin(eqn, index)
+            residuals.append(_residual(var.aval, chain[-1].primitive.name, _blame_chain(chain)))
     return residuals
 
 
 def compiled_temp_bytes(call: DifferentiableCall) -> int | None:
     """Temp bytes XLA allocates for the compiled gradient (what residuals miss), if reported."""
-    grad = jax.jit(jax.grad(call.scalar_fn, argnums=tuple(range(len(call.inputs)))))
     try:
-        stats = grad.lower(*call.inputs).compile().memory_analysis()
+        stats = jax.jit(call.gradient()).lower(call.fixed, *call.inputs).compile().memory_analysis()
     except Exception as error:
         text = str(error).strip()
         raise ResidualError(

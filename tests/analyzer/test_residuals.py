@@ -75,17 +75,26 @@ def test_arguments_saved_as_is_are_left_out():
     assert measure_residuals(lambda v: jnp.sum(jnp.sin(v)), (x,)).figures == {"residual_bytes": 32, "residuals": 1}
 
 
-def test_only_floating_array_leaves_are_differentiated():
-    x, steps = jnp.ones(3), jnp.arange(3)
+def test_floating_positional_arrays_are_differentiated_the_rest_held():
+    x, steps, offset = jnp.ones(3), jnp.arange(3), jnp.float32(1.0)
 
     def fn(x, steps, scale, *, offset):
         return {"value": jnp.sum(jnp.sin(x) * steps) * scale + offset, "count": steps.sum()}
 
-    call = differentiable(fn, (x, steps, 2.0), {"offset": jnp.float32(1.0)})
-    assert [a is b for a, b in zip(call.inputs, [x])] == [True] and len(call.inputs) == 2  # x and the f32 kwarg
-    assert call.inputs[1].dtype == jnp.float32
-    # The integer output leaf is left out of the sum; the integer argument is held fixed.
-    assert float(call.scalar_fn(*call.inputs)) == pytest.approx(2 * float(jnp.sum(jnp.sin(x) * steps)) + 1)
+    call = differentiable(fn, (x, steps, 2.0), {"offset": offset})
+    assert call.inputs == [x]  # a float keyword argument is held fixed, like the int array
+    assert [v is w for v, w in zip(call.fixed, [steps, offset])] == [True, True]
+    # The integer output leaf is left out of the sum.
+    assert float(call.function(call.fixed, *call.inputs)) == pytest.approx(2 * float(jnp.sum(jnp.sin(x) * steps)) + 1)
+    m = measure_residuals(fn, (x, steps, 2.0), {"offset": offset}, largest=10)
+    # cos(x), steps converted to float64 (computed, so counted), and the Python scale as a literal
+    assert sorted((r.kind, r.nbytes) for r in m.largest) == [("convert_element_type", 24), ("cos", 24), ("literal", 8)]
+
+
+def test_abstract_inputs_are_enough():
+    spec = jax.ShapeDtypeStruct((500,), jnp.float64)
+    m = measure_residuals(lambda v, w: jnp.sum(jnp.sin(v) * w), (spec,), {"w": spec})
+    assert m.figures == {"residual_bytes": 4_000, "residuals": 1}  # cos(v); w is an argument
 
 
 def test_compile_adds_the_gradients_temp_bytes(cases):
@@ -160,7 +169,7 @@ def test_unbounded_while_loop_is_named_with_its_line(cases, line_of):
 
 
 def test_nothing_to_differentiate_is_named(cases):
-    with pytest.raises(ResidualError, match=r"no floating-point array among the arguments \(int64\[4\]\)"):
+    with pytest.raises(ResidualError, match=r"no floating-point array among the positional arguments \(int64\[4\]\)"):
         measure(cases, "integer_arguments", 4)
 
 

@@ -13,6 +13,7 @@ from jaxlint.cli import main
 HERE = os.path.dirname(__file__)
 CASES = os.path.join(HERE, "residual_cases.py")
 MIXED = os.path.join(HERE, "mixed_cases.py")
+SCRIPT = os.path.join(HERE, "residual_script.py")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -110,6 +111,37 @@ def test_adjoints_agree_and_the_cheapest_is_named():
     assert "trade-off: " in comparison["summary"][0]
 
 
+def test_plain_script_call_sites_are_measured_at_n_save_points():
+    with open(SCRIPT) as handle:
+        line = next(i for i, text in enumerate(handle, 1) if "# LINE: call" in text)
+    code, out, err = run(SCRIPT, "--n", "10,100", "--adjoints", "--checkpoints", "8", "--format", "json")
+    assert code == 0, out
+    assert "[0.60577044 1.21154087]" in err  # the script ran; its prints kept off stdout
+    (case,) = json.loads(out)["cases"]
+    assert case["name"] == f"residual_script.py:{line}" and case["n"] == [10, 100]
+    first, last = case["figures"]["residual_bytes"]
+    assert last > first  # the saved outputs (n × 2 float64) are among the residuals
+    assert case["fits"]["residuals"]["order"] == "constant"
+    comparison = case["adjoints"]
+    assert comparison["library"] == "jaxlint.solver"
+    assert [r["label"] for r in comparison["results"]] == [
+        "RecursiveCheckpointAdjoint()", "RecursiveCheckpointAdjoint(checkpoints=8)", "BacksolveAdjoint()", "DirectAdjoint()"
+    ]
+    assert all(r["error"] is None and r["agrees"] is None for r in comparison["results"])
+    # Captured calls keep shapes only: memory is compared, gradients cannot run.
+    assert comparison["unchecked"] == "the call was captured from a script with its shapes only, so no gradient can run"
+    exact = [r for r in comparison["results"] if r["exact"]]
+    assert comparison["cheapest"] == min(exact, key=lambda r: r["figures"]["residual_bytes"][-1])["label"]
+
+
+def test_plain_script_without_a_solve_call(tmp_path):
+    script = tmp_path / "no_solve.py"
+    script.write_text("import jax.numpy as jnp\nprint(jnp.ones(3).sum())\n")
+    code, out, err = run(str(script), "--n", "10,100")
+    assert code == 2
+    assert "no_solve.py: running it as a script made no call of jaxlint.solver.diffeqsolve or diffrax.diffeqsolve" in err
+
+
 def test_adjoints_need_an_adjoint_parameter():
     code, out, err = run(f"{CASES}::scan_steps", "--n", "16,32", "--adjoints")
     assert code == 2
@@ -136,7 +168,7 @@ def test_one_bad_case_does_not_stop_the_others():
     [
         ("integer_output", "integer_output at n=16: not differentiable: the function's output has no floating-point leaf (int64[])"),
         ("unbounded_while", "unbounded_while at n=16: not differentiable in reverse mode: a while_loop without a static trip count"),
-        ("integer_arguments", "integer_arguments at n=16: nothing to differentiate: no floating-point array among the arguments (int64[16])"),
+        ("integer_arguments", "integer_arguments at n=16: nothing to differentiate: no floating-point array among the positional arguments (int64[16])"),
     ],
 )
 def test_not_differentiable_exits_2_naming_the_cause(case, message):
