@@ -46,8 +46,11 @@ import numpy as np
 from .attribute import is_internal
 from .cases import TargetError, user_traceback
 
-# (module, attribute) of each solve entry point we intercept, in the order we report them.
+# (module, attribute) of each solve entry point we intercept. More can be named in the
+# environment, ``JAXLINT_SOLVE_APIS=mypkg.solve:integrate,other:run`` (workers inherit it):
+# any function whose call should be re-lowered with n save points the same way.
 SOLVE_APIS: tuple[tuple[str, str], ...] = (("jaxlint.solver", "diffeqsolve"), ("diffrax", "diffeqsolve"))
+SOLVE_APIS_ENV = "JAXLINT_SOLVE_APIS"
 
 # Frames of these packages are never the user's call site (diffrax's adjoints call
 # diffeqsolve themselves; those inner calls pass straight through).
@@ -100,6 +103,19 @@ class ScriptCapture:
 class _CaptureComplete(BaseException):
     """Raised by the interceptor to stop the script; a BaseException so that the user's
     ``except Exception`` blocks (and jax's tracing) let it through."""
+
+
+def solve_apis() -> tuple[tuple[str, str], ...]:
+    """:data:`SOLVE_APIS` plus those named in ``$JAXLINT_SOLVE_APIS``."""
+    extra = []
+    for entry in os.environ.get(SOLVE_APIS_ENV, "").split(","):
+        if not entry.strip():
+            continue
+        module, sep, attribute = entry.strip().partition(":")
+        if not (sep and module and attribute.isidentifier()):
+            raise TargetError(f"${SOLVE_APIS_ENV}: {entry.strip()!r} is not MODULE:FUNCTION")
+        extra.append((module, attribute))
+    return SOLVE_APIS + tuple(api for api in extra if api not in SOLVE_APIS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,10 +385,11 @@ class _Patches:
     def __init__(self, recorder: _Recorder) -> None:
         self.recorder = recorder
         self.undo: list[tuple[Any, str, Any]] = []
-        self.hook = _AfterImport([module for module, _ in SOLVE_APIS], self.patch)
+        self.apis = dict(solve_apis())
+        self.hook = _AfterImport(self.apis, self.patch)
 
     def __enter__(self) -> "_Patches":
-        for module, _ in SOLVE_APIS:
+        for module in self.apis:
             if module in sys.modules:
                 self.patch(module)
         sys.meta_path.insert(0, self.hook)
@@ -386,7 +403,7 @@ class _Patches:
         self.undo.clear()
 
     def patch(self, module_name: str) -> None:
-        attribute = dict(SOLVE_APIS)[module_name]
+        attribute = self.apis[module_name]
         module = sys.modules.get(module_name)
         original = getattr(module, attribute, None)
         if original is None or getattr(original, _INTERCEPTOR_MARK, False):
@@ -482,7 +499,7 @@ def capture_script(path: str, *, first_only: bool = False, wanted: Iterable[Call
             ) from error
     calls = list(recorder.calls.values())
     if not calls:
-        apis = " or ".join(f"{module}.{name}" for module, name in SOLVE_APIS)
+        apis = " or ".join(f"{module}.{name}" for module, name in solve_apis())
         raise TargetError(
             f"{path}: running it as a script made no call of {apis}, and no function is marked "
             f"@jaxlint.case; to measure other code, name a case function: {path}::NAME "
