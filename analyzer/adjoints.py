@@ -170,7 +170,7 @@ def _quiet_callbacks() -> Iterator[None]:
         callback_logger.setLevel(level)
 
 
-def _runtime_error_summary(error: Exception) -> str:
+def runtime_error_summary(error: Exception) -> str:
     """One line: an equinox runtime check's own message rather than XLA's wrapper around it."""
     text = str(error).strip()
     for line in text.splitlines():
@@ -287,7 +287,7 @@ def compare_adjoints(
         try:
             gradients[choice.label], result.grad_seconds, eps_tolerance = _flat_gradient(call)
         except Exception as error:  # e.g. a runtime check failed while running the gradient
-            result.gradient_error, result.details = _runtime_error_summary(error), str(error).strip()
+            result.gradient_error, result.details = runtime_error_summary(error), str(error).strip()
             continue
         result.tolerance = eps_tolerance if choice.exact else backsolve_rtol
 

@@ -43,7 +43,7 @@ class CountsParam(click.ParamType):
 @click.argument("target")
 @click.option("--n", "sizes", type=SizesParam(), required=True, help="Sizes (steps or save points), e.g. 100,500,2k.")
 @click.option("--compile", "compile_", is_flag=True, help="Also compile the gradient and report XLA's temp bytes.")
-@click.option("--adjoints", is_flag=True, help="Re-measure with each adjoint; NAME must take an `adjoint` keyword.")
+@click.option("--adjoints", is_flag=True, help="Re-measure with each adjoint and compare gradients; NAME must take an `adjoint` keyword.")
 @click.option(
     "--checkpoints", type=CountsParam(), default=",".join(map(str, DEFAULT_CHECKPOINTS)), show_default=True,
     help="Checkpoint counts tried for RecursiveCheckpointAdjoint with --adjoints.",
@@ -64,25 +64,34 @@ def residuals(
 ) -> None:
     """Measure what reverse mode saves for the backward pass of TARGET at each size n.
 
-    TARGET is FILE.py::NAME, where NAME(n) returns (fn, args) or (fn, args, kwargs),
-    or FILE.py to run every function marked @jaxlint.case. The gradient taken is that of
-    the sum of fn's floating outputs with respect to its floating-point array arguments.
+    TARGET is FILE.py::NAME, where NAME(n) returns (fn, args) or (fn, args, kwargs);
+    FILE.py to run every function marked @jaxlint.case; or a plain solve script (no
+    case marked): each of its jaxlint.solver / diffrax diffeqsolve call sites is
+    re-built with n save points. The gradient taken is that of the sum of fn's
+    floating outputs with respect to the floating-point arrays in args (kwargs are
+    held fixed); for a script call, of the solution's ys with respect to terms, y0
+    and args.
 
-    Per n: residual bytes (arguments left out) and count, the largest residuals with their
-    source lines; with --compile, the compiled gradient's temp bytes. Each figure's growth
-    is fitted; growth beyond --max-order (default linear: memory ∝ steps is what a plain
-    scan costs) is flagged. --max-order constant flags any growth.
+    Per n: residual bytes (arguments left out) and count, the largest residuals
+    with their source lines; with --compile, the compiled gradient's temp bytes.
+    Each figure's growth is fitted; growth beyond --max-order (default linear:
+    memory ∝ steps is what a plain scan costs) is flagged. --max-order constant
+    flags any growth.
 
-    --adjoints: NAME(n, adjoint=...) is re-run with RecursiveCheckpointAdjoint (default and
-    --checkpoints), BacksolveAdjoint and DirectAdjoint, from diffrax if the parameter's
-    default is a diffrax adjoint, else from jaxlint.solver; gradients are compared and the
-    cheapest agreeing adjoint is named with its trade-off.
+    --adjoints: the case is re-run with RecursiveCheckpointAdjoint (default and
+    --checkpoints), BacksolveAdjoint and DirectAdjoint (NAME must take an
+    `adjoint` keyword; a script's call has it swapped in), from diffrax if the
+    adjoint's default is a diffrax one, else from jaxlint.solver. Gradients are
+    compared (not for script calls, captured as shapes only) and the cheapest
+    agreeing adjoint is named with its trade-off.
 
-    This RUNS your code (it imports FILE.py, calls NAME(n) and traces the gradient; with
-    --compile or --adjoints it also compiles and runs it). `jaxlint check` never does.
+    This RUNS your code (it imports FILE.py and calls NAME(n), or runs the script,
+    and traces the gradient; --compile and --adjoints also compile it, and
+    --adjoints runs it). `jaxlint check` never does.
 
-    Exit codes: 0 ok, 1 a figure grew past --max-order or an exact adjoint's gradient
-    disagreed, 2 usage or user-code error (including a function that is not differentiable).
+    Exit codes: 0 ok, 1 a figure grew past --max-order or an exact adjoint's
+    gradient disagreed, 2 usage or user-code error (including a function that is
+    not differentiable).
     """
     err = Console(stderr=True)
     try:

@@ -136,7 +136,9 @@ def _measure(fn: Callable[[ODEField], jax.Array], gradients: bool) -> tuple[str,
         grad = jax.jit(jax.grad(fn))(initial_state())
         return figure, f"({float(grad.x):.6f}, {float(grad.y):.6f})"
     except Exception as error:  # an adjoint the library cannot run for this solve
-        return figure, f"error: {type(error).__name__}"
+        from jaxlint.analyzer.adjoints import runtime_error_summary
+
+        return figure, f"error: {runtime_error_summary(error)}"
 
 
 def _meets(figure: str, target: tuple[int, bool] | None) -> str:
