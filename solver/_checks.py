@@ -21,9 +21,17 @@ from ._step_size_controller import AbstractStepSizeController
 from ._term import AbstractTerm
 
 
+def concrete_value(x: Any) -> np.ndarray | None:
+    """``x`` as a NumPy array if it is known at trace time, else None."""
+    try:
+        return np.asarray(x)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        return None
+
+
 def is_concrete(*xs: Any) -> bool:
     """Whether every value is known at trace time."""
-    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+    return all(concrete_value(x) is not None for x in jax.tree_util.tree_leaves(xs))
 
 
 def check_types(
@@ -70,7 +78,8 @@ def check_dt0(t0: Array, t1: Array, dt0: Array | None) -> Array | None:
     if dt0 is None:
         return None
     if is_concrete(t0, t1, dt0):
-        span, step = float(t1 - t0), float(dt0)
+        span = float(concrete_value(t1)) - float(concrete_value(t0))
+        step = float(concrete_value(dt0))
         if span * step < 0 or (step == 0 and span != 0):
             raise ValueError(
                 f"`dt0` must have the sign of `t1 - t0` (got dt0={step}, t1 - t0={span})."
@@ -82,10 +91,11 @@ def check_dt0(t0: Array, t1: Array, dt0: Array | None) -> Array | None:
 
 def check_save_times(ts: Array, t0: Array, t1: Array, where: str) -> Array:
     """Internal (increasing-time) save times must be non-decreasing and inside [t0, t1]."""
-    if ts.shape[0] == 0:
+    if jnp.shape(ts)[0] == 0:
         return ts
     if is_concrete(ts, t0, t1):
-        ts_np, lo, hi = np.asarray(ts), float(t0), float(t1)
+        ts_np = concrete_value(ts)
+        lo, hi = float(concrete_value(t0)), float(concrete_value(t1))
         if np.any(np.diff(ts_np) < 0):
             raise ValueError(
                 f"`{where}` must be monotone in the direction of integration (from t0 to t1)."

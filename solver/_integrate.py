@@ -20,7 +20,14 @@ import jax.numpy as jnp
 
 from . import _save
 from ._adjoint import AbstractAdjoint, RecursiveCheckpointAdjoint
-from ._checks import check_dt0, check_save_times, check_steps_need_bound, check_types, is_concrete
+from ._checks import (
+    check_dt0,
+    check_save_times,
+    check_steps_need_bound,
+    check_types,
+    concrete_value,
+    is_concrete,
+)
 from ._custom_types import Args, Array, PyTree, RealScalarLike, Y
 from ._event import Event, event_happened, is_boolean
 from ._interpolation import DenseInterpolation
@@ -393,7 +400,6 @@ def run(config: _Config, terms: AbstractTerm, y0: Y, args: Args, outer_loop, inn
     return _finish(config, args, final_state)
 
 
-@eqx.filter_jit
 def diffeqsolve(
     terms: AbstractTerm,
     solver: AbstractSolver,
@@ -421,38 +427,73 @@ def diffeqsolve(
     - ``event``: a terminating `Event`. ``max_steps``: bound on the number of steps (None
       for unbounded, where the adjoint allows).
     - ``throw``: raise a runtime error when the solve fails (else check ``Solution.result``).
+
+    Arguments known before tracing (Python numbers, NumPy arrays, arrays outside ``jit``) are
+    checked here with a ``ValueError``; traced ones get the same checks at run time.
     """
     check_types(terms, solver, stepsize_controller, saveat, max_steps)
     check_steps_need_bound(saveat, max_steps)
     if not isinstance(adjoint, AbstractAdjoint):
-        raise TypeError(f"`adjoint` must be an adjoint such as `RecursiveCheckpointAdjoint()`, got {type(adjoint).__name__}.")
+        raise TypeError(
+            "`adjoint` must be an adjoint such as `RecursiveCheckpointAdjoint()`, got "
+            f"{type(adjoint).__name__}."
+        )
     if event is not None and not isinstance(event, Event):
         raise TypeError(f"`event` must be an `Event`, got {type(event).__name__}.")
     adjoint.check(saveat=saveat, event=event, max_steps=max_steps)
+    direction = None
+    if is_concrete(t0, t1):
+        direction = 1 if float(concrete_value(t1)) >= float(concrete_value(t0)) else -1
+    stepsize_controller.check(t0, t1)
+    dt0_checked = dt0 is None or is_concrete(t0, t1, dt0)
+    if dt0_checked:
+        check_dt0(t0, t1, dt0)
+    ts_checked = direction is not None and all(
+        is_concrete(sub.ts) for sub in saveat.subs if sub.ts is not None
+    )
+    if ts_checked:
+        for sub in saveat.subs:
+            if sub.ts is not None:
+                internal_ts = concrete_value(sub.ts) * direction
+                check_save_times(internal_ts, t0 * direction, t1 * direction, "SaveAt(ts=...)")
+    return _diffeqsolve(
+        terms, solver, t0, t1, dt0, y0, args, saveat=saveat,
+        stepsize_controller=stepsize_controller, adjoint=adjoint, event=event,
+        max_steps=max_steps, throw=throw, static_direction=direction,
+        dt0_checked=dt0_checked, ts_checked=ts_checked,
+    )  # fmt: skip
 
+
+@eqx.filter_jit
+def _diffeqsolve(
+    terms, solver, t0, t1, dt0, y0, args, *, saveat, stepsize_controller, adjoint, event,
+    max_steps, throw, static_direction, dt0_checked, ts_checked,
+) -> Solution:  # fmt: skip
     y0 = jax.tree_util.tree_map(_as_inexact, y0)
     time_dtype = jnp.result_type(t0, t1, *([] if dt0 is None else [dt0]), float)
     t0 = jnp.asarray(t0, time_dtype)
     t1 = jnp.asarray(t1, time_dtype)
-    dt0 = check_dt0(t0, t1, None if dt0 is None else jnp.asarray(dt0, time_dtype))
-    if is_concrete(t0, t1):
-        direction: Any = 1 if float(t1) >= float(t0) else -1
-    else:
-        direction = jnp.where(t1 >= t0, 1, -1).astype(time_dtype)
-    if isinstance(direction, int) and direction == 1:
+    if dt0 is not None:
+        dt0 = jnp.asarray(dt0, time_dtype)
+        if not dt0_checked:
+            dt0 = check_dt0(t0, t1, dt0)
+    if static_direction == 1:
+        direction: Any = 1
         controller = stepsize_controller
     else:
-        direction = jnp.asarray(direction, time_dtype)
+        if static_direction == -1:
+            direction = jnp.asarray(-1, time_dtype)
+        else:
+            direction = jnp.where(t1 >= t0, 1, -1).astype(time_dtype)
         controller = stepsize_controller.wrap(direction)
     internal = (lambda t: t) if isinstance(direction, int) else (lambda t: t * direction)
-    save_ts = tuple(
-        None
-        if sub.ts is None
-        else check_save_times(
-            internal(jnp.asarray(sub.ts, time_dtype)), internal(t0), internal(t1), "SaveAt(ts=...)"
-        )
-        for sub in saveat.subs
-    )
+    save_ts = []
+    for sub in saveat.subs:
+        ts = None if sub.ts is None else internal(jnp.asarray(sub.ts, time_dtype))
+        if ts is not None and not ts_checked:
+            ts = check_save_times(ts, internal(t0), internal(t1), "SaveAt(ts=...)")
+        save_ts.append(ts)
+    save_ts = tuple(save_ts)
     config = _Config(
         solver=solver.bind_tolerances(*controller.tolerances()),
         controller=controller,
