@@ -28,21 +28,19 @@ def main() -> None:
     """Find the code that makes a JAX program grow with a size that should only change shapes.
 
     \b
-      jaxlint check src/                      static lint, never runs your code
-      jaxlint scale solve.py::case --n 1k,10k lower at several n, fit growth
-      jaxlint rules                           the lint rule catalogue
+      jaxlint check src/                        static lint; never runs your code
+      jaxlint scale solve.py --n 1k,10k,30k     lower at several n, fit growth (runs your code)
+      jaxlint residuals solve.py --n 100,500    reverse-mode memory per n (runs your code)
+      jaxlint rules / jaxlint rule JL001        the lint rule catalogue
     """
 
 
 # Each command lives in its own module; registering here keeps this file the only place
 # that knows the whole command set.
+from jaxlint._check_cmd import check, rule, rules  # noqa: E402
+from jaxlint._residuals_cmd import residuals  # noqa: E402
 from jaxlint._scale_cmd import scale  # noqa: E402
 
-main.add_command(scale)
-from jaxlint._check_cmd import check, rule, rules  # noqa: E402
+for command in (check, scale, residuals, rules, rule):
+    main.add_command(command)
 
-main.add_command(check)
-main.add_command(rules)
-main.add_command(rule)
-from jaxlint._residuals_cmd import residuals  # noqa: E402
-main.add_command(residuals)
