@@ -71,7 +71,10 @@ _STRUCTURAL_WORDS = frozenset(
         "head", "heads", "level", "levels", "depth", "child", "children", "term", "terms", "field",
         "fields", "solver", "solvers", "component", "components", "ndim", "axis", "axes", "rank",
         "order", "branch", "branches", "param", "params", "weight", "weights", "bias", "biases",
-        "tableau", "models", "nets", "keys", "tree", "trees", "shape", "shapes",
+        "tableau", "models", "nets", "keys", "tree", "trees", "shape", "shapes", "dims", "dimensions", "nd",
+        # argument lists: a loop over a function's arguments or their avals is trace-time plumbing
+        "args", "arguments", "nargs", "kwargs", "operands", "tracers", "avals", "dtypes", "specs",
+        "shardings", "argnums", "argnames", "types",
     }
 )
 # Names that denote an array of times or samples when iterated directly (`for t in ts`).
@@ -285,10 +288,12 @@ class SizeClassifier:
         if literal is not None:
             return literal > SMALL_LOOP_MAX
         if isinstance(expr, cst.Name):
+            if is_structural_name(expr.value) or expr.value in ("True", "False", "None"):
+                return False  # `ndim_out = np.ndim(x) + len(dims)` is still a rank
             value = self.local_values.get(expr.value)
             if value is not None:
                 return self.is_size(value, depth + 1)
-            return not is_structural_name(expr.value) and expr.value not in ("True", "False", "None")
+            return True
         if isinstance(expr, cst.Attribute):
             if expr.attr.value == "size":
                 return True

@@ -41,6 +41,7 @@ class PythonLoopOverSize(LintRule):
     TRACED_ONLY = True
     FIX_SAFETY = "none"
     PREFILTER = ("for ", "while ")
+    REQUIRES = ("for", "while", "comprehension")  # in traced code (TRACED_ONLY)
 
     VALID: ClassVar[list[str | Valid]] = [
         # Plain Python (nothing traces `simulate`): a host-side loop is fine.
@@ -109,6 +110,8 @@ def configure(f, ys, max_vec_size, max_out_size):
         ys = ys + axis
     for day in range(max_out_size, max_out_size + 7):
         ys = ys * day
+    ndim_out = ys.ndim + len(max_out_size)
+    ys = ys.reshape([1 for _ in range(ndim_out)])
     vec_size = 1
     while vec_size * 2 <= max_vec_size:
         vec_size *= 2

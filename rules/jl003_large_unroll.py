@@ -36,6 +36,7 @@ class LargeUnroll(LintRule):
     TRACED_ONLY = False  # a scan is traced wherever it is written
     FIX_SAFETY = "unsafe"
     PREFILTER = ("unroll",)
+    REQUIRES = ("keyword:unroll",)
 
     VALID: ClassVar[list[str | Valid]] = [
         """

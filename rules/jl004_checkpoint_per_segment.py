@@ -57,6 +57,7 @@ class CheckpointPerSegment(LintRule):
     TRACED_ONLY = True
     FIX_SAFETY = "none"
     PREFILTER = ("checkpoint", "remat")
+    REQUIRES = ("jax.checkpoint", "jax.remat", "jax.ad_checkpoint", "equinox.filter_checkpoint")
 
     VALID: ClassVar[list[str | Valid]] = [
         # One checkpointed body inside a scan: traced once.

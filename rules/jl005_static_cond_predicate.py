@@ -39,6 +39,7 @@ class StaticCondPredicate(LintRule):
     TRACED_ONLY = False  # lax.cond traces its branches wherever it is called
     FIX_SAFETY = "safe"
     PREFILTER = ("cond", "switch")
+    REQUIRES = ("jax.lax.cond", "jax.lax.switch")
 
     VALID: ClassVar[list[str | Valid]] = [
         """

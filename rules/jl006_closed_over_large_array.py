@@ -49,6 +49,7 @@ class ClosedOverLargeArray(LintRule):
         "zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace", "logspace", "geomspace",
         "random", "load", "fromfile", "memmap", "frombuffer",
     )
+    REQUIRES = ("numpy", "jax.numpy")
 
     VALID: ClassVar[list[str | Valid]] = [
         # Passed as an argument: an input of the program, not a constant.

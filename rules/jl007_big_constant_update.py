@@ -49,6 +49,7 @@ class BigConstantUpdate(LintRule):
     TRACED_ONLY = True
     FIX_SAFETY = "none"
     PREFILTER = (".at[",)
+    REQUIRES = ("at-update",)  # in traced code (TRACED_ONLY)
 
     VALID: ClassVar[list[str | Valid]] = [
         """

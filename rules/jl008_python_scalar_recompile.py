@@ -88,6 +88,7 @@ class PythonScalarRecompile(LintRule):
     TRACED_ONLY = False  # the sweep loop runs in plain Python (the rule skips traced loops)
     FIX_SAFETY = "unsafe"
     PREFILTER = ("diffeqsolve", "Controller", "StepSize", "StepTo", "filter_jit")
+    REQUIRES = ("diffrax", "jaxlint.solver", "equinox.filter_jit")
 
     VALID: ClassVar[list[str | Valid]] = [
         # Arrays: one compilation for all values.

@@ -104,6 +104,7 @@ class JitOfFreshFunction(LintRule):
     TRACED_ONLY = False  # the waste is in plain Python; a jit inside traced code is inlined
     FIX_SAFETY = "none"
     PREFILTER = ("jit", "pmap")
+    REQUIRES = ("jax.jit", "jax.pmap", "equinox.filter_jit", "equinox.filter_pmap", "jax.experimental.pjit")
 
     VALID: ClassVar[list[str | Valid]] = [
         # A module-level function: the cache finds it again.

@@ -57,6 +57,7 @@ class WhereOfUpdatedBuffer(LintRule):
     TRACED_ONLY = False  # eager mode copies the buffer too
     FIX_SAFETY = "safe"
     PREFILTER = (".at[",)
+    REQUIRES = ("jax.numpy.where",)
 
     VALID: ClassVar[list[str | Valid]] = [
         """

@@ -36,6 +36,7 @@ class MaxStepsBuffers(LintRule):
     TRACED_ONLY = False
     FIX_SAFETY = "none"
     PREFILTER = ("max_steps",)
+    REQUIRES = ("keyword:max_steps",)
 
     VALID: ClassVar[list[str | Valid]] = [
         # The default max_steps (4096), and a large max_steps when saving only at ts.

@@ -50,6 +50,7 @@ class SaveatEndpointsAsTs(LintRule):
     TRACED_ONLY = False
     FIX_SAFETY = "safe"
     PREFILTER = ("SaveAt",)
+    REQUIRES = ("diffrax.SaveAt", "jaxlint.solver.SaveAt")
 
     VALID: ClassVar[list[str | Valid]] = [
         """

@@ -51,6 +51,7 @@ class ArrayStatic(LintRule):
     TRACED_ONLY = False
     FIX_SAFETY = "none"
     PREFILTER = ("static",)
+    REQUIRES = ("equinox.field", "equinox.static_field", "keyword:static_argnums", "keyword:static_argnames")
 
     VALID: ClassVar[list[str | Valid]] = [
         """

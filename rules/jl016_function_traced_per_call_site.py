@@ -7,7 +7,7 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
-from jaxlint.rules._patterns import FileMemo, name_words
+from jaxlint.rules._patterns import FileMemo, SizeClassifier, name_words
 from jaxlint.rules._scopes import Scope, code_of, defining_scope
 
 # Library roots whose functions are primitives or cheap wrappers, not "user functions".
@@ -92,6 +92,7 @@ class FunctionTracedPerCallSite(LintRule):
     TRACED_ONLY = False  # lax.cond traces both branches anywhere; the loop half checks tracing itself
     FIX_SAFETY = "none"
     PREFILTER = ("cond", "switch", "for ")
+    REQUIRES = ("jax.lax.cond", "jax.lax.switch", "traced:for")
 
     VALID: ClassVar[list[str | Valid]] = [
         # Different functions per branch; jnp functions are primitives, not user functions.
@@ -159,6 +160,14 @@ def check(terms, args):
     for term, arg in zip(terms, args):
         _assert_term_compatible(term, arg)
     return args
+
+@jax.jit
+def partition(leaves, filter_fn):
+    kept = []
+    for leaf in leaves:
+        if filter_fn(leaf):
+            kept.append(leaf)
+    return kept
 
 class Formatter:
     @jax.jit
@@ -316,8 +325,8 @@ class Solver(eqx.Module):
         classifier = self.memo.classifier(node)
         if classifier.loop_size(node.iter) is not None:
             return  # a loop over a problem size: JL002 reports the loop itself
-        count = classifier.literal_count(node.iter)
-        if count is not None and count < 2:
+        times = self._stage_loop(node.iter, classifier)
+        if times is None:
             return
         reason = self.context.traced_reason(node)
         if reason is None:
@@ -329,13 +338,33 @@ class Solver(eqx.Module):
             if key is None or key in reported:
                 continue
             reported.add(key)
-            times = f"{count} times" if count is not None else "once per iteration"
             self.report(
                 call,
-                f"`{key}` is traced once per iteration of this Python loop ({times}) in traced code "
-                f"({reason}): once per iteration in the program; loop with `lax.fori_loop`/`lax.scan` so it "
-                "is traced once (or wrap it in `eqx.internal.noinline`)",
+                f"`{key}` is traced once per iteration of this Python loop over stages ({times}) in traced "
+                f"code ({reason}): once per iteration in the program; loop with `lax.fori_loop`/`lax.scan` so "
+                "it is traced once (or wrap it in `eqx.internal.noinline`)",
             )
+
+    def _stage_loop(self, iterable: cst.BaseExpression, classifier: SizeClassifier) -> str | None:
+        """How often a loop over *stages* runs ("4 times", "once per stage"), or None when the
+        loop is not one: a few literal items, or a count/collection named after stages or a
+        tableau. Loops over other collections (leaves, arguments) are left alone."""
+        count = classifier.literal_count(iterable)
+        if count is not None:
+            return f"{count} times" if count >= 2 else None
+        if isinstance(iterable, cst.Call):
+            qualified = self.context.qualified_name(iterable.func)
+            args = [a.value for a in iterable.args if a.keyword is None and not a.star]
+            if qualified == "builtins.range" and args:
+                stop = args[0] if len(args) == 1 else args[1]
+                if isinstance(stop, cst.Call) and self.context.qualified_name(stop.func) == "builtins.len" and stop.args:
+                    stop = stop.args[0].value
+                return "once per stage" if _names_stages(stop) else None
+            if qualified in ("builtins.enumerate", "builtins.reversed", "builtins.zip"):
+                found = [self._stage_loop(a, classifier) for a in args]
+                return next((f for f in found if f is not None), None)
+            return None
+        return "once per stage" if _names_stages(iterable) else None
 
     # -- what counts as a user function --
     def _user_callee(
@@ -396,6 +425,21 @@ class Solver(eqx.Module):
 
     def _is_module_def(self, name: str) -> bool:
         return any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in self.context.module.body)
+
+
+_STAGE_WORDS = frozenset({"stage", "stages", "tableau", "substep", "substeps", "nstages"})
+
+
+def _names_stages(expr: cst.BaseExpression) -> bool:
+    """``num_stages``, ``self.stages``, ``self.tableau.c``: a name about RK stages."""
+    names: list[str] = []
+    while isinstance(expr, (cst.Attribute, cst.Subscript)):
+        if isinstance(expr, cst.Attribute):
+            names.append(expr.attr.value)
+        expr = expr.value
+    if isinstance(expr, cst.Name):
+        names.append(expr.value)
+    return any(word.lower() in _STAGE_WORDS for name in names for word in name_words(name))
 
 
 def _loop_bound_names(loop: cst.For) -> list[str]:
