@@ -97,27 +97,8 @@ def test_loop_size_tells_sizes_from_structure(loop: str, is_size: bool) -> None:
     assert isinstance(function, cst.FunctionDef)
     for_loop = function.body.body[0]
     assert isinstance(for_loop, cst.For)
-    memo = FileMemo(context)
-    module.visit(_ParentRecorder(context))
+    memo = FileMemo(context)  # the context finds parents lazily (no engine traversal needed)
     assert (memo.classifier(for_loop).loop_size(for_loop.iter) is not None) == is_size
-
-
-class _ParentRecorder(cst.CSTVisitor):
-    """Records parents the way the engine's traversal does (the memo asks for the enclosing def)."""
-
-    def __init__(self, context: RuleContext) -> None:
-        super().__init__()
-        self.context = context
-        self.stack: list[cst.CSTNode] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.stack:
-            self.context.record_parent(node, self.stack[-1])
-        self.stack.append(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
 
 
 def test_bound_names_sees_parameters_assignments_and_nested_defs_only() -> None:
