@@ -128,6 +128,9 @@ class ModuleSummary:
     names: frozenset[str] = frozenset()  # every dotted name used, imports resolved
     keywords: frozenset[str] = frozenset()  # keyword-argument names used in calls
     features: dict[str, frozenset[str]] = field(default_factory=dict)  # function ("" = module) -> syntax features
+    # The line where each top-level statement's syntax starts, `a = 1; b = 2` counted once:
+    # one entry per libcst top-level statement, for cheap positions (RuleContext.position).
+    statement_lines: tuple[int, ...] = ()
 
 
 def module_name_for(path: Path) -> str:
@@ -463,7 +466,13 @@ def summarize_module(source: str | bytes, module: str, is_package: bool = False)
     tree = ast.parse(source)
     summarizer = _Summarizer(module, is_package)
     summarizer.visit(tree)
-    return summarizer.finish(module)
+    summary = summarizer.finish(module)
+    lines: list[int] = []
+    for statement in tree.body:
+        if not lines or statement.lineno != lines[-1]:
+            lines.append(statement.lineno)
+    summary.statement_lines = tuple(lines)
+    return summary
 
 
 # --- cross-file graph ------------------------------------------------------------------------

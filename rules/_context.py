@@ -37,13 +37,15 @@ class FileFacts:
     defined: frozenset[str]
     traced: Mapping[str, str] = field(default_factory=dict)  # function qualname -> reason
     transform_lambdas: bool = False  # a lambda sits in a transform's function slot
+    statement_lines: tuple[int, ...] = ()  # first line of each top-level statement (ast)
 
     @classmethod
     def from_summary(
         cls, path: str, summary: ModuleSummary, traced: Mapping[str, str], transform_lambdas: bool | None = None
     ) -> "FileFacts":
         lambdas = summary.transform_lambdas if transform_lambdas is None else transform_lambdas
-        return cls(path, summary.module, summary.imports, summary.defined, dict(traced), lambdas)
+        return cls(path, summary.module, summary.imports, summary.defined, dict(traced), lambdas,
+                   summary.statement_lines)
 
     @classmethod
     def for_single_file(cls, source: str, path: str, module: str | None = None) -> "FileFacts":
@@ -77,6 +79,9 @@ class RuleContext:
         self._parents_complete = False
         self._parents_structural = False  # every non-formatting node's parent is recorded
         self._positions: Mapping[cst.CSTNode, object] | None = None
+        self._statement_index: dict[int, int] | None = None
+        self._statement_ranges: dict[int, dict] = {}
+        self._statement_delta: dict[int, int] = {}
 
     # -- names --
     def qualified_name(self, expr: cst.CSTNode) -> str | None:
@@ -111,7 +116,7 @@ class RuleContext:
         Formatting nodes are added only when asked about one: they are a third of a tree."""
         if self._parents_complete:
             return
-        from jaxlint.rules._lint import WHITESPACE_NODES, walk
+        from jaxlint.rules._walk import WHITESPACE_NODES, walk
 
         def noop(_: cst.CSTNode) -> None:
             return None
@@ -123,16 +128,17 @@ class RuleContext:
     def descendants(self, node: cst.CSTNode) -> list[cst.CSTNode]:
         """``node`` and every node below it, in source order. Much cheaper than running a
         libcst visitor with ``node.visit(...)`` (which rebuilds every node it passes)."""
-        from jaxlint.rules._lint import iter_nodes
+        from jaxlint.rules._walk import iter_nodes
 
         return iter_nodes(node)
 
     def visit(self, node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
         """Run a read-only libcst visitor over ``node``: like ``node.visit(visitor)``, 2-3x faster
         (``visit_<Node>_<attribute>`` hooks excepted)."""
-        from jaxlint.rules._lint import visit_fast
+        from jaxlint.rules._walk import visit_fast
 
-        visit_fast(node, visitor)
+        if not visit_fast(node, visitor):
+            node.visit(visitor)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The node's parent in the module (None for the module itself)."""
@@ -218,7 +224,17 @@ class RuleContext:
 
     # -- positions --
     def position(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
-        """(line, column, end_line, end_column): 1-based lines, 0-based columns."""
+        """(line, column, end_line, end_column): 1-based lines, 0-based columns.
+
+        Only the top-level statement holding ``node`` is rendered (with libcst's position
+        tracking), and placed by that statement's line from the ``ast`` summary: a finding
+        costs one statement's codegen, not the module's (libcst's PositionProvider renders and
+        re-visits the whole module, seconds for a big file). Falls back to the provider when
+        the statements cannot be matched one to one.
+        """
+        found = self._statement_position(node)
+        if found is not None:
+            return found
         if self._positions is None:
             from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -227,3 +243,46 @@ class RuleContext:
             self._positions = wrapper.resolve(PositionProvider)
         code_range = self._positions[node]
         return (code_range.start.line, code_range.start.column, code_range.end.line, code_range.end.column)
+
+    def _statement_position(self, node: cst.CSTNode) -> tuple[int, int, int, int] | None:
+        lines = self.facts.statement_lines
+        body = self.module.body
+        if not lines or len(lines) != len(body):
+            return None
+        statement = node
+        parent = self.parent(node)
+        while parent is not None and parent is not self.module:
+            statement, parent = parent, self.parent(parent)
+        if parent is None:
+            return None  # the module itself, or a node that is not in this module
+        if self._statement_index is None:
+            self._statement_index = {id(s): i for i, s in enumerate(body)}
+        index = self._statement_index.get(id(statement))
+        if index is None:
+            return None
+        ranges = self._statement_ranges.get(index)
+        if ranges is None:
+            from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+            holder = _RangeHolder()
+            state = PositionProvidingCodegenState(
+                default_indent=self.module.default_indent, default_newline=self.module.default_newline, provider=holder
+            )
+            statement._codegen(state)
+            ranges = holder._computed
+            # The rendered statement starts with its leading blank/comment lines; the ast
+            # line is where its own syntax starts (the `def`, not a decorator or a comment).
+            self._statement_ranges[index] = ranges
+            self._statement_delta[index] = lines[index] - ranges[statement].start.line
+        code_range = ranges.get(node)
+        if code_range is None:
+            return None
+        delta = self._statement_delta[index]
+        return (code_range.start.line + delta, code_range.start.column, code_range.end.line + delta, code_range.end.column)
+
+
+class _RangeHolder:
+    """Stands in for a metadata provider: libcst's position codegen state writes here."""
+
+    def __init__(self) -> None:
+        self._computed: dict[cst.CSTNode, object] = {}

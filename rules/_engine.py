@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.rules._callgraph import ModuleSummary
     from jaxlint.rules._lint import ModuleResult
 
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 MAX_FIX_ROUNDS = 10
 CACHE_DIR_NAME = ".jaxlint_cache"
 # Below this much source, worker processes cost more than they save.

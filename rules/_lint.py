@@ -17,6 +17,7 @@ import libcst as cst
 from jaxlint.rules._base import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding, LintRule
 from jaxlint.rules._context import FileFacts, RuleContext
 from jaxlint.rules._fix import _line_starts, fix_for_replacement
+from jaxlint.rules._walk import WHITESPACE_NODES, fast_visits, iter_nodes, visit_fast, walk  # noqa: F401 (re-export)
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*[,\s]\s*[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
 _IGNORE = re.compile(r"#\s*jaxlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
@@ -72,137 +73,6 @@ def _handler_names(rule_class: type[LintRule]) -> list[tuple[str, str, str]]:
         if name in _BASE_METHODS and getattr(rule_class, name) is getattr(LintRule, name):
             continue
         found.append((name[:5], name[6:], name))
-    return found
-
-
-_VISIT_CALL = re.compile(r'visit_\w+\(\s*self,\s*"(\w+)"')
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _child_fields(node_class: type) -> tuple[str, ...]:
-    """The attributes of ``node_class`` holding child nodes, in libcst's visiting order.
-
-    Read once per class from the source of its ``_visit_and_replace_children``, where each
-    child is visited by a helper that names the attribute (``visit_sequence(self, "body", ...)``).
-    The engine then walks the tree without libcst's visit machinery, which rebuilds every node
-    it passes (about half of libcst's lint time), and visits the same nodes in the same order.
-    """
-    fields = _CHILD_FIELDS.get(node_class)
-    if fields is None:
-        import inspect
-
-        method = getattr(node_class, "_visit_and_replace_children")
-        fields = tuple(dict.fromkeys(_VISIT_CALL.findall(inspect.getsource(method))))
-        _CHILD_FIELDS[node_class] = fields
-    return fields
-
-
-# Formatting-only nodes: about a third of a module's nodes, never looked at by a rule that
-# has no handler for them (their parents stay reachable through RuleContext.parent).
-WHITESPACE_NODES = frozenset(
-    {cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment}
-)
-
-
-def walk(root: cst.CSTNode, on_visit: Callable[[cst.CSTNode], object], on_leave: Callable[[cst.CSTNode], object],
-         parents: dict[cst.CSTNode, cst.CSTNode] | None = None, skip: frozenset[type] = frozenset()) -> None:
-    """Depth-first traversal calling ``on_visit`` before and ``on_leave`` after each subtree,
-    in libcst's order, recording parents; iterative, so deep expressions cannot overflow the
-    stack. ``on_visit`` returning ``False`` skips the node's children (``on_leave`` still
-    runs, as in libcst). Subtrees rooted at a node whose type is in ``skip`` are not entered.
-    """
-    node_type = cst.CSTNode
-    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
-    fields_of = _CHILD_FIELDS
-    while stack:
-        node, leaving = stack.pop()
-        if leaving:
-            on_leave(node)
-            continue
-        descend = on_visit(node)
-        stack.append((node, True))
-        if descend is False:
-            continue
-        cls = type(node)
-        fields = fields_of.get(cls) or _child_fields(cls)
-        children: list[cst.CSTNode] = []
-        for name in fields:
-            value = getattr(node, name)
-            if isinstance(value, node_type):
-                if type(value) not in skip:
-                    children.append(value)
-            elif isinstance(value, (tuple, list)):
-                children.extend(v for v in value if isinstance(v, node_type) and type(v) not in skip)
-        for child in reversed(children):
-            if parents is not None:
-                parents[child] = node
-            stack.append((child, False))
-
-
-def visit_fast(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
-    """``node.visit(visitor)`` for a read-only :class:`libcst.CSTVisitor`, 2-3x faster.
-
-    Same nodes, same order, ``visit_*`` returning False still prunes; only the rarely used
-    ``visit_<Node>_<attribute>`` hooks are not called (use ``node.visit`` for those).
-    """
-    walk(node, visitor.on_visit, visitor.on_leave)
-
-
-_ORIGINAL_VISIT = cst.CSTNode.visit
-_PLAIN_VISITOR: dict[type, bool] = {}
-
-
-def _is_plain_visitor(visitor_class: type) -> bool:
-    """A read-only visitor without attribute hooks: safe for :func:`visit_fast`."""
-    plain = _PLAIN_VISITOR.get(visitor_class)
-    if plain is None:
-        plain = issubclass(visitor_class, cst.CSTVisitor) and all(
-            getattr(visitor_class, name) is getattr(cst.CSTVisitor, name, None)
-            for name in ("on_visit_attribute", "on_leave_attribute")
-        )
-        if plain:
-            for name in dir(visitor_class):
-                if name.startswith(("visit_", "leave_")) and "_" in name[6:]:
-                    if getattr(visitor_class, name) is not getattr(cst.CSTVisitor, name, None):
-                        plain = False
-                        break
-        _PLAIN_VISITOR[visitor_class] = plain
-    return plain
-
-
-def _visit_patched(self: cst.CSTNode, visitor: object) -> cst.CSTNode:
-    if _is_plain_visitor(type(visitor)):
-        walk(self, visitor.on_visit, visitor.on_leave)  # type: ignore[attr-defined]
-        return self
-    return _ORIGINAL_VISIT(self, visitor)  # type: ignore[arg-type]
-
-
-class fast_visits:
-    """While active, ``node.visit(visitor)`` with a read-only visitor (the way rules and their
-    helpers walk subtrees) uses :func:`walk` instead of libcst's rebuild-every-node traversal.
-
-    Behaviour is identical (same nodes, same order, pruning, ``on_leave``; the return value of
-    a read-only visit is the node itself); visitors with attribute hooks and transformers take
-    libcst's own path. Scoped to linting: entered and left around each module.
-    """
-
-    depth = 0
-
-    def __enter__(self) -> None:
-        if fast_visits.depth == 0:
-            cst.CSTNode.visit = _visit_patched  # type: ignore[method-assign]
-        fast_visits.depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        fast_visits.depth -= 1
-        if fast_visits.depth == 0:
-            cst.CSTNode.visit = _ORIGINAL_VISIT  # type: ignore[method-assign]
-
-
-def iter_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """``node`` and all its descendants in visiting order (formatting nodes included)."""
-    found: list[cst.CSTNode] = []
-    walk(node, found.append, lambda _: None)
     return found
 
 
