@@ -244,6 +244,18 @@ class RuleContext:
         code_range = self._positions[node]
         return (code_range.start.line, code_range.start.column, code_range.end.line, code_range.end.column)
 
+    def statement_span(self, node: cst.CSTNode) -> tuple[cst.CSTNode, int] | None:
+        """The top-level statement holding ``node`` and the 1-based line where its rendered
+        text (leading comments included) starts; None if it cannot be placed cheaply."""
+        if self._statement_position(node) is None:
+            return None
+        statement = node
+        parent = self.parent(node)
+        while parent is not None and parent is not self.module:
+            statement, parent = parent, self.parent(parent)
+        index = self._statement_index[id(statement)]  # type: ignore[index]
+        return statement, 1 + self._statement_delta[index]
+
     def _statement_position(self, node: cst.CSTNode) -> tuple[int, int, int, int] | None:
         lines = self.facts.statement_lines
         body = self.module.body

@@ -751,7 +751,8 @@ def _run_fixes(
             continue
         try:
             ensure_parses(entry.notebook.module_source()[0] if entry.notebook is not None else new_text, entry.display)
-            write_atomically(entry.path, entry.source.data, new_text, entry.source.encoding)  # type: ignore[union-attr]
+            write_atomically(entry.path, entry.source.data, new_text, entry.source.encoding,  # type: ignore[union-attr]
+                             display=entry.display)
         except FixRefused as error:
             result.warnings.append(str(error))
             continue

@@ -67,15 +67,46 @@ def fix_for_replacement(
     replacement: Replacement,
     unsafe: bool,
     line_starts: list[int] | None = None,
+    statement: tuple[cst.CSTNode, int] | None = None,
 ) -> Fix | None:
-    """Render ``module`` with ``node`` replaced and express the change as one edit."""
+    """Render the code with ``node`` replaced and express the change as one minimal edit.
+
+    With ``statement`` = (the top-level statement holding ``node``, the line its text starts
+    on), only that statement is re-rendered: a fix costs one statement's codegen, not the
+    module's. Without it, the whole module is rendered.
+    """
+    starts = line_starts if line_starts is not None else _line_starts(module.code)
+    if statement is not None:
+        holder, first_line = statement
+        if node is holder:
+            changed: object = replacement
+        elif isinstance(replacement, cst.RemovalSentinel):
+            changed = holder.deep_remove(node)
+        else:
+            changed = holder.deep_replace(node, replacement)
+        old = module.code_for_node(holder)
+        if isinstance(changed, cst.RemovalSentinel):
+            new = ""
+        elif isinstance(changed, cst.CSTNode):
+            new = module.code_for_node(changed)
+        else:
+            return None
+        local = edit_between(old, new)
+        if local is None:
+            return None
+        base = starts[first_line - 1]
+        start, end = base + local.start_offset, base + local.end_offset
+        line, column = offset_to_position(starts, start)
+        end_line, end_column = offset_to_position(starts, end)
+        edit = Edit(line, column, end_line, end_column, local.content, start, end)
+        return Fix("unsafe" if unsafe else "safe", (edit,))
     if isinstance(replacement, cst.RemovalSentinel):
-        changed = module.deep_remove(node)
+        changed_module = module.deep_remove(node)
     else:
-        changed = module.deep_replace(node, replacement)
-    if not isinstance(changed, cst.Module):
+        changed_module = module.deep_replace(node, replacement)
+    if not isinstance(changed_module, cst.Module):
         return None
-    edit = edit_between(module.code, changed.code, line_starts)
+    edit = edit_between(module.code, changed_module.code, starts)
     if edit is None:
         return None
     return Fix("unsafe" if unsafe else "safe", (edit,))
@@ -110,18 +141,21 @@ def ensure_parses(text: str, path: str) -> None:
         raise FixRefused(f"{path}: fixed code does not parse ({error}); file left unchanged") from error
 
 
-def write_atomically(path: Path, expected_old: bytes, new_text: str, encoding: str = "utf-8") -> None:
+def write_atomically(
+    path: Path, expected_old: bytes, new_text: str, encoding: str = "utf-8", display: str | None = None
+) -> None:
     """Replace ``path``'s content by ``new_text`` unless it changed since it was read.
 
     Writes a temporary file next to ``path`` (same filesystem, so ``os.replace`` is atomic),
     keeps the file's permission bits, and re-reads the original just before the swap.
     """
+    label = display or str(path)
     try:
         current = path.read_bytes()
     except OSError as error:
-        raise FixRefused(f"{path}: cannot re-read before writing the fix ({error.strerror})") from error
+        raise FixRefused(f"{label}: cannot re-read before writing the fix ({error.strerror})") from error
     if current != expected_old:
-        raise FixRefused(f"{path}: changed since it was read; fix not written")
+        raise FixRefused(f"{label}: changed since it was read; fix not written")
     mode = path.stat().st_mode & 0o7777
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".jaxlint-tmp", dir=path.parent)
     try:

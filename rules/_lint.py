@@ -238,7 +238,8 @@ def _run_rules(
                 if line_starts is None:
                     line_starts = _line_starts(source)
                 try:
-                    fix = fix_for_replacement(module, report.node, report.replacement, report.unsafe, line_starts)
+                    fix = fix_for_replacement(module, report.node, report.replacement, report.unsafe, line_starts,
+                                              context.statement_span(report.node))
                 except Exception as error:  # an invalid replacement tree: report without a fix
                     result.errors.append(f"{path}: rule {rule.CODE} built an invalid fix: {error}")
                     fix = None

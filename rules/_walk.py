@@ -57,10 +57,12 @@ def _compile_children(node_class: type) -> Callable[[cst.CSTNode, list], None]:
                 f"    value = node.{name}\n    if isinstance(value, CSTNode):\n        out.append(value)\n"
                 "    elif isinstance(value, (tuple, list)):\n        out.extend(value)"
             )
-        else:  # visit_required/optional/sentinel; absent = None or MaybeSentinel.DEFAULT
-            body.append(f"    value = node.{name}\n    if isinstance(value, CSTNode):\n        out.append(value)")
+        elif helper == "visit_required":
+            body.append(f"    out.append(node.{name})")
+        else:  # visit_optional / visit_sentinel: absent = None or MaybeSentinel.DEFAULT
+            body.append(f"    value = node.{name}\n    if value is not None and value is not DEFAULT:\n        out.append(value)")
     code = "def children(node, out):\n" + ("\n".join(body) if body else "    return None") + "\n"
-    namespace: dict = {"CSTNode": cst.CSTNode}
+    namespace: dict = {"CSTNode": cst.CSTNode, "DEFAULT": cst.MaybeSentinel.DEFAULT}
     exec(compile(code, f"<jaxlint children of {node_class.__name__}>", "exec"), namespace)
     function = namespace["children"]
     _CHILDREN[node_class] = function
