@@ -17,7 +17,7 @@ import libcst as cst
 from jaxlint.rules._base import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding, LintRule
 from jaxlint.rules._context import FileFacts, RuleContext
 from jaxlint.rules._fix import _line_starts, fix_for_replacement
-from jaxlint.rules._walk import WHITESPACE_NODES, fast_visits, iter_nodes, visit_fast, walk  # noqa: F401 (re-export)
+from jaxlint.rules._walk import fast_visits, iter_nodes, skippable, visit_fast, walk  # noqa: F401 (re-export)
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*[,\s]\s*[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
 _IGNORE = re.compile(r"#\s*jaxlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
@@ -214,8 +214,7 @@ def _run_rules(
         if dispatcher.uses_attributes:  # rare: libcst's own traversal calls attribute hooks
             module.visit(_AttributeDispatcher(rules, context, on_error))
         else:
-            handled = {*dispatcher.visits, *dispatcher.leaves}
-            skip = frozenset(t for t in WHITESPACE_NODES if t.__name__ not in handled)
+            skip = skippable({*dispatcher.visits, *dispatcher.leaves})
             walk(module, dispatcher.on_visit, dispatcher.on_leave, context._parents, skip)
             context._parents_complete = not skip
     except RecursionError:

@@ -36,6 +36,28 @@ WHITESPACE_NODES = frozenset(
 )
 
 
+# What each formatting node can contain: skipping a node skips everything inside it.
+_CONTAINED_IN = {
+    cst.Comment: (cst.EmptyLine, cst.TrailingWhitespace, cst.ParenthesizedWhitespace),
+    cst.Newline: (cst.EmptyLine, cst.TrailingWhitespace, cst.ParenthesizedWhitespace),
+    cst.SimpleWhitespace: (cst.EmptyLine, cst.TrailingWhitespace, cst.ParenthesizedWhitespace),
+    cst.TrailingWhitespace: (cst.ParenthesizedWhitespace,),
+    cst.EmptyLine: (cst.ParenthesizedWhitespace,),
+    cst.ParenthesizedWhitespace: (),
+}
+
+
+def skippable(handled: set[str] | frozenset[str]) -> frozenset[type]:
+    """The formatting node types a traversal may skip when it handles the node class names
+    in ``handled``: neither they nor anything inside them is handled."""
+    needed: set[type] = set()
+    for node_type, containers in _CONTAINED_IN.items():
+        if node_type.__name__ in handled:
+            needed.add(node_type)
+            needed.update(containers)
+    return frozenset(WHITESPACE_NODES - needed)
+
+
 def child_fields(node_class: type) -> list[tuple[str, str]]:
     """(helper, attribute) pairs of ``node_class``'s children, in visiting order."""
     source = inspect.getsource(getattr(node_class, "_visit_and_replace_children"))
@@ -149,8 +171,7 @@ def _plan(visitor_class: type) -> tuple[dict[str, str], dict[str, str], frozense
                 break
             (visits if name.startswith("visit_") else leaves)[key] = name
         if plain:
-            handled = set(visits) | set(leaves)
-            skip = frozenset(t for t in WHITESPACE_NODES if t.__name__ not in handled)
+            skip = skippable(set(visits) | set(leaves))
             plan = (visits, leaves, skip)
     _PLAN[visitor_class] = plan
     return plan
