@@ -159,6 +159,10 @@ def _chain(node: ast.AST) -> tuple[str, ...] | None:
     return None
 
 
+def _ignore(node: ast.AST) -> None:
+    return None
+
+
 class _Summarizer(ast.NodeVisitor):
     """One walk over a module: definitions, imports, references and transform calls.
 
@@ -185,6 +189,48 @@ class _Summarizer(ast.NodeVisitor):
         self._context_cache: tuple[int, tuple[str, tuple[str, ...], str | None]] | None = None
         self.keywords: set[str] = set()
         self.features: dict[str, set[str]] = {}
+
+    # -- traversal: ast.NodeVisitor's, minus per-node name formatting and the subtrees that
+    # cannot hold a reference (expression contexts, annotations: never executed as traced code).
+    _SKIP_FIELDS = frozenset({"ctx", "annotation", "returns", "type_comment", "type_params"})
+    _LEAVES = (ast.Constant, ast.Pass, ast.Break, ast.Continue, ast.Global, ast.Nonlocal)
+    _fields_by_type: dict[type, tuple[str, ...]] = {}
+    _methods_by_type: dict[type, str] = {}
+
+    def visit(self, node: ast.AST) -> None:
+        handlers = self.__dict__.get("_handlers")
+        if handlers is None:
+            handlers = self._handlers = self._bind_handlers()
+        handler = handlers.get(node.__class__)
+        if handler is None:
+            self.generic_visit(node)
+        else:
+            handler(node)
+
+    def _bind_handlers(self) -> dict[type, object]:
+        if not _Summarizer._methods_by_type:
+            for name in dir(_Summarizer):
+                if name.startswith("visit_") and hasattr(ast, name[6:]):
+                    _Summarizer._methods_by_type[getattr(ast, name[6:])] = name
+        handlers: dict[type, object] = {t: getattr(self, name) for t, name in self._methods_by_type.items()}
+        for leaf in self._LEAVES:
+            handlers[leaf] = _ignore
+        return handlers
+
+    def generic_visit(self, node: ast.AST) -> None:
+        cls = node.__class__
+        fields = self._fields_by_type.get(cls)
+        if fields is None:
+            fields = self._fields_by_type[cls] = tuple(f for f in cls._fields if f not in self._SKIP_FIELDS)
+        visit = self.visit
+        for name in fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        visit(item)
+            elif isinstance(value, ast.AST):
+                visit(value)
 
     def _feature(self, name: str) -> None:
         self.features.setdefault(self.function_stack[-1] if self.function_stack else "", set()).add(name)

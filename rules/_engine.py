@@ -26,6 +26,7 @@ files, loads two small pickles and prints: it never imports libcst or networkx.
 from __future__ import annotations
 
 import difflib
+import gc
 import hashlib
 import os
 import pickle
@@ -335,6 +336,29 @@ class _Cache:
         return []
 
 
+# --- garbage collection --------------------------------------------------------------------------
+class _QuietGC:
+    """Parsing allocates millions of small objects, and CPython's cyclic collector keeps
+    re-scanning them (and everything imported) although parse trees hold no cycles and are
+    freed by reference counting. Freezing what exists and raising the first threshold halves
+    libcst's and ast's parse time here. Restored on exit (library callers keep their settings).
+    """
+
+    def __enter__(self) -> None:
+        self._threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(100_000, 50, 100)
+
+    def __exit__(self, *exc: object) -> None:
+        gc.set_threshold(*self._threshold)
+        gc.unfreeze()
+
+
+def _worker_init() -> None:
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 # --- workers ------------------------------------------------------------------------------------
 def _summarize_task(items: list[tuple[int, str, str, bool]]) -> list[tuple[int, Any]]:
     """Worker: (index, text, module, is_package) -> (index, ModuleSummary | SyntaxError info)."""
@@ -403,7 +427,7 @@ class _Runner:
             # fork is fastest (workers inherit the imported modules); if threads exist (an
             # embedding application), forking could deadlock: use forkserver then.
             method = "fork" if threading.active_count() == 1 and sys.platform.startswith("linux") else "spawn"
-            self._pool = multiprocessing.get_context(method).Pool(self.jobs)
+            self._pool = multiprocessing.get_context(method).Pool(self.jobs, initializer=_worker_init)
         batches = _balanced_batches(items, sizes, self.jobs * 3)
         out: list = []
         for part in self._pool.imap_unordered(function, batches):
@@ -479,15 +503,16 @@ def check_paths(
 
     cache = _Cache(None if not use_cache else (cache_dir or config.root / CACHE_DIR_NAME))
     runner = _Runner(jobs if jobs is not None else (os.cpu_count() or 1))
-    try:
-        _read_all(entries, config, result)
-        _summaries(entries, cache, runner)
-        facts = _call_graph(entries, cache)
-        enabled_codes = _run_lint(entries, facts, cache, runner, result, select, ignore_list, extend, config)
-        if fix or diff:
-            _run_fixes(entries, facts, enabled_codes, result, fix, diff, unsafe_fixes, config)
-    finally:
-        runner.close()
+    with _QuietGC():
+        try:
+            _read_all(entries, config, result)
+            _summaries(entries, cache, runner)
+            facts = _call_graph(entries, cache)
+            enabled_codes = _run_lint(entries, facts, cache, runner, result, select, ignore_list, extend, config)
+            if fix or diff:
+                _run_fixes(entries, facts, enabled_codes, result, fix, diff, unsafe_fixes, config)
+        finally:
+            runner.close()
     result.warnings.extend(cache.save())
     result.findings.sort(key=lambda f: f.sort_key)
     _attach_sources(entries, result)

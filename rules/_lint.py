@@ -17,7 +17,9 @@ import libcst as cst
 from jaxlint.rules._base import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding, LintRule
 from jaxlint.rules._context import FileFacts, RuleContext
 from jaxlint.rules._fix import _line_starts, fix_for_replacement
-from jaxlint.rules._walk import fast_visits, iter_nodes, skippable, visit_fast, walk  # noqa: F401 (re-export)
+from jaxlint.rules._walk import (  # noqa: F401 (re-export)
+    fast_visits, iter_nodes, parse_module_unvalidated, skippable, visit_fast, walk,
+)
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*[,\s]\s*[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
 _IGNORE = re.compile(r"#\s*jaxlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
@@ -188,7 +190,7 @@ def lint_module(
     result = ModuleResult()
     if module is None:
         try:
-            module = cst.parse_module(source)
+            module = parse_module_unvalidated(source)
         except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError) as error:
             result.findings.append(syntax_error_finding(path, error))
             return result

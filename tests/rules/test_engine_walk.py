@@ -11,7 +11,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from jaxlint.rules._context import FileFacts, RuleContext
 from jaxlint.rules._files import IgnorePattern, is_ignored
 from jaxlint.rules._fix import apply_edits, edit_between
-from jaxlint.rules._walk import fast_visits, iter_nodes, visit_fast, walk
+from jaxlint.rules._walk import fast_visits, iter_nodes, parse_module_unvalidated, visit_fast, walk
 
 SITE = Path(cst.__file__).resolve().parents[1]
 # Real, varied sources: f-strings, decorators, match, async, star-imports, type hints, comments.
@@ -154,3 +154,12 @@ def test_gitignore_negation_last_match_wins() -> None:
     assert len(active) == 2
     assert is_ignored(active, "/repo/drop.py", False) is True
     assert is_ignored(active, "/repo/keep.py", False) is False
+
+
+def test_unvalidated_parse_builds_the_same_tree_and_validation_stays_on() -> None:
+    for source in _sources():
+        assert parse_module_unvalidated(source).deep_equals(cst.parse_module(source))
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_module_unvalidated("def f(:\n")
