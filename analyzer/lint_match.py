@@ -82,18 +82,21 @@ def _preview(source: str, fix: Any) -> tuple[str, str] | None:
 
 
 @lru_cache(maxsize=64)
-def _file_findings(path: str) -> tuple[tuple[int, int, LineFinding], ...]:
-    """(first line, last line, finding) of every lint finding in one file (cached per path)."""
+def _file_findings(path: str) -> tuple[tuple[tuple[int, int, LineFinding], ...], str | None]:
+    """(first line, last line, finding) of every lint finding in one file, and the reason
+    when the file could not be linted (cached per path)."""
     try:
         from jaxlint.rules import check_source
-    except ImportError:  # the rules are an optional part in a partial install
-        return ()
+    except ImportError as error:  # the rules are an optional part in a partial install
+        return (), f"jaxlint.rules is not importable ({error})"
     try:
         with open(path, encoding="utf-8") as handle:
             source = handle.read()
         findings = check_source(source, path=path)
-    except (OSError, UnicodeDecodeError, RuntimeError):
-        return ()
+    except (OSError, UnicodeDecodeError) as error:
+        return (), f"cannot read {path}: {error}"
+    except Exception as error:  # a crashing rule must not cost the user the scale report
+        return (), f"linting {path} failed: {type(error).__name__}: {error}"
     out = []
     for finding in findings:
         preview = _preview(source, finding.fix) if finding.fix is not None else None
@@ -111,17 +114,23 @@ def _file_findings(path: str) -> tuple[tuple[int, int, LineFinding], ...]:
                 ),
             )
         )
-    return tuple(out)
+    return tuple(out), None
 
 
-def findings_for_lines(lines: Iterable[tuple[str, int]]) -> LineFindings:
-    """Lint findings on each (shown path, line); lines without any are left out."""
+def findings_for_lines(lines: Iterable[tuple[str, int]], problems: list[str] | None = None) -> LineFindings:
+    """Lint findings on each (shown path, line); lines without any are left out.
+
+    Files that cannot be linted are skipped; why is appended to ``problems`` (once per file).
+    """
     matched: LineFindings = {}
     for shown, line in sorted(set(lines)):
         path = resolve_source(shown)
         if path is None:
             continue
-        hits = [finding for first, last, finding in _file_findings(path) if first <= line <= last]
+        findings, problem = _file_findings(path)
+        if problem is not None and problems is not None and problem not in problems:
+            problems.append(problem)
+        hits = [finding for first, last, finding in findings if first <= line <= last]
         if hits:
             matched[(shown, line)] = hits
     return matched

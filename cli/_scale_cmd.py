@@ -46,13 +46,13 @@ def _tolerance(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @click.option("--platform", type=click.Choice(PLATFORMS), default=None,
               help="Lower for this platform (default: this machine's); non-CPU switches equinox error callbacks off.")
 @click.option("--compile", "compile_", is_flag=True, help="Also XLA-compile each n (fresh process, cache off): compile seconds and memory.")
-@click.option("--compile-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_COMPILE_TIMEOUT, show_default=True,
+@click.option("--compile-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_COMPILE_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Seconds allowed per compile; a timeout is reported as a finding and the lowering figures are kept.")
 @click.option("--capture-only", is_flag=True, help="Plain scripts: stop the script at its first solve call (the real solve never runs).")
 @click.option("--save-baseline", "save_baseline_path", type=click.Path(dir_okay=False), default=None, help="Write the figures to this JSON file.")
-@click.option("--baseline", "baseline_path", type=str, default=None, help="Fail (exit 1) when a structural figure grew past this baseline.")
-@click.option("--tolerance", type=str, default="0%", show_default=True, callback=_tolerance, help="Growth allowed over the baseline, in percent.")
-@click.option("--plot", "plot_path", type=str, default=None, help="Draw figures against n, log-log, into FILE.svg or FILE.png (needs matplotlib).")
+@click.option("--baseline", "baseline_path", type=str, default=None, metavar="FILE", help="Fail (exit 1) when a structural figure grew past this baseline.")
+@click.option("--tolerance", type=str, default="0%", show_default=True, callback=_tolerance, metavar="PERCENT", help="Growth allowed over the baseline, in percent.")
+@click.option("--plot", "plot_path", type=str, default=None, metavar="FILE.svg|FILE.png", help="Draw figures against n, log-log, into FILE.svg or FILE.png (needs matplotlib).")
 def scale(
     target: str, sizes: list[int], max_order: str, output_format: str, timeout: float | None, in_process: bool,
     platform: str | None, compile_: bool, compile_timeout: float, capture_only: bool, save_baseline_path: str | None,
@@ -133,7 +133,9 @@ def scale(
             usage_error(str(error), error.details)
     results = run.results
 
-    findings = findings_for_lines(flagged_lines(results))
+    lint_problems: list[str] = []
+    findings = findings_for_lines(flagged_lines(results), lint_problems)
+    run.notes.extend(f"no lint match: {problem}" for problem in lint_problems)
     gate = None
     if baseline is not None:
         try:

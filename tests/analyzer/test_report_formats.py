@@ -99,3 +99,23 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
 def test_plot_file_name_is_checked_before_running(tmp_path):
     code, _, err = run(STACKED, "--n", "16,64", "--plot", str(tmp_path / "p.pdf"))
     assert code == 2 and "the file must end in .svg or .png" in err
+
+
+def test_a_crashing_lint_rule_costs_only_the_rewrite(monkeypatch):
+    import jaxlint.rules
+    from jaxlint.analyzer import lint_match
+
+    def crash(source, path="<string>", **options):
+        raise TypeError("a rule bug")
+
+    monkeypatch.setattr(jaxlint.rules, "check_source", crash)
+    lint_match._file_findings.cache_clear()
+    try:
+        code, out, _ = run(STACKED, "--n", "16,64", "--format", "json")
+    finally:
+        lint_match._file_findings.cache_clear()
+    assert code == 1
+    report = json.loads(out)
+    assert report["cases"][0]["lint"] == []
+    (note,) = report["notes"]
+    assert note.startswith("no lint match: linting ") and note.endswith("growth_programs.py failed: TypeError: a rule bug")
