@@ -1,20 +1,22 @@
-"""Argument checks for `diffeqsolve`: trace-time errors that name the argument at fault.
+"""Argument checks for `diffeqsolve`: errors that name the argument at fault.
 
-Values known at trace time (Python numbers, NumPy arrays, un-traced jax arrays) are checked
-now with a ``ValueError``; traced values get the same check as a runtime error
-(``eqx.error_if``), which costs a few ops but never grows with the data.
+Values known before tracing (Python numbers, NumPy arrays, jax arrays outside ``jit``) are
+checked with a ``ValueError``. For traced values the same predicates become a result code
+(`RESULTS.invalid_*`): the solve does not start, and ``throw=True`` raises the message through
+the one runtime error check every solve has anyway (each separate check is a branch with a
+host callback, which costs compile time).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ._custom_types import Array
+from ._results import RESULTS
 from ._saveat import SaveAt
 from ._solver_base import AbstractSolver
 from ._step_size_controller import AbstractStepSizeController
@@ -72,11 +74,12 @@ def check_steps_need_bound(saveat: SaveAt, max_steps: int | None) -> None:
             raise ValueError("`SaveAt`: use either `ts` or `steps=True` in one group, not both.")
 
 
-def check_dt0(t0: Array, t1: Array, dt0: Array | None) -> Array | None:
-    """``dt0`` must point from ``t0`` towards ``t1``; returns ``dt0`` (with a runtime check
-    attached when the values are traced)."""
+def check_dt0(t0: Array, t1: Array, dt0: Array | None) -> Array:
+    """``dt0`` must point from ``t0`` towards ``t1``: raise now if known, else return the
+    result code to start the solve with."""
+    ok = jnp.asarray(RESULTS.successful, jnp.int32)
     if dt0 is None:
-        return None
+        return ok
     if is_concrete(t0, t1, dt0):
         span = float(concrete_value(t1)) - float(concrete_value(t0))
         step = float(concrete_value(dt0))
@@ -84,15 +87,17 @@ def check_dt0(t0: Array, t1: Array, dt0: Array | None) -> Array | None:
             raise ValueError(
                 f"`dt0` must have the sign of `t1 - t0` (got dt0={step}, t1 - t0={span})."
             )
-        return dt0
+        return ok
     bad = ((t1 - t0) * dt0 < 0) | ((dt0 == 0) & (t1 != t0))
-    return eqx.error_if(dt0, bad, "`dt0` must have the sign of `t1 - t0`.")
+    return jnp.where(bad, RESULTS.invalid_dt0_sign, ok).astype(jnp.int32)
 
 
 def check_save_times(ts: Array, t0: Array, t1: Array, where: str) -> Array:
-    """Internal (increasing-time) save times must be non-decreasing and inside [t0, t1]."""
+    """Internal (increasing-time) save times must be non-decreasing and inside [t0, t1]: raise
+    now if known, else return the result code to start the solve with."""
+    ok = jnp.asarray(RESULTS.successful, jnp.int32)
     if jnp.shape(ts)[0] == 0:
-        return ts
+        return ok
     if is_concrete(ts, t0, t1):
         ts_np = concrete_value(ts)
         lo, hi = float(concrete_value(t0)), float(concrete_value(t1))
@@ -102,13 +107,11 @@ def check_save_times(ts: Array, t0: Array, t1: Array, where: str) -> Array:
             )
         if ts_np[0] < lo or ts_np[-1] > hi:
             raise ValueError(f"`{where}` must lie inside [t0, t1].")
-        return ts
-    ts = eqx.error_if(
-        ts,
-        jnp.any(ts[1:] < ts[:-1]),
-        f"`{where}` must be monotone in the direction of integration (from t0 to t1).",
-    )
-    return eqx.error_if(ts, (ts[0] < t0) | (ts[-1] > t1), f"`{where}` must lie inside [t0, t1].")
+        return ok
+    unordered = jnp.any(ts[1:] < ts[:-1])
+    outside = (ts[0] < t0) | (ts[-1] > t1)
+    code = jnp.where(outside, RESULTS.invalid_save_times_range, ok)
+    return jnp.where(unordered, RESULTS.invalid_save_times_order, code).astype(jnp.int32)
 
 
 __all__ = ["check_types", "check_steps_need_bound", "check_dt0", "check_save_times", "is_concrete"]

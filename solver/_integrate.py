@@ -32,6 +32,7 @@ from ._custom_types import Args, Array, PyTree, RealScalarLike, Y
 from ._event import Event, event_happened, is_boolean
 from ._interpolation import DenseInterpolation
 from ._results import RESULTS
+from ._runge_kutta import AbstractRungeKutta
 from ._saveat import SaveAt
 from ._solution import Solution
 from ._solver_base import AbstractSolver
@@ -138,6 +139,8 @@ class _Config(eqx.Module):
     t1: Array
     dt0: Array | None
     direction: Any  # the Python int 1 when known statically, else an array
+    input_result: Array  # RESULTS.successful, or the code of an invalid traced argument
+    t1_floor: Array  # t1 minus ~100 ulp: proposed step ends past it snap onto t1
     max_steps: int | None = eqx.field(static=True)
 
     def to_user_time(self, t: Array) -> Array:
@@ -150,11 +153,26 @@ class _Config(eqx.Module):
 def _initial_state(config: _Config, terms: AbstractTerm, y0: Y, args: Args) -> _State:
     solver, controller, t0, t1 = config.solver, config.controller, config.t0, config.t1
     error_order = solver.error_order(terms)
+    func = solver.func
+    first_vf = None
+    if isinstance(solver, AbstractRungeKutta) and solver.tableau.fsal and config.dt0 is None:
+        # The FSAL cache and the initial-step selection both need f(t0, y0): evaluate (and
+        # trace) the vector field once for both.
+        first_vf = solver.func(terms, t0, y0, args)
+
+        def func(terms_, t, y, args_):
+            if t is t0 and y is y0:
+                return first_vf
+            return solver.func(terms_, t, y, args_)
+
     tnext, controller_state = controller.init(
-        terms, t0, t1, y0, config.dt0, args, solver.func, error_order
+        terms, t0, t1, y0, config.dt0, args, func, error_order
     )
     tnext = jnp.minimum(jnp.asarray(tnext, t0.dtype), t1)
-    solver_state = solver.init(terms, t0, tnext, y0, args)
+    if first_vf is not None:
+        solver_state = first_vf  # what `AbstractRungeKutta.init` returns for FSAL tableaus
+    else:
+        solver_state = solver.init(terms, t0, tnext, y0, args)
     saves = tuple(
         _save.allocate(sub, ts, t0, config.to_user_time, y0, args, config.max_steps)
         for sub, ts in zip(config.saveat.subs, config.save_ts)
@@ -184,7 +202,7 @@ def _initial_state(config: _Config, terms: AbstractTerm, y0: Y, args: Args) -> _
         made_jump=jnp.asarray(False) if controller.can_jump else None,
         solver_state=solver_state,
         controller_state=controller_state,
-        result=jnp.asarray(RESULTS.successful, jnp.int32),
+        result=config.input_result,
         num_steps=zero,
         num_accepted_steps=zero,
         num_rejected_steps=zero,
@@ -224,9 +242,8 @@ def _step_and_adapt(config: _Config, terms: AbstractTerm, args: Args, state: _St
         # Without rejection a failed step ends the solve.
         result = RESULTS.promote(result, solver_result, ~solver_ok)
     t1 = config.t1
-    t1_floor = t1 - 100 * (t1 - jnp.nextafter(t1, jnp.asarray(-jnp.inf, t1.dtype)))
     tprev = jnp.minimum(tprev, t1)
-    tnext = _clip_to_end(tprev, tnext, t1, t1_floor, keep)
+    tnext = _clip_to_end(tprev, tnext, t1, config.t1_floor, keep)
     # No progress possible: the step size underflowed (usually a NaN/inf vector field).
     stalled = (tnext <= tprev) & (tprev < t1)
     error_finite = True if y_error is None else _all_finite(y_error)
@@ -444,7 +461,7 @@ def diffeqsolve(
     direction = None
     if is_concrete(t0, t1):
         direction = 1 if float(concrete_value(t1)) >= float(concrete_value(t0)) else -1
-    stepsize_controller.check(t0, t1)
+    controller_checked = stepsize_controller.check(t0, t1)
     dt0_checked = dt0 is None or is_concrete(t0, t1, dt0)
     if dt0_checked:
         check_dt0(t0, t1, dt0)
@@ -460,15 +477,17 @@ def diffeqsolve(
         terms, solver, t0, t1, dt0, y0, args, saveat=saveat,
         stepsize_controller=stepsize_controller, adjoint=adjoint, event=event,
         max_steps=max_steps, throw=throw, static_direction=direction,
-        dt0_checked=dt0_checked, ts_checked=ts_checked,
+        dt0_checked=dt0_checked, ts_checked=ts_checked, controller_checked=controller_checked,
     )  # fmt: skip
 
 
 @eqx.filter_jit
 def _diffeqsolve(
     terms, solver, t0, t1, dt0, y0, args, *, saveat, stepsize_controller, adjoint, event,
-    max_steps, throw, static_direction, dt0_checked, ts_checked,
+    max_steps, throw, static_direction, dt0_checked, ts_checked, controller_checked,
 ) -> Solution:  # fmt: skip
+    # Traced arguments that fail a check set this code: the loop then never starts.
+    input_result = jnp.asarray(RESULTS.successful, jnp.int32)
     y0 = jax.tree_util.tree_map(_as_inexact, y0)
     time_dtype = jnp.result_type(t0, t1, *([] if dt0 is None else [dt0]), float)
     t0 = jnp.asarray(t0, time_dtype)
@@ -476,7 +495,7 @@ def _diffeqsolve(
     if dt0 is not None:
         dt0 = jnp.asarray(dt0, time_dtype)
         if not dt0_checked:
-            dt0 = check_dt0(t0, t1, dt0)
+            input_result = RESULTS.promote(input_result, check_dt0(t0, t1, dt0), True)
     if static_direction == 1:
         direction: Any = 1
         controller = stepsize_controller
@@ -491,9 +510,13 @@ def _diffeqsolve(
     for sub in saveat.subs:
         ts = None if sub.ts is None else internal(jnp.asarray(sub.ts, time_dtype))
         if ts is not None and not ts_checked:
-            ts = check_save_times(ts, internal(t0), internal(t1), "SaveAt(ts=...)")
+            code = check_save_times(ts, internal(t0), internal(t1), "SaveAt(ts=...)")
+            input_result = RESULTS.promote(input_result, code, True)
         save_ts.append(ts)
     save_ts = tuple(save_ts)
+    if not controller_checked:
+        code = controller.input_result(internal(t0), internal(t1))
+        input_result = RESULTS.promote(input_result, code, True)
     config = _Config(
         solver=solver.bind_tolerances(*controller.tolerances()),
         controller=controller,
@@ -508,6 +531,8 @@ def _diffeqsolve(
         t1=internal(t1),
         dt0=None if dt0 is None else internal(dt0),
         direction=direction,
+        input_result=input_result,
+        t1_floor=internal(t1) - 100 * jnp.abs(t1 - jnp.nextafter(t1, -direction * jnp.inf)),
         max_steps=max_steps,
     )  # fmt: skip
     out = adjoint.run(run, config, terms, y0, args)

@@ -138,11 +138,15 @@ class AbstractStagePolynomialInterpolation(AbstractLocalInterpolation):
 
     def _stage_weights(self, s: Array, derivative: bool) -> Array:
         degree = self.weights.shape[1]
-        powers = jnp.arange(1, degree + 1, dtype=s.dtype)
+        # Powers by repeated multiplication (degree <= 7): a float `pow` is far costlier to
+        # compile and run than a handful of multiplies.
+        powers = [jnp.ones_like(s)]
+        for _ in range(degree):
+            powers.append(powers[-1] * s)
         if derivative:
-            basis = powers * s ** (powers - 1)
+            basis = jnp.stack([(j + 1) * powers[j] for j in range(degree)])
         else:
-            basis = s**powers
+            basis = jnp.stack(powers[1:])
         # Broadcast-multiply and sum rather than a matmul: XLA:CPU runs tiny dots as library
         # calls with a large fixed cost, while this fuses with its neighbours.
         return jnp.sum(jnp.asarray(self.weights, s.dtype) * basis, axis=1)

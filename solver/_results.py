@@ -28,6 +28,9 @@ class RESULTS:
     - ``implicit_nonconvergence``: the Newton iteration of an implicit step did not converge. A
       solver step returns it to reject the step; adaptive controllers then retry with a smaller
       step, so it only reaches the `Solution` with a constant step size.
+    - ``invalid_save_times_order``, ``invalid_save_times_range``, ``invalid_dt0_sign``,
+      ``invalid_step_to``: bad *traced* arguments (known ones raise ``ValueError`` before
+      tracing). The solve does not start; ``throw=True`` raises the message.
     """
 
     successful = 0
@@ -36,6 +39,10 @@ class RESULTS:
     nonfinite = 3
     event_occurred = 4
     implicit_nonconvergence = 5
+    invalid_save_times_order = 6
+    invalid_save_times_range = 7
+    invalid_dt0_sign = 8
+    invalid_step_to = 9
 
     messages: tuple[str, ...] = (
         "",
@@ -46,6 +53,11 @@ class RESULTS:
         "A terminating event occurred.",
         "The implicit (Newton) iteration failed to converge. Try a smaller step size or an "
         "adaptive step-size controller.",
+        "`SaveAt(ts=...)` must be monotone in the direction of integration (from t0 to t1).",
+        "`SaveAt(ts=...)` must lie inside [t0, t1].",
+        "`dt0` must have the sign of `t1 - t0`.",
+        "`StepTo(ts)` must start at `t0`, end at `t1` and be strictly monotone in the direction "
+        "of integration.",
     )
 
     @classmethod

@@ -96,6 +96,19 @@ def test_traced_arguments_are_checked_at_run_time():
     with pytest.raises(eqx.EquinoxRuntimeError, match="`dt0` must have the sign"):
         traced(jnp.array([0.2, 0.5]), jnp.array(-0.1))
 
+    @eqx.filter_jit
+    def codes(ts, grid):
+        return (
+            solve(saveat=SaveAt(ts=ts), throw=False).result,
+            solve(dt0=None, stepsize_controller=StepTo(grid), throw=False).result,
+        )
+
+    bad_ts, bad_grid = codes(jnp.array([0.5, 0.2]), jnp.array([0.0, 0.5, 0.9]))
+    assert bad_ts == RESULTS.invalid_save_times_order
+    assert bad_grid == RESULTS.invalid_step_to
+    good_ts, good_grid = codes(jnp.array([0.2, 0.5]), jnp.array([0.0, 0.5, 1.0]))
+    assert good_ts == good_grid == RESULTS.successful
+
 
 def blow_up(t, y, args):
     return y**2
