@@ -133,4 +133,8 @@ def fit_growth(
         fallback = _order_from_exponent(exponent)
         if order_rank(fallback) > order_rank(order):
             order = fallback
+    if not exact and order_rank(order) > order_rank("linear") and vs[0] > 0 and vs[-1] / vs[0] < xs[-1] / xs[0]:
+        # A timing that grew by less than n did cannot be super-linear, whatever the curve
+        # through three noisy points looks like (0.28 / 0.34 / 0.97 s at 1k / 10k / 30k).
+        order = "linear"
     return Fit(order, per_n, b, exponent, relative)

@@ -10,10 +10,15 @@ attributes (SSA names and locations never enter it). A run is a maximal stretch 
 block where every op matches the op ``period`` places before it, with a primitive unit
 (``ABAB`` is reported as period 2, not 4) of at most :data:`MAX_PERIOD` ops.
 
-Linear time. Signatures are the expensive part (~20 µs per op through the MLIR bindings),
-so runs are first found on op *names* only (numpy, a few passes over the block); only the
-ops inside those candidate stretches are given full signatures and checked again. A
-stretch that repeats by signature repeats by name too, so no run is missed.
+Linear time. Full signatures are the expensive part (~13 µs per op through the MLIR
+bindings: operand types and attributes), so runs are found in three passes:
+1. on op *names* only (numpy over the block) — candidate stretches; a stretch that repeats
+   by signature repeats by name too, so no run is missed;
+2. inside candidates, on name + result types (~1 µs per op) — the run lengths;
+3. full signatures (operand types, attributes) checked on a strided sample of each run
+   (every op of the first units, then ~:data:`SAMPLED_OPS` spread over the rest). If any
+   sampled op differs from its counterpart one period back, the stretch is redone on full
+   signatures for every op. On a 32k-op stack this is 0.05 s instead of 0.4 s.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from .walk import ProgramWalk
 MAX_PERIOD = 16  # longest repeated group looked for, in ops (a small step function unrolled)
 MIN_REPEATS = 3  # shorter repetitions are everyday code (two constants in a row), not unrolling
 RUNS_KEPT = 10  # runs kept per program for the report (the longest)
+SAMPLED_OPS = 256  # full signatures checked per run beyond its first units
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,26 @@ def _signature(op: Any) -> tuple[Any, ...]:
     )
 
 
+def _shape_key(op: Any) -> tuple[Any, ...]:
+    """The cheap part of a signature: op name and result types (uniqued, hash by value)."""
+    return (op.name, tuple([result.type for result in op.results]))
+
+
+def _sample_agrees(ops: Sequence[Any], start: int, stop: int, period: int) -> bool:
+    """Full signatures of sampled ops equal those one period earlier, within [start, stop)."""
+    head = range(start + period, min(stop, start + 3 * period))
+    stride = max(1, (stop - start) // SAMPLED_OPS)
+    sample = [*head, *range(start + 3 * period, stop, stride), stop - 1]
+    return all(_signature(ops[i]) == _signature(ops[i - period]) for i in sample if i - period >= start)
+
+
+def _runs_by(codes: np.ndarray, max_period: int, min_repeats: int) -> Iterator[tuple[int, int, int]]:
+    for period in range(1, max_period + 1):
+        for start, stop in _stretches(codes, period, min_repeats):
+            if _primitive(codes[start : start + period].tolist()):
+                yield start, period, (stop - start) // period
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, stop in sorted(spans):
@@ -107,11 +133,15 @@ def _block_runs(
         [span for period in range(1, max_period + 1) for span in _stretches(name_codes, period, min_repeats)]
     )
     for begin, end in candidates:
-        codes = np.array([interned.setdefault(_signature(op), len(interned)) for op in ops[begin:end]], dtype=np.int64)
-        for period in range(1, max_period + 1):
-            for start, stop in _stretches(codes, period, min_repeats):
-                if _primitive(codes[start : start + period].tolist()):
-                    yield begin + start, period, (stop - start) // period
+        stretch = ops[begin:end]
+        codes = np.array([interned.setdefault(_shape_key(op), len(interned)) for op in stretch], dtype=np.int64)
+        found = list(_runs_by(codes, max_period, min_repeats))
+        if not all(_sample_agrees(stretch, start, start + period * repeats, period) for start, period, repeats in found):
+            # Some op differs in operand types or attributes: redo this stretch exactly.
+            codes = np.array([interned.setdefault(_signature(op), len(interned)) for op in stretch], dtype=np.int64)
+            found = list(_runs_by(codes, max_period, min_repeats))
+        for start, period, repeats in found:
+            yield begin + start, period, repeats
 
 
 def _function_lines(walk: ProgramWalk) -> dict[str, SourceLine | None]:

@@ -49,6 +49,10 @@ def test_timings_within_noise_are_constant():
     assert fit_growth(NS, [0.5, 8.0, 130.0], exact=False).order in ("quadratic", "nlogn", "worse")
 
 
+def test_timing_that_grew_less_than_n_is_never_super_linear():
+    assert fit_growth([1000, 10000, 30000], [0.28, 0.34, 0.97], exact=False).order == "linear"
+
+
 def test_fewer_than_two_sizes_is_an_error():
     with pytest.raises(ValueError, match="two distinct sizes"):
         fit_growth([16, 16], [1, 2])

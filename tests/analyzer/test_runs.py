@@ -117,3 +117,18 @@ def test_runs_do_not_cross_blocks():
 
     runs = runs_of(branches, jnp.ones(3))
     assert sorted(run.repeats for run in runs if run.pattern == ("stablehlo.sine",)) == [3, 3, 3]
+
+
+def test_ops_differing_only_in_attributes_are_not_a_run():
+    def slices(x):
+        # 40 slices: same op name and result type, different start attributes.
+        return [lax.slice(x, (i,), (i + 1,)) for i in range(40)]
+
+    runs = runs_of(slices, jnp.ones(40))
+    assert all(run.pattern != ("stablehlo.slice",) for run in runs)
+
+    def same_slices(x):
+        return [lax.slice(x, (3,), (4,)) for _ in range(40)]
+
+    runs = runs_of(same_slices, jnp.ones(40))
+    assert any(run.pattern == ("stablehlo.slice",) and run.repeats == 40 for run in runs)
