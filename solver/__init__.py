@@ -21,7 +21,7 @@ from ._dopri5 import Dopri5
 from ._dopri8 import Dopri8
 from ._euler import Euler
 from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection
-from ._integrate import diffeqsolve
+from ._diffeqsolve import diffeqsolve
 from ._implicit import ImplicitEuler
 from ._interpolation import (
     AbstractLocalInterpolation,

@@ -229,7 +229,7 @@ def _backsolve_fwd(perturbed, inputs, adjoint, run, config):
 @_backsolve.def_bwd
 def _backsolve_bwd(out, grad_out, perturbed, inputs, adjoint, run, config):
     del perturbed
-    from ._integrate import diffeqsolve  # the backward pass is itself a solve
+    from ._diffeqsolve import diffeqsolve  # the backward pass is itself a solve
 
     terms, y0, args = inputs
     params, static = eqx.partition((terms, args), eqx.is_inexact_array)

@@ -1,0 +1,183 @@
+"""`diffeqsolve`: the public entry point.
+
+It checks the arguments (known values now, traced ones through result codes), moves the
+problem to internal time, bundles everything the loop needs into a `_Config`, lets the
+adjoint run the loop (`_integrate.run`) and packs the result into a `Solution`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ._adjoint import AbstractAdjoint, RecursiveCheckpointAdjoint
+from ._checks import (
+    check_dt0,
+    check_save_times,
+    check_steps_need_bound,
+    check_types,
+    concrete_value,
+    is_concrete,
+)
+from ._custom_types import Args, Array, RealScalarLike, Y
+from ._event import Event
+from ._integrate import _Config, run
+from ._results import RESULTS
+from ._saveat import SaveAt
+from ._solution import Solution
+from ._solver_base import AbstractSolver
+from ._step_size_controller import AbstractStepSizeController, ConstantStepSize
+from ._term import AbstractTerm
+
+
+def _as_inexact(x: Any) -> Array:
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(jnp.result_type(float))
+    return x
+
+
+def diffeqsolve(
+    terms: AbstractTerm,
+    solver: AbstractSolver,
+    t0: RealScalarLike,
+    t1: RealScalarLike,
+    dt0: RealScalarLike | None,
+    y0: Y,
+    args: Args = None,
+    *,
+    saveat: SaveAt = SaveAt(t1=True),
+    stepsize_controller: AbstractStepSizeController = ConstantStepSize(),
+    adjoint: AbstractAdjoint = RecursiveCheckpointAdjoint(),
+    event: Event | None = None,
+    max_steps: int | None = 4096,
+    throw: bool = True,
+) -> Solution:
+    """Solve ``dy/dt = f(t, y, args)`` from ``t0`` to ``t1`` (either direction).
+
+    - ``terms``: what to integrate, e.g. ``ODETerm(f)``; ``y0`` and ``args`` any PyTrees.
+    - ``solver``: e.g. ``Tsit5()``; ``dt0``: the first step (None: chosen automatically,
+      needs an adaptive ``stepsize_controller`` such as ``PIDController(rtol, atol)``).
+    - ``saveat``: what to return (default: the state at ``t1``); the compiled program does
+      not depend on how many save points there are.
+    - ``adjoint``: how the solve is differentiated (`RecursiveCheckpointAdjoint` by default).
+    - ``event``: a terminating `Event`. ``max_steps``: bound on the number of steps (None
+      for unbounded, where the adjoint allows).
+    - ``throw``: raise a runtime error when the solve fails (else check ``Solution.result``).
+
+    Arguments known before tracing (Python numbers, NumPy arrays, arrays outside ``jit``) are
+    checked here with a ``ValueError``; traced ones get the same checks at run time.
+    """
+    check_types(terms, solver, stepsize_controller, saveat, max_steps)
+    check_steps_need_bound(saveat, max_steps)
+    if not isinstance(adjoint, AbstractAdjoint):
+        raise TypeError(
+            "`adjoint` must be an adjoint such as `RecursiveCheckpointAdjoint()`, got "
+            f"{type(adjoint).__name__}."
+        )
+    if event is not None and not isinstance(event, Event):
+        raise TypeError(f"`event` must be an `Event`, got {type(event).__name__}.")
+    adjoint.check(saveat=saveat, event=event, max_steps=max_steps)
+    direction = None
+    if is_concrete(t0, t1):
+        direction = 1 if float(concrete_value(t1)) >= float(concrete_value(t0)) else -1
+    controller_checked = stepsize_controller.check(t0, t1)
+    dt0_checked = dt0 is None or is_concrete(t0, t1, dt0)
+    if dt0_checked:
+        check_dt0(t0, t1, dt0)
+    ts_checked = direction is not None and all(
+        is_concrete(sub.ts) for sub in saveat.subs if sub.ts is not None
+    )
+    if ts_checked:
+        for sub in saveat.subs:
+            if sub.ts is not None:
+                internal_ts = concrete_value(sub.ts) * direction
+                check_save_times(internal_ts, t0 * direction, t1 * direction, "SaveAt(ts=...)")
+    return _diffeqsolve(
+        terms, solver, t0, t1, dt0, y0, args, saveat=saveat,
+        stepsize_controller=stepsize_controller, adjoint=adjoint, event=event,
+        max_steps=max_steps, throw=throw, static_direction=direction,
+        dt0_checked=dt0_checked, ts_checked=ts_checked, controller_checked=controller_checked,
+    )  # fmt: skip
+
+
+@eqx.filter_jit
+def _diffeqsolve(
+    terms, solver, t0, t1, dt0, y0, args, *, saveat, stepsize_controller, adjoint, event,
+    max_steps, throw, static_direction, dt0_checked, ts_checked, controller_checked,
+) -> Solution:  # fmt: skip
+    # Traced arguments that fail a check set this code: the loop then never starts.
+    input_result = jnp.asarray(RESULTS.successful, jnp.int32)
+    y0 = jax.tree_util.tree_map(_as_inexact, y0)
+    time_dtype = jnp.result_type(t0, t1, *([] if dt0 is None else [dt0]), float)
+    t0 = jnp.asarray(t0, time_dtype)
+    t1 = jnp.asarray(t1, time_dtype)
+    if dt0 is not None:
+        dt0 = jnp.asarray(dt0, time_dtype)
+        if not dt0_checked:
+            input_result = RESULTS.promote(input_result, check_dt0(t0, t1, dt0), True)
+    if static_direction == 1:
+        direction: Any = 1
+        controller = stepsize_controller
+    else:
+        if static_direction == -1:
+            direction = jnp.asarray(-1, time_dtype)
+        else:
+            direction = jnp.where(t1 >= t0, 1, -1).astype(time_dtype)
+        controller = stepsize_controller.wrap(direction)
+    internal = (lambda t: t) if isinstance(direction, int) else (lambda t: t * direction)
+    save_ts = []
+    for sub in saveat.subs:
+        ts = None if sub.ts is None else internal(jnp.asarray(sub.ts, time_dtype))
+        if ts is not None and not ts_checked:
+            code = check_save_times(ts, internal(t0), internal(t1), "SaveAt(ts=...)")
+            input_result = RESULTS.promote(input_result, code, True)
+        save_ts.append(ts)
+    save_ts = tuple(save_ts)
+    if not controller_checked:
+        code = controller.input_result(internal(t0), internal(t1))
+        input_result = RESULTS.promote(input_result, code, True)
+    config = _Config(
+        solver=solver.bind_tolerances(*controller.tolerances()),
+        controller=controller,
+        saveat=saveat,
+        save_ts=save_ts,
+        event=event,
+        event_kwargs=dict(
+            solver=solver, t0=t0, t1=t1, dt0=dt0, saveat=saveat,
+            stepsize_controller=stepsize_controller, max_steps=max_steps,
+        ),
+        t0=internal(t0),
+        t1=internal(t1),
+        dt0=None if dt0 is None else internal(dt0),
+        direction=direction,
+        input_result=input_result,
+        t1_floor=internal(t1) - 100 * jnp.abs(t1 - jnp.nextafter(t1, -direction * jnp.inf)),
+        max_steps=max_steps,
+    )  # fmt: skip
+    out = adjoint.run(run, config, terms, y0, args)
+    single = saveat._single
+    solution = Solution(
+        t0=t0,
+        t1=t1,
+        ts=(out.ts[0] if out.ts else None) if single else out.ts,
+        ys=(out.ys[0] if out.ys else None) if single else out.ys,
+        interpolation=out.dense,
+        stats=dict(
+            num_steps=out.num_steps,
+            num_accepted_steps=out.num_accepted_steps,
+            num_rejected_steps=out.num_rejected_steps,
+            max_steps=max_steps,
+        ),
+        result=out.result,
+        event_time=out.event_time,
+    )
+    if throw:
+        solution = RESULTS.raise_if_failed(solution, solution.result)
+    return solution
+
+
+__all__ = ["diffeqsolve"]
