@@ -140,6 +140,13 @@ def test_reverse_time_matches_analytic_and_forward():
     )  # fmt: skip
     np.testing.assert_allclose(sol.ts, [2.0, 1.5, 0.5, 0.0, 0.0])
     np.testing.assert_allclose(sol.ys, np.exp(-np.array([2.0, 1.5, 0.5, 0.0, 0.0])), rtol=1e-9)
+    dense = diffeqsolve(
+        ODETerm(decay), Dopri5(), 2.0, 0.0, None, jnp.exp(-2.0), args=1.0,
+        saveat=SaveAt(dense=True), stepsize_controller=PIDController(rtol=1e-10, atol=1e-12),
+    )  # fmt: skip
+    for t in (1.7, 0.9, 0.25):
+        np.testing.assert_allclose(dense.evaluate(t), np.exp(-t), rtol=1e-8)
+        np.testing.assert_allclose(dense.derivative(t), -np.exp(-t), rtol=1e-7)
     constant = diffeqsolve(ODETerm(decay), Euler(), 1.0, 0.0, -0.25, 1.0, args=1.0)
     assert constant.stats["num_steps"] == 4
     np.testing.assert_allclose(constant.ys, [1.25**4])  # y_{n+1} = y_n (1 + 0.25)
@@ -302,6 +309,24 @@ def test_stepto_step_ts_and_jump_ts():
     )  # fmt: skip
     np.testing.assert_allclose(jumped.ys, [0.0], atol=1e-12)
     assert jumped.stats["num_steps"] < 20
+
+
+def test_pid_coefficients_and_forced_dtmin():
+    def solve(controller):
+        return diffeqsolve(
+            ODETerm(oscillator), Tsit5(), 0.0, 10.0, None, jnp.array([1.0, 0.0]),
+            stepsize_controller=controller, max_steps=512,
+        )  # fmt: skip
+
+    exact = np.array([np.cos(10.0), -np.sin(10.0)])
+    integral = solve(PIDController(rtol=1e-7, atol=1e-9))
+    pid = solve(PIDController(rtol=1e-7, atol=1e-9, pcoeff=0.3, icoeff=0.3, dcoeff=0.1))
+    np.testing.assert_allclose(pid.ys[0], exact, atol=1e-5)
+    assert int(pid.stats["num_steps"]) != int(integral.stats["num_steps"])
+    # With force_dtmin the solver takes steps of dtmin whatever their error.
+    forced = solve(PIDController(rtol=1e-12, atol=1e-12, dtmin=0.25, force_dtmin=True))
+    assert int(forced.stats["num_accepted_steps"]) == 40
+    assert forced.result == RESULTS.successful
 
 
 def test_dtmax_bounds_steps():

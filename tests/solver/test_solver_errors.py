@@ -119,6 +119,11 @@ def test_runtime_failures_raise_with_throw_true():
         solve(solver=Euler(), dt0=0.01, max_steps=10)
     with pytest.raises(eqx.EquinoxRuntimeError, match="non-finite"):
         solve(terms=ODETerm(blow_up), solver=Euler(), t1=20.0, dt0=1.0)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="fell below `dtmin`"):
+        solve(
+            terms=ODETerm(lambda t, y, args: -1000.0 * y), dt0=None,
+            stepsize_controller=PIDController(rtol=1e-6, atol=1e-6, dtmin=0.1, force_dtmin=False),
+        )  # fmt: skip
 
 
 def test_runtime_failures_return_codes_with_throw_false():
