@@ -1,4 +1,4 @@
-"""jaxlint.solver: an ODE solver engine on JAX + Equinox whose program does not grow with save points.
+"""jaxlint.solver: an ODE solver on JAX + Equinox whose program does not grow with save points.
 
 The public names follow diffrax, so moving a script between the two is a change of import::
 

@@ -188,7 +188,9 @@ class BacksolveAdjoint(AbstractAdjoint):
 
     def check(self, *, saveat, event, max_steps):
         if event is not None:
-            raise ValueError("`BacksolveAdjoint` does not support `event`; use `RecursiveCheckpointAdjoint`.")
+            raise ValueError(
+                "`BacksolveAdjoint` does not support `event`; use `RecursiveCheckpointAdjoint`."
+            )
         if len(saveat.subs) != 1 or saveat.dense:
             raise ValueError(
                 "`BacksolveAdjoint` supports one `SaveAt(t0=..., ts=..., t1=...)` group without "
@@ -196,7 +198,9 @@ class BacksolveAdjoint(AbstractAdjoint):
             )
         sub = saveat.subs[0]
         if sub.steps or sub.fn is not save_y:
-            raise ValueError("`BacksolveAdjoint` does not support `SaveAt(steps=True)` or `SaveAt(fn=...)`.")
+            raise ValueError(
+                "`BacksolveAdjoint` does not support `SaveAt(steps=True)` or `SaveAt(fn=...)`."
+            )
 
     def run(self, run, config, terms, y0, args):
         if isinstance(config.controller, StepTo):
@@ -253,7 +257,10 @@ def _backsolve_bwd(out, grad_out, perturbed, inputs, adjoint, run, config):
     points = jnp.concatenate([config.t0[None], *slot_times, internal(t_final)[None]])
 
     def stack(first, slots, last):
-        return jax.tree_util.tree_map(lambda a, s, b: jnp.concatenate([jnp.asarray(a)[None], s, jnp.asarray(b)[None]]), first, slots, last)
+        def leaf(a, s, b):
+            return jnp.concatenate([jnp.asarray(a)[None], s, jnp.asarray(b)[None]])
+
+        return jax.tree_util.tree_map(leaf, first, slots, last)
 
     states = stack(y0, ys, out.y_final)
     cotangents = stack(_tree_zeros(y0), ct_ys, ct_final)

@@ -45,7 +45,9 @@ def check_types(
             f"{type(terms).__name__}."
         )
     if not isinstance(solver, AbstractSolver):
-        raise TypeError(f"`solver` must be a solver such as `Tsit5()`, got {type(solver).__name__}.")
+        raise TypeError(
+            f"`solver` must be a solver such as `Tsit5()`, got {type(solver).__name__}."
+        )
     if not isinstance(stepsize_controller, AbstractStepSizeController):
         raise TypeError(
             "`stepsize_controller` must be `ConstantStepSize()`, `StepTo(ts)` or "

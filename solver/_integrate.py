@@ -246,7 +246,7 @@ def _body(config: _Config, terms: AbstractTerm, args: Args, inner_loop, state: _
     saves = tuple(
         _save.save_in_step(
             sub, ts, save_state, interpolation, state.tnext, y1, keep,
-            config.to_user_time, args, inner_loop, config.max_steps,
+            config.to_user_time, args, inner_loop,
         )
         for sub, ts, save_state in zip(config.saveat.subs, config.save_ts, state.saves)
     )  # fmt: skip

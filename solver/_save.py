@@ -103,7 +103,6 @@ def save_in_step(
     to_user_time: Callable[[Array], Array],
     args: Args,
     inner_loop: LoopFn,
-    max_steps: int | None,
 ) -> SaveState:
     """Save what falls in an accepted step ending at internal time ``t_end``."""
     offset = int(sub.t0)
@@ -125,7 +124,17 @@ def save_in_step(
     return state
 
 
-def _save_ts(sub, ts, state, interpolation, t_end, keep, to_user_time, args, inner_loop):
+def _save_ts(
+    sub: SubSaveAt,
+    ts: Array,
+    state: SaveState,
+    interpolation: AbstractLocalInterpolation,
+    t_end: Array,
+    keep: Array,
+    to_user_time: Callable[[Array], Array],
+    args: Args,
+    inner_loop: LoopFn,
+) -> SaveState:
     """Interpolate every ``ts`` entry up to ``t_end`` (an inner loop: the number per step
     varies)."""
     num = ts.shape[0]
@@ -178,7 +187,8 @@ def finalize(
         ys = jax.tree_util.tree_map(lambda buf, x: buf.at[-1].set(x), ys, out)
 
     def mask(buf: Array) -> Array:
-        return jnp.where(valid.reshape(valid.shape + (1,) * (buf.ndim - 1)), buf, _unfilled(buf.dtype))
+        mask_shape = valid.shape + (1,) * (buf.ndim - 1)
+        return jnp.where(valid.reshape(mask_shape), buf, _unfilled(buf.dtype))
 
     user_ts = jnp.where(valid, to_user_time(times), jnp.inf)
     return user_ts, jax.tree_util.tree_map(mask, ys)
@@ -192,7 +202,9 @@ class DenseState(eqx.Module):
     index: Array  # accepted steps stored
 
 
-def allocate_dense(t0: Array, t1: Array, dense_info_shape: PyTree, y0: Y, max_steps: int) -> DenseState:
+def allocate_dense(
+    t0: Array, t1: Array, dense_info_shape: PyTree, y0: Y, max_steps: int
+) -> DenseState:
     """Buffers for dense output. Unused steps interpolate the constant ``y0`` (so a solve with
     ``t0 == t1`` evaluates to ``y0``); unused boundaries are ``t1`` so that binary search
     never selects them."""
@@ -216,4 +228,12 @@ def save_dense(state: DenseState, t_end: Array, info: PyTree, keep: Array) -> De
     return DenseState(ts=ts, infos=infos, index=state.index + keep.astype(jnp.int32))
 
 
-__all__ = ["SaveState", "DenseState", "allocate", "save_in_step", "finalize", "allocate_dense", "save_dense"]
+__all__ = [
+    "SaveState",
+    "DenseState",
+    "allocate",
+    "save_in_step",
+    "finalize",
+    "allocate_dense",
+    "save_dense",
+]
