@@ -18,7 +18,8 @@ every stage skips what the previous one proved unnecessary):
    changes what *another* file's functions are re-lints exactly the files whose facts changed.
 5. **fix** (``--fix``/``--diff``): re-lint and apply edits until stable, write atomically.
 
-The cache lives in ``.jaxlint_cache/`` next to the configuration (or the checked folder);
+Processes, the cache and GC tuning live in :mod:`._runner`. The cache lives in
+``.jaxlint_cache/`` next to the configuration (or the checked folder);
 ``--no-cache`` neither reads nor writes it. A warm run (nothing changed) reads and hashes the
 files, loads two small pickles and prints: it never imports libcst or networkx.
 """
@@ -26,12 +27,7 @@ files, loads two small pickles and prints: it never imports libcst or networkx.
 from __future__ import annotations
 
 import difflib
-import gc
-import hashlib
 import os
-import pickle
-import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -39,18 +35,24 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from jaxlint.rules._config import Config, load_config, merge_selection
 from jaxlint.rules._files import MissingPathError, ReadProblem, SourceText, discover, read_source
 from jaxlint.rules._findings import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding
+from jaxlint.rules._runner import (
+    _PYTHON,
+    ENGINE_VERSION,
+    Cache,
+    QuietGC,
+    Runner,
+    content_hash,
+    lint_task,
+    rules_fingerprint,
+    summarize_task,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.rules._base import LintRule
     from jaxlint.rules._callgraph import ModuleSummary
-    from jaxlint.rules._lint import ModuleResult
 
-ENGINE_VERSION = "3"
 MAX_FIX_ROUNDS = 10
 CACHE_DIR_NAME = ".jaxlint_cache"
-# Below this much source, worker processes cost more than they save.
-PARALLEL_MIN_BYTES = 400_000
-_RULES_DIR = Path(__file__).resolve().parent
 
 __all__ = [
     "CheckResult", "MissingPathError", "check_paths", "check_source", "fix_source", "select_rules",
@@ -225,14 +227,6 @@ class _Entry:
     syntax_problem: tuple[str, int, int, str] | None = None  # ("syntax", line, column, message)
 
 
-def _hash(*parts: str | bytes) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        digest.update(part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
 def _display(path: Path, cwd: str) -> str:
     absolute = os.path.abspath(path)
     if absolute.startswith(cwd.rstrip("/") + "/"):
@@ -265,180 +259,6 @@ def _package_prefix(folder: str) -> str:
         prefix = ""
     _PACKAGE_PREFIX[folder] = prefix
     return prefix
-
-
-def _rules_fingerprint() -> str:
-    """Changes whenever any rule's (or the engine's) source changes: part of result keys."""
-    digest = hashlib.blake2b(ENGINE_VERSION.encode(), digest_size=16)
-    for file in sorted(_RULES_DIR.glob("*.py")):
-        try:
-            digest.update(file.name.encode() + b"\0" + file.read_bytes())
-        except OSError:
-            continue
-    return digest.hexdigest()
-
-
-# --- cache --------------------------------------------------------------------------------------
-class _Cache:
-    """Three pickles: summaries by content, last call-graph facts, lint results by key.
-
-    Loaded lazily (a warm run never unpickles the summaries), written atomically, pruned to
-    the entries this run used plus the most recent others.
-    """
-
-    KEEP = 20_000
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-        self._loaded: dict[str, dict] = {}
-        self._dirty: set[str] = set()
-
-    def table(self, name: str) -> dict:
-        if name not in self._loaded:
-            data: dict = {}
-            if self.folder is not None:
-                try:
-                    with open(self.folder / f"{name}.pickle", "rb") as stream:
-                        loaded = pickle.load(stream)
-                    if isinstance(loaded, dict) and loaded.get("version") == ENGINE_VERSION:
-                        data = loaded["entries"]
-                except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, KeyError, TypeError, ValueError):
-                    data = {}
-            self._loaded[name] = data
-        return self._loaded[name]
-
-    def put(self, name: str, key: str, value: Any) -> None:
-        table = self.table(name)
-        table.pop(key, None)  # re-insert: dict order doubles as recency for pruning
-        table[key] = value
-        self._dirty.add(name)
-
-    def save(self) -> list[str]:
-        """Write the changed tables; returns warnings (a read-only folder is not an error)."""
-        if self.folder is None or not self._dirty:
-            return []
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            marker = self.folder / ".gitignore"
-            if not marker.exists():
-                marker.write_text("# Created by jaxlint automatically.\n*\n")
-                (self.folder / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
-            for name in sorted(self._dirty):
-                table = self._loaded[name]
-                if len(table) > self.KEEP:
-                    table = dict(list(table.items())[-self.KEEP :])
-                handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
-                with os.fdopen(handle, "wb") as stream:
-                    pickle.dump({"version": ENGINE_VERSION, "entries": table}, stream, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(temporary, self.folder / f"{name}.pickle")
-        except OSError as error:
-            return [f"cache not written to {self.folder}: {error.strerror or error}"]
-        return []
-
-
-# --- garbage collection --------------------------------------------------------------------------
-class _QuietGC:
-    """Parsing allocates millions of small objects, and CPython's cyclic collector keeps
-    re-scanning them (and everything imported) although parse trees hold no cycles and are
-    freed by reference counting. Freezing what exists and raising the first threshold halves
-    libcst's and ast's parse time here. Restored on exit (library callers keep their settings).
-    """
-
-    def __enter__(self) -> None:
-        self._threshold = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
-
-    def __exit__(self, *exc: object) -> None:
-        gc.set_threshold(*self._threshold)
-        gc.unfreeze()
-
-
-def _worker_init() -> None:
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-
-
-# --- workers ------------------------------------------------------------------------------------
-def _summarize_task(items: list[tuple[int, str, str, bool]]) -> list[tuple[int, Any]]:
-    """Worker: (index, text, module, is_package) -> (index, ModuleSummary | SyntaxError info)."""
-    from jaxlint.rules._callgraph import summarize_module
-
-    out: list[tuple[int, Any]] = []
-    for index, text, module, is_package in items:
-        try:
-            out.append((index, summarize_module(text, module, is_package)))
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-            out.append((index, _syntax_problem(error)))
-    return out
-
-
-def _syntax_problem(error: BaseException) -> tuple[str, int, int, str]:
-    line = getattr(error, "lineno", None) or 1
-    offset = getattr(error, "offset", None) or 1
-    message = getattr(error, "msg", None) or str(error) or type(error).__name__
-    if isinstance(error, RecursionError):
-        message = "too deeply nested to parse"
-    elif isinstance(error, ValueError) and "null bytes" in str(error):
-        message = "source contains NUL bytes"
-    return ("syntax", int(line), max(int(offset) - 1, 0), str(message).splitlines()[0])
-
-
-def _lint_task(items: list[tuple[int, str, str, tuple[str, ...], Any]]) -> list[tuple[int, "ModuleResult"]]:
-    """Worker: (index, text, display path, rule codes, facts) -> (index, ModuleResult)."""
-    from jaxlint.rules._catalogue import all_rules
-    from jaxlint.rules._lint import lint_module
-
-    by_code = {r.CODE: r for r in all_rules()}
-    out = []
-    for index, text, display, codes, facts in items:
-        out.append((index, lint_module(text, display, [by_code[c] for c in codes], facts)))
-    return out
-
-
-def _balanced_batches(items: list, sizes: list[int], batches: int) -> list[list]:
-    """Longest-processing-time-first split of ``items`` into ``batches`` by ``sizes``."""
-    order = sorted(range(len(items)), key=lambda i: -sizes[i])
-    buckets: list[list] = [[] for _ in range(batches)]
-    loads = [0] * batches
-    for i in order:
-        target = loads.index(min(loads))
-        buckets[target].append(items[i])
-        loads[target] += sizes[i] + 2000  # per-file overhead
-    return [b for b in buckets if b]
-
-
-class _Runner:
-    """Runs tasks serially or in a process pool (created once, on first parallel use)."""
-
-    def __init__(self, jobs: int) -> None:
-        self.jobs = max(1, jobs)
-        self._pool = None
-
-    def map(self, function, items: list, sizes: list[int]) -> list:
-        if not items:
-            return []
-        if self.jobs == 1 or sum(sizes) < PARALLEL_MIN_BYTES or len(items) < 2:
-            return function(items)
-        if self._pool is None:
-            import multiprocessing
-            import threading
-
-            # fork is fastest (workers inherit the imported modules); if threads exist (an
-            # embedding application), forking could deadlock: use forkserver then.
-            method = "fork" if threading.active_count() == 1 and sys.platform.startswith("linux") else "spawn"
-            self._pool = multiprocessing.get_context(method).Pool(self.jobs, initializer=_worker_init)
-        batches = _balanced_batches(items, sizes, self.jobs * 3)
-        out: list = []
-        for part in self._pool.imap_unordered(function, batches):
-            out.extend(part)
-        return out
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -501,9 +321,9 @@ def check_paths(
                     entries.append(_Entry(file, _display(file, cwd), absolute, False))
     result.files_checked = sum(1 for e in entries if e.checked)
 
-    cache = _Cache(None if not use_cache else (cache_dir or config.root / CACHE_DIR_NAME))
-    runner = _Runner(jobs if jobs is not None else (os.cpu_count() or 1))
-    with _QuietGC():
+    cache = Cache(None if not use_cache else (cache_dir or config.root / CACHE_DIR_NAME))
+    runner = Runner(jobs if jobs is not None else (os.cpu_count() or 1))
+    with QuietGC():
         try:
             _read_all(entries, config, result)
             _summaries(entries, cache, runner)
@@ -553,11 +373,11 @@ def _read_all(entries: list[_Entry], config: Config, result: CheckResult) -> Non
             entry.python, entry.spans = entry.notebook.module_source()
         else:
             entry.python = entry.source.text
-        entry.content_key = _hash(entry.source.data)
-        entry.summary_key = _hash(ENGINE_VERSION, entry.module, str(entry.is_package), entry.content_key)
+        entry.content_key = content_hash(entry.source.data)
+        entry.summary_key = content_hash(ENGINE_VERSION, _PYTHON, entry.module, str(entry.is_package), entry.content_key)
 
 
-def _summaries(entries: list[_Entry], cache: _Cache, runner: _Runner) -> None:
+def _summaries(entries: list[_Entry], cache: Cache, runner: Runner) -> None:
     """Attach an ast summary to every readable entry (from cache, else computed in parallel).
 
     Warm path: when the call-graph facts for exactly these summary keys are cached, the
@@ -582,7 +402,7 @@ def _summaries(entries: list[_Entry], cache: _Cache, runner: _Runner) -> None:
         else:
             _attach_summary(entry, value)
     tasks = [(i, entries[i].python, entries[i].module, entries[i].is_package) for i in missing]
-    for index, value in runner.map(_summarize_task, tasks, [len(t[1]) for t in tasks]):
+    for index, value in runner.map(summarize_task, tasks, [len(t[1]) for t in tasks]):
         cache.put("summaries", entries[index].summary_key, value)
         _attach_summary(entries[index], value)
 
@@ -605,10 +425,10 @@ def _syntax_finding(entry: _Entry, problem: tuple[str, int, int, str]) -> Findin
 
 
 def _graph_key(readable: list[_Entry]) -> str:
-    return _hash(ENGINE_VERSION, *sorted(f"{e.display}\t{e.summary_key}" for e in readable))
+    return content_hash(ENGINE_VERSION, *sorted(f"{e.display}\t{e.summary_key}" for e in readable))
 
 
-def _call_graph(entries: list[_Entry], cache: _Cache) -> dict[str, dict]:
+def _call_graph(entries: list[_Entry], cache: Cache) -> dict[str, dict]:
     """Per display path: {"traced": {qualname: reason}, "lambdas": bool, "key": facts hash}."""
     readable = [e for e in entries if e.summary_key]
     graph_key = _graph_key(readable)
@@ -627,7 +447,7 @@ def _call_graph(entries: list[_Entry], cache: _Cache) -> dict[str, dict]:
         files[entry.display] = {
             "traced": mine,
             "lambdas": entry.summary.transform_lambdas,
-            "key": _hash(*sorted(f"{q}\t{r}" for q, r in mine.items())),
+            "key": content_hash(*sorted(f"{q}\t{r}" for q, r in mine.items())),
         }
     syntax = {e.summary_key: e.syntax_problem for e in readable if e.syntax_problem is not None}
     # Only the latest graph is kept: it is what the next (warm) run will ask for.
@@ -647,8 +467,8 @@ def _facts_for(entry: _Entry, file_facts: dict) -> Any:
 def _run_lint(
     entries: list[_Entry],
     facts: dict[str, dict],
-    cache: _Cache,
-    runner: _Runner,
+    cache: Cache,
+    runner: Runner,
     result: CheckResult,
     select: list[str] | None,
     ignore: list[str],
@@ -658,7 +478,7 @@ def _run_lint(
     """Lint every checked file (cache first); fills ``result``. Returns the enabled codes
     (None if the rules never had to be imported)."""
     selection = repr((select, ignore, extend))
-    fingerprint = _rules_fingerprint()
+    fingerprint = rules_fingerprint()
     results = cache.table("results")
     pending: list[tuple[int, str]] = []
     for index, entry in enumerate(entries):
@@ -670,7 +490,7 @@ def _run_lint(
         if entry.syntax_problem is not None:
             result.findings.append(_syntax_finding(entry, entry.syntax_problem))
             continue
-        key = _hash(entry.content_key, entry.display, fingerprint, selection, facts[entry.display]["key"],
+        key = content_hash(entry.content_key, entry.display, fingerprint, selection, facts[entry.display]["key"],
                     config.fingerprint(), str(bool(entry.spans)))
         stored = results.get(key)
         if stored is not None:
@@ -689,7 +509,7 @@ def _run_lint(
     for index, key in pending:
         entry = entries[index]
         if entry.summary is None:  # facts came from the cache: load this file's summary
-            _attach_summary(entry, cache.table("summaries").get(entry.summary_key) or _summarize_task(
+            _attach_summary(entry, cache.table("summaries").get(entry.summary_key) or summarize_task(
                 [(index, entry.python, entry.module, entry.is_package)])[0][1])
             if entry.summary_key not in cache.table("summaries"):
                 cache.put("summaries", entry.summary_key, entry.summary)
@@ -700,7 +520,7 @@ def _run_lint(
             continue
         tasks.append((index, entry.python, entry.display, tuple(r.CODE for r in wanted), _facts_for(entry, file_facts)))
     keys = dict(pending)
-    for index, module_result in runner.map(_lint_task, tasks, [len(t[1]) for t in tasks]):
+    for index, module_result in runner.map(lint_task, tasks, [len(t[1]) for t in tasks]):
         result.files_parsed += 1
         entry = entries[index]
         findings = module_result.findings

@@ -7,7 +7,6 @@ the catalogue never changes these counts.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import textwrap
 from pathlib import Path
@@ -226,9 +225,9 @@ def test_no_cache_reads_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_parallel_run_matches_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import jaxlint.rules._engine as engine
+    import jaxlint.rules._runner as runner
 
-    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 0)  # use workers even for small trees
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)  # use workers even for small trees
     for index in range(8):
         write(tmp_path, f"m{index}.py", JITTED_REPEAT + f"\n\ndef pad(x):\n    return x + {index}\n")
     write(tmp_path, "broken.py", "def f(:\n")
