@@ -25,8 +25,9 @@ from .walk import ProgramWalk
 
 _FRAME = re.compile(r'"((?:[^"\\]|\\.)*)":(\d+):(\d+)')
 
-# Packages whose frames are never the line to blame: the tracer's own machinery.
-_INTERNAL_PACKAGES = ("jax", "jaxlib", "equinox", "jaxtyping")
+# Packages whose frames are never the line to blame: the tracer's own machinery, and the
+# drivers that sit below the user's call when it runs in-process (the CLI, pytest).
+_INTERNAL_PACKAGES = ("jax", "jaxlib", "equinox", "jaxtyping", "click", "_pytest", "pluggy")
 
 
 @dataclass(frozen=True, order=True)
@@ -88,18 +89,29 @@ class Frames:
     blamed: SourceLine | None
 
 
+@lru_cache(maxsize=None)
+def _is_driver(path: str) -> bool:
+    """jaxlint's own frames: everything from here outwards called the traced function."""
+    real = os.path.realpath(path) if os.path.isabs(path) else path
+    return real.startswith((_ANALYZER_DIR, _CLI_DIR))
+
+
 @lru_cache(maxsize=65536)
 def parse_location(location: str) -> Frames:
-    frames = tuple(
-        SourceLine(display_path(path), int(line)) for path, line, _ in _FRAME.findall(location)
+    raw = _FRAME.findall(location)
+    # Frames outside the call jaxlint made (its driver, and whatever ran jaxlint: the console
+    # script, click, pytest) are never to blame: cut the stack at jaxlint's own frame. An op
+    # whose frames are all out there (a hoisted literal) borrows its call site's line instead.
+    cut = next((i for i, (path, _, _) in enumerate(raw) if _is_driver(path)), len(raw))
+    frames = tuple(SourceLine(display_path(path), int(line)) for path, line, _ in raw)
+    blamed = next(
+        (frame for frame, (path, _, _) in zip(frames[:cut], raw[:cut]) if not is_internal(path)), None
     )
-    raw_paths = [path for path, _, _ in _FRAME.findall(location)]
-    blamed = next((frame for frame, raw in zip(frames, raw_paths) if not is_internal(raw)), None)
     return Frames(frames, blamed)
 
 
 # Ops whose every frame is internal, even after borrowing from call sites.
-UNKNOWN_LINE = SourceLine("<unknown>", 0)
+UNKNOWN_LINE = SourceLine("<no user frame>", 0)
 
 LineOps = dict[SourceLine, Counter[str]]
 
