@@ -40,6 +40,16 @@ def _as_inexact(x: Any) -> Array:
     return x
 
 
+def _end_tolerance(t0: Array, t1: Array) -> Array:
+    """How close to ``t1`` a step end must come to be snapped onto it: 100 ulp of the
+    interval's time scale ``max(|t0|, |t1|)``. Rounding in step ends scales with the size of
+    the times, not with ``t1``: an ulp of ``t1`` itself would be a subnormal when ``t1 = 0``
+    (the end of every backward solve of a problem starting at 0), where no rounding error
+    could ever fall inside it."""
+    scale = jnp.maximum(jnp.abs(t0), jnp.abs(t1))
+    return 100 * (jnp.nextafter(scale, jnp.asarray(jnp.inf, scale.dtype)) - scale)
+
+
 def diffeqsolve(
     terms: AbstractTerm,
     solver: AbstractSolver,
@@ -155,7 +165,7 @@ def _diffeqsolve(
         dt0=None if dt0 is None else internal(dt0),
         direction=direction,
         input_result=input_result,
-        t1_floor=internal(t1) - 100 * jnp.abs(t1 - jnp.nextafter(t1, -direction * jnp.inf)),
+        t1_floor=internal(t1) - _end_tolerance(t0, t1),
         max_steps=max_steps,
     )  # fmt: skip
     out = adjoint.run(run, config, terms, y0, args)

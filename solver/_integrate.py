@@ -104,7 +104,8 @@ def _where(pred: Array, a: PyTree, b: PyTree) -> PyTree:
 
 def _clip_to_end(tprev: Array, tnext: Array, t1: Array, t1_floor: Array, keep: Array) -> Array:
     """Snap a proposed end within ~100 ulp of ``t1`` (or past it) onto ``t1``; after a
-    rejection, halve the remaining interval instead (avoids slivers of steps at the end)."""
+    rejection, halve the remaining interval instead (avoids slivers of steps at the end).
+    ``t1_floor`` is ``t1`` minus 100 ulp of the interval's time scale (`_diffeqsolve`)."""
     near_end = tnext > t1_floor
     return jnp.where(near_end, jnp.where(keep, t1, tprev + 0.5 * (t1 - tprev)), tnext)
 
@@ -123,7 +124,7 @@ class _Config(eqx.Module):
     dt0: Array | None
     direction: Any  # the Python int 1 when known statically, else an array
     input_result: Array  # RESULTS.successful, or the code of an invalid traced argument
-    t1_floor: Array  # t1 minus ~100 ulp: proposed step ends past it snap onto t1
+    t1_floor: Array  # t1 minus 100 ulp of max(|t0|, |t1|): step ends past it snap to t1
     max_steps: int | None = eqx.field(static=True)
 
     def to_user_time(self, t: Array) -> Array:
@@ -151,7 +152,7 @@ def _initial_state(config: _Config, terms: AbstractTerm, y0: Y, args: Args) -> _
     tnext, controller_state = controller.init(
         terms, t0, t1, y0, config.dt0, args, func, error_order
     )
-    tnext = jnp.minimum(jnp.asarray(tnext, t0.dtype), t1)
+    tnext = _clip_to_end(t0, jnp.asarray(tnext, t0.dtype), t1, config.t1_floor, True)
     if first_vf is not None:
         solver_state = first_vf  # what `AbstractRungeKutta.init` returns for FSAL tableaus
     else:
