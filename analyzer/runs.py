@@ -11,14 +11,15 @@ block where every op matches the op ``period`` places before it, with a primitiv
 (``ABAB`` is reported as period 2, not 4) of at most :data:`MAX_PERIOD` ops.
 
 Linear time. Full signatures are the expensive part (~13 µs per op through the MLIR
-bindings: operand types and attributes), so runs are found in three passes:
-1. on op *names* only (numpy over the block) — candidate stretches; a stretch that repeats
-   by signature repeats by name too, so no run is missed;
-2. inside candidates, on name + result types (~1 µs per op) — the run lengths;
-3. full signatures (operand types, attributes) checked on a strided sample of each run
-   (every op of the first units, then ~:data:`SAMPLED_OPS` spread over the rest). If any
-   sampled op differs from its counterpart one period back, the stretch is redone on full
-   signatures for every op. On a 32k-op stack this is 0.05 s instead of 0.4 s.
+bindings: operand and result types, attributes), so runs are found in two passes:
+1. on op *names* only (numpy over the block): runs by name; a stretch that repeats by
+   signature repeats by name too, so no run is missed;
+2. full signatures checked on a sample of each run: every op of its first three units,
+   then ~:data:`SAMPLED_OPS` ops spread evenly over the rest (every op of a run shorter than
+   that). If any sampled op differs from its counterpart one period back, the stretch is
+   redone on full signatures for every op, exactly.
+So a run of fewer than ~256 ops is always exact; a longer one is exact unless its odd ops
+fall between the sample points. On a 32k-op stack this costs 0.01 s instead of 0.4 s.
 """
 
 from __future__ import annotations
@@ -94,11 +95,6 @@ def _signature(op: Any) -> tuple[Any, ...]:
     )
 
 
-def _shape_key(op: Any) -> tuple[Any, ...]:
-    """The cheap part of a signature: op name and result types (uniqued, hash by value)."""
-    return (op.name, tuple([result.type for result in op.results]))
-
-
 def _sample_agrees(ops: Sequence[Any], start: int, stop: int, period: int) -> bool:
     """Full signatures of sampled ops equal those one period earlier, within [start, stop)."""
     head = range(start + period, min(stop, start + 3 * period))
@@ -134,14 +130,17 @@ def _block_runs(
     )
     for begin, end in candidates:
         stretch = ops[begin:end]
-        codes = np.array([interned.setdefault(_shape_key(op), len(interned)) for op in stretch], dtype=np.int64)
-        found = list(_runs_by(codes, max_period, min_repeats))
-        if not all(_sample_agrees(stretch, start, start + period * repeats, period) for start, period, repeats in found):
-            # Some op differs in operand types or attributes: redo this stretch exactly.
-            codes = np.array([interned.setdefault(_signature(op), len(interned)) for op in stretch], dtype=np.int64)
-            found = list(_runs_by(codes, max_period, min_repeats))
-        for start, period, repeats in found:
-            yield begin + start, period, repeats
+        for start, period, repeats in _runs_by(name_codes[begin:end], max_period, min_repeats):
+            stop = start + period * repeats
+            if _sample_agrees(stretch, start, stop, period):
+                yield begin + start, period, repeats
+                continue
+            # Some op of this run differs in types or attributes: redo just this run exactly.
+            codes = np.array(
+                [interned.setdefault(_signature(op), len(interned)) for op in stretch[start:stop]], dtype=np.int64
+            )
+            for inner, inner_period, inner_repeats in _runs_by(codes, max_period, min_repeats):
+                yield begin + start + inner, inner_period, inner_repeats
 
 
 def _function_lines(walk: ProgramWalk) -> dict[str, SourceLine | None]:

@@ -96,6 +96,7 @@ def _custom_call_target(op: Any) -> str:
 
 
 _TERMINATOR_BY_NAME: dict[str, bool] = {}
+_HOLDS_REGIONS: dict[str, bool] = {}  # op kind -> whether its ops carry regions
 
 
 def _is_terminator(op: Any, name: str) -> bool:
@@ -131,7 +132,7 @@ def _walk_function(body: FunctionBody, func_op: Any) -> None:
     """
     from jaxlib.mlir import ir
 
-    located: Counter[tuple[Any, str]] = Counter()
+    located: dict[tuple[Any, str], int] = {}
     calls: list[tuple[Any, Any]] = []  # (call op, location attribute)
     sequence = body.sequence
     # Block tracking without asking each op for its block (as costly as the whole walk):
@@ -139,18 +140,27 @@ def _walk_function(body: FunctionBody, func_op: Any) -> None:
     # block ends with a terminator. Each entry: [enclosing block, blocks still to visit].
     open_regions: list[list[int]] = []
     block = [0, 1]  # [current block number, next unused number]
+    first = [True]  # pre-order: the first op visited is func_op itself
+    advance = ir.WalkResult.ADVANCE
 
+    # The per-op callback is the hot path (one call per op of a possibly 30k-op module):
+    # per-kind facts (holds regions, is a terminator) are cached by op name, and op counts
+    # are summed from `located` afterwards rather than counted here.
     def visit(op: Any) -> Any:
+        if first[0]:
+            first[0] = False
+            return advance
         name = op.name
-        if op == func_op:
-            return ir.WalkResult.ADVANCE
-        body.op_counts[name] += 1
         sequence.append((block[0], name, op))
-        if len(op.regions):
+        holds_regions = _HOLDS_REGIONS.get(name)
+        if holds_regions is None:
+            holds_regions = _HOLDS_REGIONS[name] = len(op.regions) > 0
+        if holds_regions:
             blocks = sum(len(region.blocks) for region in op.regions)
             if blocks:
                 open_regions.append([block[0], blocks])
                 block[0], block[1] = block[1], block[1] + 1
+            body.max_depth = max(body.max_depth, _region_depth(op, func_op) + 1)
         elif open_regions and _is_terminator(op, name):
             top = open_regions[-1]
             top[1] -= 1
@@ -162,15 +172,14 @@ def _walk_function(body: FunctionBody, func_op: Any) -> None:
         location = op.location.attr
         if name == CALL_OP:
             calls.append((op, location))
-        else:
-            located[(location, name)] += 1
-            if name == CUSTOM_CALL_OP:
-                body.custom_call_targets[_custom_call_target(op)] += 1
-            elif name == CONSTANT_OP:
-                body.constant_bytes += _dense_constant_bytes(op)
-        if len(op.regions):
-            body.max_depth = max(body.max_depth, _region_depth(op, func_op) + 1)
-        return ir.WalkResult.ADVANCE
+            return advance
+        key = (location, name)
+        located[key] = located.get(key, 0) + 1
+        if name == CUSTOM_CALL_OP:
+            body.custom_call_targets[_custom_call_target(op)] += 1
+        elif name == CONSTANT_OP:
+            body.constant_bytes += _dense_constant_bytes(op)
+        return advance
 
     func_op.walk(visit, ir.WalkOrder.PRE_ORDER)
     printed: dict[Any, str] = {}
@@ -182,6 +191,9 @@ def _walk_function(body: FunctionBody, func_op: Any) -> None:
 
     for (location, name), count in located.items():
         body.located_ops[(text(location), name)] += count
+        body.op_counts[name] += count
+    if calls:
+        body.op_counts[CALL_OP] += len(calls)
     body.calls.extend(
         CallSite(_callee_name(op), text(location), _region_depth(op, func_op)) for op, location in calls
     )

@@ -205,7 +205,11 @@ class Runner:
 
             # fork is fastest (workers inherit the imported modules); if threads exist (an
             # embedding application), forking could deadlock: use forkserver then.
-            method = "fork" if threading.active_count() == 1 and sys.platform.startswith("linux") else "spawn"
+            # jax/jaxlib start native thread pools that threading.active_count() cannot see
+            # (the check command never imports jax; a test process or a notebook may have).
+            native_threads = "jaxlib" in sys.modules or "jax" in sys.modules
+            single_threaded = threading.active_count() == 1 and not native_threads
+            method = "fork" if single_threaded and sys.platform.startswith("linux") else "spawn"
             self._pool = multiprocessing.get_context(method).Pool(self.jobs, initializer=_worker_init)
         batches = _balanced_batches(items, sizes, self.jobs * 3)
         out: list = []

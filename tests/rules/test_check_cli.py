@@ -132,9 +132,24 @@ def test_rules_and_rule_commands() -> None:
 
 
 def test_commands_are_registered_on_main() -> None:
+    import click
+
     from jaxlint.cli import main
 
-    assert {"check", "rules", "rule"} <= set(main.commands)
+    context = click.Context(main)
+    assert {"check", "rules", "rule"} <= set(main.list_commands(context))
+    for name in ("check", "rules", "rule"):
+        assert isinstance(main.get_command(context, name), click.Command)
+
+
+def test_check_does_not_import_jax() -> None:
+    """Commands load lazily: pre-commit's `jaxlint check` never pays for importing jax."""
+    import subprocess
+    import sys
+
+    code = "import sys; from jaxlint.cli import main; main(['check', '--exit-zero', '--no-cache', __file__], standalone_mode=False); print('jax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code.replace("__file__", repr(__file__))], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
 
 
 def test_pre_commit_manifest_is_valid() -> None:
