@@ -208,7 +208,7 @@ class BacksolveAdjoint(AbstractAdjoint):
         user_t0 = config.to_user_time(config.t0)
         vf_fn = eqx.filter_closure_convert(terms.vf, user_t0, y0, args)
         converted = _ConvertedTerm(vf_fn, terms)
-        out = _backsolve((converted, y0, args), self, run, config)
+        out = _backsolve((converted, y0, args), self, run, _save_times_once(config))
         # Integer outputs (result codes, step counts) leave a custom_vjp with instantiated
         # zero tangents; cut them so later error checks on them are not differentiated.
         return jax.tree_util.tree_map(
@@ -217,17 +217,49 @@ class BacksolveAdjoint(AbstractAdjoint):
         )
 
 
+def _save_times_once(config: Any) -> Any:
+    """``config`` with the save times left only in ``config.save_ts``: the `SaveAt` copies
+    (``config.saveat``, and the one kept for event conditions) hold shapes instead.
+
+    `eqx.filter_custom_vjp` keeps every array of its non-differentiated arguments for the
+    backward pass, as a residual apart from the caller's array: three references to ``ts``
+    would cost three floats per save point, for one array the backward pass reads once."""
+
+    def shapes_only(saveat: SaveAt) -> SaveAt:
+        subs = tuple(
+            sub if sub.ts is None else eqx.tree_at(
+                lambda s: s.ts, sub, jax.ShapeDtypeStruct(sub.ts.shape, sub.ts.dtype)
+            )
+            for sub in saveat.subs
+        )  # fmt: skip
+        return eqx.tree_at(lambda s: s.subs, saveat, subs)
+
+    saveat = shapes_only(config.saveat)
+    event_kwargs = dict(config.event_kwargs, saveat=saveat)
+    return eqx.tree_at(lambda c: (c.saveat, c.event_kwargs), config, (saveat, event_kwargs))
+
+
 @eqx.filter_custom_vjp
 def _backsolve(inputs, adjoint, run, config):
     terms, y0, args = inputs
     return run(config, terms, y0, args, _lax_loop, _lax_loop)
 
 
+class _BacksolveResiduals(eqx.Module):
+    """What the backward solve needs from the forward one: the states it restarts from (the
+    saved ys are outputs anyway) and where the solve ended. Not the saved times: the
+    backward pass reads ``config.save_ts``, the argument itself."""
+
+    ys: PyTree
+    y_final: Y
+    t_final: Any
+
+
 @_backsolve.def_fwd
 def _backsolve_fwd(perturbed, inputs, adjoint, run, config):
     del perturbed
     out = _backsolve.fn(inputs, adjoint, run, config)
-    return out, out
+    return out, _BacksolveResiduals(out.ys[0], out.y_final, out.t_final)
 
 
 @_backsolve.def_bwd
@@ -238,20 +270,20 @@ def _backsolve_bwd(out, grad_out, perturbed, inputs, adjoint, run, config):
     terms, y0, args = inputs
     params, static = eqx.partition((terms, args), eqx.is_inexact_array)
     sub = config.saveat.subs[0]
-    save_ts = config.save_ts[0]
+    save_ts = config.save_ts[0]  # user time
     t_final = out.t_final  # user time
     internal = lambda t: config.to_user_time(t)  # the map is its own inverse  # noqa: E731
 
     # Points (internal time, increasing) where the adjoint receives cotangents: t0, every
     # save slot, and the end. Zero-length intervals between equal points are no-op solves.
-    ys = out.ys[0]
+    ys = out.ys
     ct_ys = _or_zeros(grad_out.ys[0] if grad_out.ys is not None else None, ys)
     ct_final = _or_zeros(grad_out.y_final, out.y_final)
     slot_times = []
     if sub.t0:
         slot_times.append(config.t0[None])
     if save_ts is not None:
-        slot_times.append(save_ts)
+        slot_times.append(internal(save_ts))
     if sub.t1:
         slot_times.append(internal(t_final)[None])
     points = jnp.concatenate([config.t0[None], *slot_times, internal(t_final)[None]])

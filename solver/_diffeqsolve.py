@@ -45,8 +45,9 @@ def _end_tolerance(t0: Array, t1: Array) -> Array:
     interval's time scale ``max(|t0|, |t1|)``. Rounding in step ends scales with the size of
     the times, not with ``t1``: an ulp of ``t1`` itself would be a subnormal when ``t1 = 0``
     (the end of every backward solve of a problem starting at 0), where no rounding error
-    could ever fall inside it."""
-    scale = jnp.maximum(jnp.abs(t0), jnp.abs(t1))
+    could ever fall inside it. A rounding scale, not a function of the times to differentiate
+    (``nextafter`` has no derivative rule): gradients with respect to ``t0``/``t1`` skip it."""
+    scale = jax.lax.stop_gradient(jnp.maximum(jnp.abs(t0), jnp.abs(t1)))
     return 100 * (jnp.nextafter(scale, jnp.asarray(jnp.inf, scale.dtype)) - scale)
 
 
@@ -139,11 +140,13 @@ def _diffeqsolve(
             direction = jnp.where(t1 >= t0, 1, -1).astype(time_dtype)
         controller = stepsize_controller.wrap(direction)
     internal = (lambda t: t) if isinstance(direction, int) else (lambda t: t * direction)
+    # Save times stay in user time: the loop converts each one as it reaches it, so reverse
+    # mode keeps the argument itself rather than a converted copy per save point.
     save_ts = []
     for sub in saveat.subs:
-        ts = None if sub.ts is None else internal(jnp.asarray(sub.ts, time_dtype))
+        ts = None if sub.ts is None else jnp.asarray(sub.ts, time_dtype)
         if ts is not None and not ts_checked:
-            code = check_save_times(ts, internal(t0), internal(t1), "SaveAt(ts=...)")
+            code = check_save_times(internal(ts), internal(t0), internal(t1), "SaveAt(ts=...)")
             input_result = RESULTS.promote(input_result, code, True)
         save_ts.append(ts)
     save_ts = tuple(save_ts)

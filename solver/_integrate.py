@@ -116,7 +116,7 @@ class _Config(eqx.Module):
     solver: AbstractSolver
     controller: AbstractStepSizeController
     saveat: SaveAt
-    save_ts: tuple[Array | None, ...]
+    save_ts: tuple[Array | None, ...]  # each SubSaveAt's ts in *user* time (see `_save`)
     event: Event | None
     event_kwargs: dict[str, Any]
     t0: Array  # internal times

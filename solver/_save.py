@@ -4,21 +4,28 @@ Each `SubSaveAt` owns one buffer per output leaf with a fixed slot layout::
 
     [t0 slot if t0] [one slot per ts entry, or max_steps slots if steps] [t1 slot if t1]
 
-No op here depends on the number of save points: buffers are made with ``jnp.where`` over
+No op here depends on the number of save points: buffers are made with one masked fill over
 the whole array (``t0`` outputs, and ``ts`` entries equal to ``t0``, are filled at
 allocation; everything else starts at ``inf``) and written one slot at a time with
 ``.at[i].set`` inside loop primitives (pitfall P1). This is also why ``t0 == t1`` needs no
 special case: every ``ts`` entry then equals ``t0`` and is filled at allocation.
+
+Every mask over the slots is a prefix (save times are monotone), plus the ``t1`` slot: it is
+described by one scalar, the number of leading slots kept, and rebuilt from it inside
+`_keep_leading_rows`. Reverse mode then stores that scalar, not a boolean mask and a zero
+tangent per save point and state element, as a plain ``jnp.where`` over the buffer would.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import equinox as eqx
 import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from ._custom_types import Args, Array, PyTree, Y
 from ._interpolation import AbstractLocalInterpolation
@@ -43,6 +50,22 @@ def _unfilled(dtype: jnp.dtype) -> Array:
     return jnp.asarray(0, dtype)
 
 
+@functools.partial(jax.checkpoint, static_argnums=(2,))
+def _keep_leading_rows(values: Array, kept: Array, keep_last: bool) -> Array:
+    """``values`` with every row from ``kept`` on set to the unfilled value, except the last
+    row when ``keep_last``.
+
+    Rematerialised (`jax.checkpoint`): the backward pass rebuilds the row mask from the
+    scalar ``kept``. A plain ``jnp.where`` here would make reverse mode store the broadcast
+    mask and an instantiated zero tangent for the unfilled branch, 9 bytes per save point and
+    float64 state element, all of which the backward pass can recompute from one integer."""
+    rows = lax.broadcasted_iota(jnp.int32, values.shape, 0)
+    keep = rows < kept
+    if keep_last:
+        keep = keep | (rows == values.shape[0] - 1)
+    return jnp.where(keep, values, _unfilled(values.dtype))
+
+
 def _middle_size(sub: SubSaveAt, max_steps: int | None) -> int:
     if sub.ts is not None:
         return int(sub.ts.shape[0])
@@ -61,26 +84,19 @@ def allocate(
     args: Args,
     max_steps: int | None,
 ) -> SaveState:
-    """Buffers for ``sub``; ``ts`` and ``t0`` are internal times."""
+    """Buffers for ``sub``; ``ts`` in user time, ``t0`` internal."""
     first = sub.fn(to_user_time(t0), y0, args)
     middle = _middle_size(sub, max_steps)
-    pieces = []
-    if sub.t0:
-        pieces.append(jnp.ones((1,), bool))
-    if ts is not None:
-        pieces.append(ts == t0)
-    elif middle:
-        pieces.append(jnp.zeros((middle,), bool))
-    if sub.t1:
-        pieces.append(jnp.zeros((1,), bool))
-    filled = jnp.concatenate(pieces)  # at most three pieces, whatever the sizes
+    size = int(sub.t0) + middle + int(sub.t1)
+    # Filled now: the t0 slot, and the ts entries equal to t0 (a prefix: ts is monotone).
+    user_t0 = to_user_time(t0)  # exact: the map multiplies by +-1
+    ts_index = jnp.sum(ts == user_t0).astype(jnp.int32) if ts is not None else jnp.asarray(0, jnp.int32)
+    filled = int(sub.t0) + ts_index
 
     def buffer(x: Array) -> Array:
         x = jnp.asarray(x)
-        mask = filled.reshape(filled.shape + (1,) * x.ndim)
-        return jnp.where(mask, x[None], _unfilled(x.dtype))
+        return _keep_leading_rows(jnp.broadcast_to(x, (size, *x.shape)), filled, False)
 
-    ts_index = jnp.sum(ts == t0).astype(jnp.int32) if ts is not None else jnp.asarray(0, jnp.int32)
     step_ts = None
     if sub.steps:
         step_ts = jnp.full((middle,), jnp.inf, jnp.result_type(t0))
@@ -104,7 +120,8 @@ def save_in_step(
     args: Args,
     inner_loop: LoopFn,
 ) -> SaveState:
-    """Save what falls in an accepted step ending at internal time ``t_end``."""
+    """Save what falls in an accepted step ending at internal time ``t_end`` (``ts`` in user
+    time)."""
     offset = int(sub.t0)
     if ts is not None:
         state = _save_ts(sub, ts, state, interpolation, t_end, keep, to_user_time, args, inner_loop)
@@ -136,17 +153,18 @@ def _save_ts(
     inner_loop: LoopFn,
 ) -> SaveState:
     """Interpolate every ``ts`` entry up to ``t_end`` (an inner loop: the number per step
-    varies)."""
+    varies). ``ts`` is in user time and converted entry by entry (``to_user_time`` is its own
+    inverse), so the backward pass reads the argument, not a saved converted copy."""
     num = ts.shape[0]
     offset = int(sub.t0)
 
     def cond(s: SaveState) -> Array:
         index = jnp.minimum(s.ts_index, num - 1)
-        return keep & (s.ts_index < num) & (ts[index] <= t_end)
+        return keep & (s.ts_index < num) & (to_user_time(ts[index]) <= t_end)
 
     def body(s: SaveState) -> SaveState:
         t = ts[s.ts_index]
-        out = sub.fn(to_user_time(t), interpolation.evaluate(t), args)
+        out = sub.fn(t, interpolation.evaluate(to_user_time(t)), args)
         ys = jax.tree_util.tree_map(lambda x, buf: buf.at[offset + s.ts_index].set(x), out, s.ys)
         return SaveState(s.ts_index + 1, s.step_index, ys, s.step_ts)
 
@@ -165,33 +183,30 @@ def finalize(
 ) -> tuple[Array, PyTree]:
     """The saved ``(ts, ys)`` in user time: fill the t1 slot with ``(t_final, y_final)`` and
     mark slots past ``t_final`` (after an event or a failure) as ``inf``."""
-    pieces_t, pieces_valid = [], []
+    # The valid slots are a prefix (t0 slot, then the saved ts entries up to t_final, or the
+    # steps taken) and the t1 slot: `_keep_leading_rows` needs only the prefix length.
+    pieces_t = []  # user times
+    valid = int(sub.t0)
     if sub.t0:
-        pieces_t.append(t0[None])
-        pieces_valid.append(jnp.ones((1,), bool))
+        pieces_t.append(to_user_time(t0)[None])
     if ts is not None:
-        saved = jnp.arange(ts.shape[0]) < state.ts_index
-        pieces_t.append(ts.astype(t0.dtype))
-        pieces_valid.append(saved & (ts <= t_final))
+        pieces_t.append(ts)
+        reached = jnp.sum(to_user_time(ts) <= t_final).astype(jnp.int32)
+        valid = valid + jnp.minimum(state.ts_index, reached)
     elif sub.steps:
-        pieces_t.append(state.step_ts)
-        pieces_valid.append(jnp.arange(state.step_ts.shape[0]) < state.step_index)
+        pieces_t.append(to_user_time(state.step_ts))
+        valid = valid + state.step_index
     if sub.t1:
-        pieces_t.append(t_final[None])
-        pieces_valid.append(jnp.ones((1,), bool))
+        pieces_t.append(to_user_time(t_final)[None])
     times = jnp.concatenate(pieces_t)
-    valid = jnp.concatenate(pieces_valid)
     ys = state.ys
     if sub.t1:
         out = sub.fn(to_user_time(t_final), y_final, args)
         ys = jax.tree_util.tree_map(lambda buf, x: buf.at[-1].set(x), ys, out)
-
-    def mask(buf: Array) -> Array:
-        mask_shape = valid.shape + (1,) * (buf.ndim - 1)
-        return jnp.where(valid.reshape(mask_shape), buf, _unfilled(buf.dtype))
-
-    user_ts = jnp.where(valid, to_user_time(times), jnp.inf)
-    return user_ts, jax.tree_util.tree_map(mask, ys)
+    valid = jnp.asarray(valid, jnp.int32)
+    user_ts = _keep_leading_rows(times, valid, sub.t1)
+    ys = jax.tree_util.tree_map(lambda buf: _keep_leading_rows(buf, valid, sub.t1), ys)
+    return user_ts, ys
 
 
 class DenseState(eqx.Module):

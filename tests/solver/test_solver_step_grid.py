@@ -8,6 +8,7 @@ of solver steps".
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -48,3 +49,13 @@ def test_a_first_step_a_few_ulp_short_of_t1_is_snapped_onto_it():
     sol = diffeqsolve(ODETerm(decay), Euler(), 0.7, 0.8, 0.1, jnp.array(1.0), max_steps=1)
     assert int(sol.stats["num_steps"]) == 1
     np.testing.assert_allclose(float(sol.ys[0]), 0.9, rtol=1e-15)
+
+
+def test_gradient_with_respect_to_the_end_time():
+    # y(t1) = exp(-t1): dy/dt1 = -exp(-t1), up to Euler's O(dt) error. The end snap's
+    # tolerance (a rounding scale, made with nextafter) must not be differentiated.
+    def final(t1):
+        return diffeqsolve(ODETerm(decay), Euler(), 0.0, t1, 0.001, jnp.array(1.0)).ys[0]
+
+    slope = jax.jit(jax.grad(final))(jnp.array(2.0))
+    np.testing.assert_allclose(float(slope), -np.exp(-2.0), rtol=1e-3)
