@@ -11,7 +11,7 @@ evaluated once for both).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -102,17 +102,6 @@ class ImplicitEuler(AbstractImplicitSolver):
     def error_order(self, terms: AbstractTerm) -> float:
         del terms
         return 2.0
-
-    def bind_tolerances(self, rtol: Any, atol: Any) -> "ImplicitEuler":
-        return eqx.tree_at(
-            lambda solver: solver.root_finder, self, self.root_finder.bind_tolerances(rtol, atol)
-        )
-
-    def init(
-        self, terms: AbstractTerm, t0: RealScalarLike, t1: RealScalarLike, y0: Y, args: Args
-    ) -> None:
-        del terms, t0, t1, y0, args
-        return None
 
     def step(
         self,

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -227,18 +226,9 @@ class AbstractESDIRK(AbstractImplicitSolver):
         del terms
         return float(self.tableau.order)
 
-    def bind_tolerances(self, rtol: Any, atol: Any) -> "AbstractESDIRK":
-        return eqx.tree_at(
-            lambda solver: solver.root_finder, self, self.root_finder.bind_tolerances(rtol, atol)
-        )
-
-    def init(
-        self, terms: AbstractTerm, t0: RealScalarLike, t1: RealScalarLike, y0: Y, args: Args
-    ) -> None:
-        # No first-same-as-last cache: the first stage's increment comes for free with the
-        # Jacobian evaluation at (t0, y0) that every step needs anyway.
-        del terms, t0, t1, y0, args
-        return None
+    # init (no state) and bind_tolerances come from AbstractImplicitSolver. There is no
+    # first-same-as-last cache: the first stage's increment comes for free with the Jacobian
+    # evaluation at (t0, y0) that every step needs anyway.
 
     def step(
         self,

@@ -76,9 +76,22 @@ class AbstractSolver(eqx.Module):
 
 
 class AbstractImplicitSolver(AbstractSolver):
-    """A solver that solves a nonlinear system per step with ``root_finder``."""
+    """A solver that solves a nonlinear system per step with ``root_finder``.
+
+    The root finder's tolerances follow the step-size controller's unless set explicitly.
+    Each step linearises afresh at ``(t0, y0)``, so there is no state to carry between steps.
+    """
 
     root_finder: eqx.AbstractVar[Any]
+
+    def bind_tolerances(self, rtol: Any, atol: Any) -> "AbstractImplicitSolver":
+        return eqx.tree_at(
+            lambda solver: solver.root_finder, self, self.root_finder.bind_tolerances(rtol, atol)
+        )
+
+    def init(self, terms: Any, t0: Any, t1: Any, y0: Any, args: Any) -> None:
+        del terms, t0, t1, y0, args
+        return None
 
 
 __all__ = ["AbstractSolver", "AbstractImplicitSolver"]
