@@ -208,7 +208,7 @@ class BacksolveAdjoint(AbstractAdjoint):
         user_t0 = config.to_user_time(config.t0)
         vf_fn = eqx.filter_closure_convert(terms.vf, user_t0, y0, args)
         converted = _ConvertedTerm(vf_fn, terms)
-        out = _backsolve((converted, y0, args), self, run, _save_times_once(config))
+        out = _backsolve((converted, y0, args), self, run, _lean_config(config))
         # Integer outputs (result codes, step counts) leave a custom_vjp with instantiated
         # zero tangents; cut them so later error checks on them are not differentiated.
         return jax.tree_util.tree_map(
@@ -217,25 +217,22 @@ class BacksolveAdjoint(AbstractAdjoint):
         )
 
 
-def _save_times_once(config: Any) -> Any:
-    """``config`` with the save times left only in ``config.save_ts``: the `SaveAt` copies
-    (``config.saveat``, and the one kept for event conditions) hold shapes instead.
+def _lean_config(config: Any) -> Any:
+    """``config`` holding each array the solves need once.
 
     `eqx.filter_custom_vjp` keeps every array of its non-differentiated arguments for the
-    backward pass, as a residual apart from the caller's array: three references to ``ts``
-    would cost three floats per save point, for one array the backward pass reads once."""
-
-    def shapes_only(saveat: SaveAt) -> SaveAt:
-        subs = tuple(
-            sub if sub.ts is None else eqx.tree_at(
-                lambda s: s.ts, sub, jax.ShapeDtypeStruct(sub.ts.shape, sub.ts.dtype)
-            )
-            for sub in saveat.subs
-        )  # fmt: skip
-        return eqx.tree_at(lambda s: s.subs, saveat, subs)
-
-    saveat = shapes_only(config.saveat)
-    event_kwargs = dict(config.event_kwargs, saveat=saveat)
+    backward pass, each as its own residual. Two copies are dropped: the save times inside
+    the `SaveAt` (shapes are enough there; the loop reads ``config.save_ts``), and the event
+    keyword arguments (no events here) but for the user's step-size controller, which the
+    backward solve reuses."""
+    subs = tuple(
+        sub if sub.ts is None else eqx.tree_at(
+            lambda s: s.ts, sub, jax.ShapeDtypeStruct(sub.ts.shape, sub.ts.dtype)
+        )
+        for sub in config.saveat.subs
+    )  # fmt: skip
+    saveat = eqx.tree_at(lambda s: s.subs, config.saveat, subs)
+    event_kwargs = dict(stepsize_controller=config.event_kwargs["stepsize_controller"])
     return eqx.tree_at(lambda c: (c.saveat, c.event_kwargs), config, (saveat, event_kwargs))
 
 

@@ -153,6 +153,7 @@ def _diffeqsolve(
     if not controller_checked:
         code = controller.input_result(internal(t0), internal(t1))
         input_result = RESULTS.promote(input_result, code, True)
+    controller = controller.bind(internal(t0), None if dt0 is None else internal(dt0))
     config = _Config(
         solver=solver.bind_tolerances(*controller.tolerances()),
         controller=controller,

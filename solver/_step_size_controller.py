@@ -2,6 +2,7 @@
 
 Protocol (all times are *internal*, i.e. increasing; see `wrap`)::
 
+    controller = controller.bind(t0, dt0)  # once per solve
     tnext, state = controller.init(terms, t0, t1, y0, dt0, args, func, error_order)
     keep, t0_next, t1_next, made_jump, state, result = controller.adapt_step_size(
         t0, t1, y0, y1_candidate, args, y_error, error_order, state)
@@ -52,6 +53,14 @@ class AbstractStepSizeController(eqx.Module):
         """The controller in internal time ``direction * t`` (for reverse-time solves)."""
         return self
 
+    def bind(self, t0: jax.Array, dt0: jax.Array | None) -> "AbstractStepSizeController":
+        """The controller for one solve from internal time ``t0`` with first step ``dt0``
+        (None: chosen automatically). What stays fixed through the solve belongs here, among
+        the loop's constants, rather than in the carried state that checkpointing stores at
+        every checkpoint."""
+        del t0, dt0
+        return self
+
     def check(self, t0: RealScalarLike, t1: RealScalarLike) -> bool:
         """Check arguments known before tracing (raise ``ValueError``); return whether that
         covered everything (else `input_result` is used on the traced values)."""
@@ -95,12 +104,6 @@ class AbstractStepSizeController(eqx.Module):
     ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | bool, ControllerState, jax.Array]: ...
 
 
-class _GridState(eqx.Module):
-    origin: jax.Array  # t0: every step end is ``origin + index * dt``, rounded once
-    dt: jax.Array
-    index: jax.Array  # int32: the end of the step about to be taken is grid point ``index``
-
-
 class ConstantStepSize(AbstractStepSizeController):
     """Steps of the fixed length ``dt0`` (the last one shortened to end at ``t1``).
 
@@ -110,28 +113,48 @@ class ConstantStepSize(AbstractStepSizeController):
     ``(t1 - t0) / dt0``. On the grid, a solve (or a backward solve over the same interval)
     ends within an ulp or two of ``t1``, where the loop snaps it onto ``t1``."""
 
-    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
-        del terms, t1, y0, args, func, error_order
+    def bind(self, t0, dt0):
         if dt0 is None:
             raise ValueError(
                 "`dt0=None` needs an adaptive step-size controller; with "
                 "`ConstantStepSize` pass a step size `dt0`."
             )
         t0 = jnp.asarray(t0)
-        dt0 = jnp.asarray(dt0, t0.dtype)
-        return t0 + dt0, _GridState(t0, dt0, jnp.asarray(1, jnp.int32))
+        return _ConstantGrid(t0, jnp.asarray(dt0, t0.dtype))
+
+    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
+        return self.bind(t0, dt0).init(terms, t0, t1, y0, dt0, args, func, error_order)
+
+    def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, state):
+        raise TypeError(
+            "`ConstantStepSize` steps on a grid fixed per solve: call `bind(t0, dt0)` first "
+            "(as `diffeqsolve` does) and step with the controller it returns."
+        )
+
+
+class _ConstantGrid(AbstractStepSizeController):
+    """`ConstantStepSize` bound to one solve: the grid ``origin + k * dt``. The carried state
+    is only the index ``k`` of the step end about to be reached (origin and dt are loop
+    constants, which a checkpointed loop does not store once per checkpoint)."""
+
+    origin: jax.Array
+    dt: jax.Array
+
+    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
+        del terms, t0, t1, y0, dt0, args, func, error_order
+        return self.origin + self.dt, jnp.asarray(1, jnp.int32)
 
     def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, state):
         del t0, y0, y1_candidate, args, y_error, error_order
-        index = state.index + 1
+        index = state + 1
         dtype = jnp.result_type(t1)
-        tnext = state.origin.astype(dtype) + index.astype(dtype) * state.dt.astype(dtype)
+        tnext = self.origin.astype(dtype) + index.astype(dtype) * self.dt.astype(dtype)
         return (
             jnp.asarray(True),
             t1,
             tnext,
             False,
-            _GridState(state.origin, state.dt, index),
+            index,
             jnp.asarray(RESULTS.successful, jnp.int32),
         )
 
