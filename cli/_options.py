@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import sys
+from typing import Callable, Iterator, NoReturn
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+EXIT_USAGE = 2
 
 _SIZE = re.compile(r"^(?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?P<suffix>[kKmM]?)$")
 _SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000}
@@ -42,3 +49,31 @@ class SizesParam(click.ParamType):
         if len(set(sizes)) < 2:
             self.fail(f"{value!r} has fewer than two distinct sizes; growth needs at least two", param, ctx)
         return sorted(set(sizes))
+
+
+def exit_with_usage_error(console: Console, message: str, details: str | None = None) -> NoReturn:
+    """Print ``error: message`` (and the user's traceback, if any) on stderr; exit 2."""
+    console.print(f"error: {message}", markup=False, soft_wrap=True)
+    if details:
+        console.print(details.rstrip(), markup=False, highlight=False, soft_wrap=True)
+    sys.exit(EXIT_USAGE)
+
+
+@contextlib.contextmanager
+def size_progress(console: Console, description: str) -> Iterator[Callable[[str, int], None]]:
+    """A transient progress bar on stderr (terminals only); yields ``advance(what, n)``."""
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def advance(what: str, n: int) -> None:
+            bar.update(task, advance=1, description=f"{what} n={n:,}")
+
+        yield advance

@@ -7,7 +7,6 @@ import sys
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jaxlint.analyzer.adjoints import DEFAULT_BACKSOLVE_RTOL, DEFAULT_CHECKPOINTS, adjoint_runner
 from jaxlint.analyzer.cases import TargetError, parse_target
@@ -15,7 +14,7 @@ from jaxlint.analyzer.fit import ORDERS
 from jaxlint.analyzer.residual_growth import DEFAULT_MAX_ORDER, run_residuals
 from jaxlint.analyzer.residual_report import render_table, to_json, to_markdown
 
-from ._options import SizesParam, parse_size
+from ._options import SizesParam, exit_with_usage_error, parse_size, size_progress
 
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
 
@@ -97,34 +96,16 @@ def residuals(
     try:
         parsed = parse_target(target)
     except TargetError as error:
-        err.print(f"error: {error}", markup=False, soft_wrap=True)
-        sys.exit(EXIT_USAGE)
+        exit_with_usage_error(err, str(error))
 
     runner = adjoint_runner(checkpoints=checkpoints, backsolve_rtol=backsolve_rtol, compile=compile_, largest=largest) if adjoints else None
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("tracing gradients", total=None)
-
-        def advance(what: str, n: int) -> None:
-            bar.update(task, advance=1, description=f"{what} n={n:,}")
-
-        try:
+    try:
+        with size_progress(err, "tracing gradients") as advance:
             results = run_residuals(
                 parsed, sizes, compile=compile_, max_order=max_order, largest=largest, adjoints=runner, progress=advance
             )
-        except TargetError as error:
-            bar.stop()
-            err.print(f"error: {error}", markup=False, soft_wrap=True)
-            if error.details:
-                err.print(error.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
-            sys.exit(EXIT_USAGE)
+    except TargetError as error:
+        exit_with_usage_error(err, str(error), error.details)
 
     if output_format == "json":
         click.echo(json.dumps(to_json(results, max_order), indent=2))

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import NoReturn
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jaxlint.analyzer.cases import TargetError, parse_target
 from jaxlint.analyzer.compile import DEFAULT_COMPILE_TIMEOUT
 from jaxlint.analyzer.fit import ORDERS
 from jaxlint.analyzer.lower import PLATFORMS
 
-from ._options import SizesParam
+from ._options import SizesParam, exit_with_usage_error, size_progress
 
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
 FORMATS = ["table", "json", "markdown", "github"]
@@ -82,11 +82,8 @@ def scale(
 
     err = Console(stderr=True)
 
-    def usage_error(message: str, details: str | None = None) -> None:
-        err.print(f"error: {message}", markup=False, soft_wrap=True)
-        if details:
-            err.print(details.rstrip(), markup=False, highlight=False, soft_wrap=True)
-        sys.exit(EXIT_USAGE)
+    def usage_error(message: str, details: str | None = None) -> NoReturn:
+        exit_with_usage_error(err, message, details)
 
     # Everything that can be wrong with the options is checked before any user code runs.
     try:
@@ -109,28 +106,14 @@ def scale(
         except PlotError as error:
             usage_error(str(error))
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("lowering", total=None)
-
-        def advance(case: str, n: int) -> None:
-            bar.update(task, advance=1, description=f"{case} n={n:,}")
-
-        try:
+    try:
+        with size_progress(err, "lowering") as advance:
             run = run_scale_report(
                 parsed, sizes, in_process=in_process, timeout=timeout, platform=platform, max_order=max_order,
                 progress=advance, compile=compile_, compile_timeout=compile_timeout, capture_only=capture_only,
             )
-        except TargetError as error:
-            bar.stop()
-            usage_error(str(error), error.details)
+    except TargetError as error:
+        usage_error(str(error), error.details)
     results = run.results
 
     lint_problems: list[str] = []
