@@ -249,26 +249,23 @@ def _case_results(
         names = [target.name]
     results: list[CaseResult] = []
     for name in names:
+        label = f"{target.path}::{name}"
+
+        def in_process_measurement(n: int, name: str = name, label: str = label) -> Measurement:
+            built = build_case(module, target.path, name, n)
+            try:
+                return measure(built.fn, built.args, built.kwargs, n=n, platform=platform)
+            except LoweringError as error:
+                raise TargetError(f"{label} at n={n}: {error}", details=error.details) from error
+
+        def worker_request(n: int, name: str = name) -> dict[str, Any]:
+            return {"path": target.path, "name": name, "n": n, "platform": platform, "compile": compile}
+
         result = CaseResult(name=f"{os.path.basename(target.path)}::{name}", ns=ns)
-        try:
-            for n in ns:
-                if module is not None and in_process:
-                    built = build_case(module, target.path, name, n)
-                    try:
-                        measurement = measure(built.fn, built.args, built.kwargs, n=n, platform=platform)
-                    except LoweringError as error:
-                        raise TargetError(f"{target.path}::{name} at n={n}: {error}", details=error.details) from error
-                else:
-                    request = {"path": target.path, "name": name, "n": n, "platform": platform, "compile": compile}
-                    outcome = _run_worker(request, f"{target.path}::{name}", timeout, compile_timeout if compile else None)
-                    measurement = outcome.measurement
-                    if outcome.compile_timed_out:
-                        result.compile_timeouts.append(n)
-                result.measurements.append(measurement)
-                if progress is not None:
-                    progress(result.name, n)
-        except TargetError as error:
-            result.error, result.details = str(error), error.details
+        _measure_each_size(
+            result, label, in_process_measurement if in_process else None, worker_request,
+            timeout=timeout, compile_timeout=compile_timeout if compile else None, progress=progress,
+        )
         results.append(result)
     return results
 
@@ -290,29 +287,53 @@ def _script_results(
     capture = capture_script(target.path, first_only=capture_only)  # TargetError: raised / no solve
     results: list[CaseResult] = []
     for call in capture.calls:
+
+        def in_process_measurement(n: int, call: Any = call) -> Measurement:
+            fn, args = build_call(call, n)
+            try:
+                return measure(fn, args, n=n, platform=platform)
+            except LoweringError as error:
+                message = explain_lowering_error(call, error) or f"{call.site.name} at n={n}: {error}"
+                raise TargetError(message, details=error.details) from error
+
+        def worker_request(n: int, call: Any = call) -> dict[str, Any]:
+            return {"path": target.path, "site": call.site.key(), "n": n, "platform": platform, "compile": compile}
+
         result = CaseResult(name=call.site.name, ns=ns)
-        try:
-            for n in ns:
-                if in_process:
-                    fn, args = build_call(call, n)
-                    try:
-                        measurement = measure(fn, args, n=n, platform=platform)
-                    except LoweringError as error:
-                        message = explain_lowering_error(call, error) or f"{call.site.name} at n={n}: {error}"
-                        raise TargetError(message, details=error.details) from error
-                else:
-                    request = {"path": target.path, "site": call.site.key(), "n": n, "platform": platform, "compile": compile}
-                    outcome = _run_worker(request, call.site.name, timeout, compile_timeout if compile else None)
-                    measurement = outcome.measurement
-                    if outcome.compile_timed_out:
-                        result.compile_timeouts.append(n)
-                result.measurements.append(measurement)
-                if progress is not None:
-                    progress(result.name, n)
-        except TargetError as error:
-            result.error, result.details = str(error), error.details
+        _measure_each_size(
+            result, call.site.name, in_process_measurement if in_process else None, worker_request,
+            timeout=timeout, compile_timeout=compile_timeout if compile else None, progress=progress,
+        )
         results.append(result)
     return results
+
+
+def _measure_each_size(
+    result: CaseResult,
+    label: str,
+    in_process_measurement: Callable[[int], Measurement] | None,
+    worker_request: Callable[[int], dict[str, Any]],
+    *,
+    timeout: float | None,
+    compile_timeout: float | None,
+    progress: ProgressCallback | None,
+) -> None:
+    """Fill ``result`` with a measurement per n (in this process, or a fresh worker per n);
+    the first TargetError becomes the case's error and stops only this case."""
+    try:
+        for n in result.ns:
+            if in_process_measurement is not None:
+                measurement = in_process_measurement(n)
+            else:
+                outcome = _run_worker(worker_request(n), label, timeout, compile_timeout)
+                measurement = outcome.measurement
+                if outcome.compile_timed_out:
+                    result.compile_timeouts.append(n)
+            result.measurements.append(measurement)
+            if progress is not None:
+                progress(result.name, n)
+    except TargetError as error:
+        result.error, result.details = str(error), error.details
 
 
 def run_scale_report(
