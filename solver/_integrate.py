@@ -353,7 +353,8 @@ def _finish(config: _Config, args: Args, state: _State) -> _Output:
     ts, ys = [], []
     for sub, save_ts, save_state in zip(config.saveat.subs, config.save_ts, state.saves):
         sub_ts, sub_ys = _save.finalize(
-            sub, save_ts, save_state, config.t0, t_final, y_final, config.to_user_time, args
+            sub, save_ts, save_state, config.t0, t_final, y_final, config.to_user_time, args,
+            event_located=config.event is not None and config.event.root_finder is not None,
         )
         ts.append(sub_ts)
         ys.append(sub_ys)

@@ -90,7 +90,7 @@ def allocate(
     size = int(sub.t0) + middle + int(sub.t1)
     # Filled now: the t0 slot, and the ts entries equal to t0 (a prefix: ts is monotone).
     user_t0 = to_user_time(t0)  # exact: the map multiplies by +-1
-    ts_index = jnp.sum(ts == user_t0).astype(jnp.int32) if ts is not None else jnp.asarray(0, jnp.int32)
+    ts_index = jnp.sum(ts == user_t0, dtype=jnp.int32) if ts is not None else jnp.asarray(0, jnp.int32)
     filled = int(sub.t0) + ts_index
 
     def buffer(x: Array) -> Array:
@@ -180,9 +180,15 @@ def finalize(
     y_final: Y,
     to_user_time: Callable[[Array], Array],
     args: Args,
+    *,
+    event_located: bool,
 ) -> tuple[Array, PyTree]:
     """The saved ``(ts, ys)`` in user time: fill the t1 slot with ``(t_final, y_final)`` and
-    mark slots past ``t_final`` (after an event or a failure) as ``inf``."""
+    mark unsaved slots (after an event or a failure) as ``inf``.
+
+    ``event_located`` (static): ``t_final`` may lie inside the last step (an event's root),
+    before ``ts`` entries that step saved; those are dropped too. Otherwise ``t_final`` is the
+    end of the last accepted step and every saved entry precedes it (no count is needed)."""
     # The valid slots are a prefix (t0 slot, then the saved ts entries up to t_final, or the
     # steps taken) and the t1 slot: `_keep_leading_rows` needs only the prefix length.
     pieces_t = []  # user times
@@ -191,8 +197,10 @@ def finalize(
         pieces_t.append(to_user_time(t0)[None])
     if ts is not None:
         pieces_t.append(ts)
-        reached = jnp.sum(to_user_time(ts) <= t_final).astype(jnp.int32)
-        valid = valid + jnp.minimum(state.ts_index, reached)
+        saved = state.ts_index
+        if event_located:
+            saved = jnp.minimum(saved, jnp.sum(to_user_time(ts) <= t_final, dtype=jnp.int32))
+        valid = valid + saved
     elif sub.steps:
         pieces_t.append(to_user_time(state.step_ts))
         valid = valid + state.step_index

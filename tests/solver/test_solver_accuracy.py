@@ -368,3 +368,26 @@ def test_events_locate_crossing_and_stop():
     # Without a root finder the solve stops at the end of the step that crossed.
     np.testing.assert_allclose(unlocated.event_time, 0.7, atol=1e-12)
     assert unlocated.result == RESULTS.event_occurred
+
+
+def test_save_times_inside_the_step_past_a_located_event_are_dropped():
+    # Steps of 0.5: the step [0.5, 1.0] crosses y = 0.5 at log 2 and saves 0.75 and 1.0 before
+    # the event is located; those two slots lie past the event time and become inf.
+    ts = jnp.array([0.25, 0.5, 0.75, 1.0, 1.5])
+    crossing = Event(lambda t, y, args, **kw: y - 0.5, root_finder=NewtonBisection(rtol=1e-12, atol=1e-12))
+    located = diffeqsolve(
+        ODETerm(decay), Tsit5(), 0.0, 2.0, 0.5, 1.0, args=1.0, event=crossing, saveat=SaveAt(ts=ts),
+    )  # fmt: skip
+    np.testing.assert_allclose(located.event_time, np.log(2.0), atol=1e-4)  # Tsit5 at dt = 0.5
+    np.testing.assert_allclose(located.ts[:2], [0.25, 0.5])
+    np.testing.assert_allclose(located.ys[:2], np.exp(-np.asarray(ts[:2])), rtol=1e-4)
+    assert np.all(np.isinf(located.ts[2:])) and np.all(np.isinf(located.ys[2:]))
+
+    # Without a root finder the solve ends at the end of that step: what it saved is kept.
+    unlocated = diffeqsolve(
+        ODETerm(decay), Tsit5(), 0.0, 2.0, 0.5, 1.0, args=1.0,
+        event=Event(lambda t, y, args, **kw: y < 0.5), saveat=SaveAt(ts=ts),
+    )  # fmt: skip
+    np.testing.assert_allclose(unlocated.ts[:4], ts[:4])
+    np.testing.assert_allclose(unlocated.ys[:4], np.exp(-np.asarray(ts[:4])), rtol=1e-4)
+    assert np.isinf(unlocated.ts[4]) and np.isinf(unlocated.ys[4])
