@@ -90,7 +90,9 @@ def allocate(
     size = int(sub.t0) + middle + int(sub.t1)
     # Filled now: the t0 slot, and the ts entries equal to t0 (a prefix: ts is monotone).
     user_t0 = to_user_time(t0)  # exact: the map multiplies by +-1
-    ts_index = jnp.sum(ts == user_t0, dtype=jnp.int32) if ts is not None else jnp.asarray(0, jnp.int32)
+    ts_index = jnp.asarray(0, jnp.int32)
+    if ts is not None:
+        ts_index = jnp.sum(ts == user_t0, dtype=jnp.int32)
     filled = int(sub.t0) + ts_index
 
     def buffer(x: Array) -> Array:

@@ -374,9 +374,11 @@ def test_save_times_inside_the_step_past_a_located_event_are_dropped():
     # Steps of 0.5: the step [0.5, 1.0] crosses y = 0.5 at log 2 and saves 0.75 and 1.0 before
     # the event is located; those two slots lie past the event time and become inf.
     ts = jnp.array([0.25, 0.5, 0.75, 1.0, 1.5])
-    crossing = Event(lambda t, y, args, **kw: y - 0.5, root_finder=NewtonBisection(rtol=1e-12, atol=1e-12))
+    finder = NewtonBisection(rtol=1e-12, atol=1e-12)
+    crossing = Event(lambda t, y, args, **kw: y - 0.5, root_finder=finder)
     located = diffeqsolve(
-        ODETerm(decay), Tsit5(), 0.0, 2.0, 0.5, 1.0, args=1.0, event=crossing, saveat=SaveAt(ts=ts),
+        ODETerm(decay), Tsit5(), 0.0, 2.0, 0.5, 1.0, args=1.0, event=crossing,
+        saveat=SaveAt(ts=ts),
     )  # fmt: skip
     np.testing.assert_allclose(located.event_time, np.log(2.0), atol=1e-4)  # Tsit5 at dt = 0.5
     np.testing.assert_allclose(located.ts[:2], [0.25, 0.5])
