@@ -258,6 +258,32 @@ def defining_scope(
 
 
 # --- calls ---------------------------------------------------------------------------------------
+class _CallsWhenRun(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+
+def calls_when_run(node: cst.CSTNode) -> list[cst.Call]:
+    """The calls ``node`` makes when it runs: not those inside nested defs, lambdas or classes
+    (they run later, if at all)."""
+    collector = _CallsWhenRun()
+    node.visit(collector)
+    return collector.calls
+
+
 def bind_arguments(call: cst.Call, parameters: Sequence[str]) -> dict[str, cst.Arg] | None:
     """Map ``call``'s arguments to ``parameters`` (positional order, then keywords).
 

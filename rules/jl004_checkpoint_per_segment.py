@@ -8,32 +8,12 @@ import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo
-from jaxlint.rules._scopes import code_of
+from jaxlint.rules._scopes import calls_when_run, code_of
 
 CHECKPOINTS = frozenset(
     {"jax.checkpoint", "jax.remat", "jax.ad_checkpoint.checkpoint", "jax.ad_checkpoint.remat", "equinox.filter_checkpoint"}
 )
 _PARTIALS = frozenset({"functools.partial", "equinox.Partial"})
-
-
-class _LoopCalls(cst.CSTVisitor):
-    """Calls in a loop body, not inside nested defs, lambdas or classes (they run later)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
 
 
 class CheckpointPerSegment(LintRule):
@@ -164,9 +144,7 @@ def run(y, segments):
         reason = self.context.traced_reason(loop)
         if reason is None:
             return
-        collector = _LoopCalls()
-        loop.body.visit(collector)
-        for call in collector.calls:
+        for call in calls_when_run(loop.body):
             if call in self.claimed:
                 continue
             what = self._checkpointed(call, loop)

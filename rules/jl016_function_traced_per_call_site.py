@@ -8,7 +8,7 @@ import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo, SizeClassifier, name_words
-from jaxlint.rules._scopes import Scope, code_of, defining_scope
+from jaxlint.rules._scopes import Scope, calls_when_run, code_of, defining_scope
 
 # Library roots whose functions are primitives or cheap wrappers, not "user functions".
 _LIBRARY_ROOTS = (
@@ -30,32 +30,6 @@ _VECTOR_FIELD_WORDS = frozenset(
         "dynamics", "term", "solve", "solver", "residual", "jac", "jacobian", "ode",
     }
 )
-
-
-class _Calls(cst.CSTVisitor):
-    """Calls in a body, not inside nested defs, lambdas or classes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-
-def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
-    collector = _Calls()
-    node.visit(collector)
-    return collector.calls
 
 
 def _reads_as_vector_field(name: str) -> bool:
@@ -300,7 +274,7 @@ class Solver(eqx.Module):
             definition = self._find_def(branch.value, at) if isinstance(branch, cst.Name) else None
             body = definition.body if definition is not None else None
         if body is not None:
-            for call in _calls_in(body):
+            for call in calls_when_run(body):
                 key = self._user_callee(call.func, call, strict=False)
                 if key is not None:
                     found.append(key)
@@ -333,7 +307,7 @@ class Solver(eqx.Module):
             return
         loop_bound = set(_loop_bound_names(node))
         reported: set[str] = set()
-        for call in _calls_in(node.body):
+        for call in calls_when_run(node.body):
             key = self._user_callee(call.func, call, strict=True, excluded=loop_bound)
             if key is None or key in reported:
                 continue
