@@ -72,6 +72,29 @@ _add(
 )
 
 PARTIAL_NAMES = frozenset({"functools.partial", "equinox.Partial"})
+CASE_MARKER = "jaxlint.case"
+CASE_ROLE = "lowered by `jaxlint scale` (returned by a @jaxlint.case)"
+
+
+def _looks_like_case_marker(decorator: ast.expr) -> bool:
+    """Cheap syntactic test (`@case`, `@jaxlint.case`); finish() confirms the import."""
+    return (isinstance(decorator, ast.Name) and decorator.id == "case") or (
+        isinstance(decorator, ast.Attribute) and decorator.attr == "case"
+    )
+
+
+def _returned_callables(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+    """``fn`` of every ``return fn, args[, kwargs]`` in ``function`` itself (not nested defs)."""
+    found: list[ast.expr] = []
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) in (2, 3):
+            found.append(node.value.elts[0])
+        stack.extend(ast.iter_child_nodes(node))
+    return found
 _CONSTRUCTOR_METHODS = ("__init__", "__post_init__", "__check_init__")
 
 
@@ -185,6 +208,9 @@ class _Summarizer(ast.NodeVisitor):
         self.pending_refs: list[tuple[str, tuple[str, ...], str | None, tuple[str, ...]]] = []
         self.pending_calls: list[tuple[ast.Call, tuple[str, ...], str | None, str]] = []
         self.pending_decorators: list[tuple[ast.expr, str, tuple[str, ...], int]] = []
+        # `fn` of each `return fn, args` in a function decorated `@...case` (confirmed to be
+        # `jaxlint.case` in finish): `jaxlint scale` jits what such a factory returns.
+        self.pending_case_returns: list[tuple[ast.expr, tuple[ast.expr, ...], tuple[str, ...], str | None, int]] = []
         self.used_chains: set[tuple[str, ...]] = set()
         self._context_cache: tuple[int, tuple[str, tuple[str, ...], str | None]] | None = None
         self.keywords: set[str] = set()
@@ -266,6 +292,11 @@ class _Summarizer(ast.NodeVisitor):
         self.function_stack.append(qual)
         self.class_stack.append(enclosing_class)
         self._context_cache = None
+        case_decorators = tuple(d for d in node.decorator_list if _looks_like_case_marker(d))
+        if case_decorators:
+            _, scopes, cls = self._context()
+            for returned in _returned_callables(node):
+                self.pending_case_returns.append((returned, case_decorators, scopes, cls, returned.lineno))
         for statement in node.body:
             self.visit(statement)
         self.class_stack.pop()
@@ -466,6 +497,13 @@ class _Summarizer(ast.NodeVisitor):
             name = self.transform_of(decorator, scopes, None)
             if name is not None and 0 in TRANSFORMS[name][0]:
                 roots.append(Root(("local", qual), TRANSFORMS[name][2], line))
+        for returned, decorators, scopes, cls, line in self.pending_case_returns:
+            outer_scopes = scopes[1:]  # the decorator is resolved where the factory is defined
+            if any(self.qualified(d, outer_scopes, None) == CASE_MARKER for d in decorators):
+                for ref, via_lambda in self.function_refs(returned, scopes, cls):
+                    roots.append(Root(ref, CASE_ROLE, line, via_lambda))
+                if isinstance(returned, ast.Lambda):
+                    transform_lambdas = True
         for call, scopes, cls, _caller in self.pending_calls:
             name = self.transform_of(call.func, scopes, cls)
             if name is None:
