@@ -258,7 +258,10 @@ def defining_scope(
 
 
 # --- calls ---------------------------------------------------------------------------------------
-class _CallsWhenRun(cst.CSTVisitor):
+class CallsWhenRun(cst.CSTVisitor):
+    """Collects the calls a body makes when it runs, skipping nested defs, lambdas and classes
+    (they run later, if at all). Subclass it to collect more of the same body."""
+
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[cst.Call] = []
@@ -279,7 +282,7 @@ class _CallsWhenRun(cst.CSTVisitor):
 def calls_when_run(node: cst.CSTNode) -> list[cst.Call]:
     """The calls ``node`` makes when it runs: not those inside nested defs, lambdas or classes
     (they run later, if at all)."""
-    collector = _CallsWhenRun()
+    collector = CallsWhenRun()
     node.visit(collector)
     return collector.calls
 

@@ -9,7 +9,7 @@ import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo
-from jaxlint.rules._scopes import bind_arguments, code_of, namespace_alias
+from jaxlint.rules._scopes import CallsWhenRun, bind_arguments, code_of, namespace_alias
 
 # diffeqsolve's parameters in order, and those whose value may be a traced array.
 _SOLVE_PARAMETERS = ("terms", "solver", "t0", "t1", "dt0", "y0", "args")
@@ -20,13 +20,12 @@ _FILTER_JIT = "equinox.filter_jit"
 _NUMBER_CALLS = frozenset({"builtins.float", "builtins.int", "builtins.round", "builtins.abs", "builtins.min", "builtins.max"})
 
 
-class _Body(cst.CSTVisitor):
+class _Body(CallsWhenRun):
     """Assignments and calls of a loop body, in order, outside nested defs/lambdas/classes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.assignments: list[tuple[str, cst.BaseExpression, bool]] = []  # (name, value, augmented)
-        self.calls: list[cst.Call] = []
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
@@ -35,18 +34,6 @@ class _Body(cst.CSTVisitor):
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name):
             self.assignments.append((node.target.value, node.value, True))
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
 
 
 def _is_number_literal(expr: cst.BaseExpression) -> bool:
