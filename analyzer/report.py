@@ -179,6 +179,26 @@ def _print_finding(console: Console, finding: LineFinding, indent: str) -> None:
             console.print(Text(f"{indent}  + {text.strip()}", style="green"), soft_wrap=True)
 
 
+_STATUS_STYLE = {"ok": "bold green", "fail": "bold red", "error": "bold yellow"}
+
+
+def print_case_header(console: Console, result: Any) -> bool:
+    """``STATUS  name``, and for a case that could not be measured its error and the user's
+    traceback. False when the case errored (nothing more to show). ``result`` has ``status``,
+    ``name``, ``error`` and ``details`` (scale's and residuals' case results both do)."""
+    console.print(
+        Text.assemble((f"{result.status.upper():5}", _STATUS_STYLE[result.status]), " ", (result.name, "bold")),
+        soft_wrap=True,
+    )
+    if result.error is None:
+        return True
+    console.print(f"  error: {result.error}", markup=False, soft_wrap=True)
+    if result.details:
+        console.print(result.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
+    console.print()
+    return False
+
+
 def render_table(
     results: Sequence[CaseResult],
     console: Console,
@@ -190,13 +210,7 @@ def render_table(
     for note in notes:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     for result in results:
-        status_style = {"ok": "bold green", "fail": "bold red", "error": "bold yellow"}[result.status]
-        console.print(Text.assemble((f"{result.status.upper():5}", status_style), " ", (result.name, "bold")), soft_wrap=True)
-        if result.error is not None:
-            console.print(f"  error: {result.error}", markup=False, soft_wrap=True)
-            if result.details:
-                console.print(result.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
-            console.print()
+        if not print_case_header(console, result):
             continue
         assert result.verdict is not None
         flagged = {flag.figure for flag in result.verdict.flags}

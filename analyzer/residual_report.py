@@ -31,12 +31,12 @@ from jaxlint import __version__
 
 from .adjoints import AdjointComparison, AdjointResult
 from .fit import Fit
+from .report import print_case_header
 from .residual_growth import ResidualCaseResult
 from .residuals import RESIDUAL_FIGURES, RESIDUAL_UNITS, Residual
 
 SCHEMA = "jaxlint.residuals/1"
 
-_STATUS_STYLE = {"ok": "bold green", "fail": "bold red", "error": "bold yellow"}
 
 
 def _fit_json(fits: dict[str, Fit]) -> dict[str, Any]:
@@ -182,15 +182,7 @@ def _figure_rows(result: ResidualCaseResult) -> list[list[str]]:
 
 def render_table(results: Sequence[ResidualCaseResult], console: Console) -> None:
     for result in results:
-        console.print(
-            Text.assemble((f"{result.status.upper():5}", _STATUS_STYLE[result.status]), " ", (result.name, "bold")),
-            soft_wrap=True,
-        )
-        if result.error is not None:
-            console.print(f"  error: {result.error}", markup=False, soft_wrap=True)
-            if result.details:
-                console.print(result.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
-            console.print()
+        if not print_case_header(console, result):
             continue
         assert result.verdict is not None
         table = Table(show_edge=True, header_style="bold")

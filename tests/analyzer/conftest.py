@@ -2,6 +2,7 @@ import importlib.util
 import os
 import re
 
+import jax
 import pytest
 
 HERE = os.path.dirname(__file__)
@@ -29,3 +30,13 @@ def marked_lines():
             for number, text in enumerate(handle, start=1)
             if (match := re.search(r"# LINE: (\w+)", text))
         }
+
+
+@pytest.fixture(scope="module")
+def double_precision():
+    """float64 for a module's tests (the residual cases are, like the published table); the
+    global flag is left as it was (the case files turn x64 on at import, as user scripts do)."""
+    before = jax.config.jax_enable_x64
+    with jax.enable_x64(True):
+        yield
+    jax.config.update("jax_enable_x64", before)

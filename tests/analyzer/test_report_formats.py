@@ -4,7 +4,6 @@ import json
 import os
 import sys
 
-import pytest
 from click.testing import CliRunner
 
 from jaxlint.analyzer.attribute import display_path

@@ -17,13 +17,7 @@ HERE = os.path.dirname(__file__)
 CASES_PATH = os.path.join(HERE, "residual_cases.py")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _double_precision():
-    """The cases are float64 (the published table is); leave the global flag as it was."""
-    before = jax.config.jax_enable_x64
-    with jax.enable_x64(True):
-        yield
-    jax.config.update("jax_enable_x64", before)
+pytestmark = pytest.mark.usefixtures("double_precision")
 
 
 @pytest.fixture(scope="module")

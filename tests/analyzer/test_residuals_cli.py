@@ -4,7 +4,6 @@ import json
 import os
 import re
 
-import jax
 import pytest
 from click.testing import CliRunner
 
@@ -16,13 +15,7 @@ MIXED = os.path.join(HERE, "mixed_cases.py")
 SCRIPT = os.path.join(HERE, "residual_script.py")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _double_precision():
-    """residual_cases.py turns x64 on at import (as user scripts do); restore the flag afterwards."""
-    before = jax.config.jax_enable_x64
-    with jax.enable_x64(True):
-        yield
-    jax.config.update("jax_enable_x64", before)
+pytestmark = pytest.mark.usefixtures("double_precision")
 
 
 @pytest.fixture(scope="module")
