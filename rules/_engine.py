@@ -21,7 +21,7 @@ every stage skips what the previous one proved unnecessary):
 Processes, the cache and GC tuning live in :mod:`._runner`. The cache lives in
 ``.jaxlint_cache/`` next to the configuration (or the checked folder);
 ``--no-cache`` neither reads nor writes it. A warm run (nothing changed) reads and hashes the
-files, loads two small pickles and prints: it never imports libcst or networkx.
+files, loads two small JSON tables and prints: it never imports libcst or networkx.
 """
 
 from __future__ import annotations

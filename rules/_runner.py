@@ -2,17 +2,20 @@
 
 - :class:`Runner` maps a task over batches of files, serially or in a process pool (fork on
   Linux, created on first parallel use; files are balanced by size across batches).
-- :class:`Cache` keeps three pickles in ``.jaxlint_cache/``: ast summaries by content,
+- :class:`Cache` keeps three JSON tables in ``.jaxlint_cache/``: ast summaries by content,
   the last call graph's per-file facts, lint results by (content, rules, selection, facts).
+  Data only (:mod:`jaxlint.rules._cache_format`): a committed or planted cache file can never
+  run code; anything unexpected is dropped and rebuilt.
 - :class:`QuietGC` tunes the cyclic collector while parsing (trees hold no cycles).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import os
-import pickle
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.rules._lint import ModuleResult
 
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 # Below this much source, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 400_000
 _RULES_DIR = Path(__file__).resolve().parent
@@ -59,13 +62,16 @@ def rules_fingerprint() -> str:
 
 # --- cache --------------------------------------------------------------------------------------
 class Cache:
-    """Three pickles: summaries by content, last call-graph facts, lint results by key.
+    """Three tables: summaries by content, last call-graph facts, lint results by key.
 
-    Loaded lazily (a warm run never unpickles the summaries), written atomically, pruned to
-    the entries this run used plus the most recent others.
+    Stored as tagged JSON (never pickle: loading must not be able to execute anything), each
+    with a version; every entry is checked against its table's shape and a table that fails
+    is ignored and rebuilt. Loaded lazily (a warm run never reads the summaries), written
+    atomically, pruned to the entries this run used plus the most recent others.
     """
 
     KEEP = 20_000
+    MAX_BYTES = 512 * 1024 * 1024  # a larger file is not ours: ignored, never read
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
@@ -74,17 +80,31 @@ class Cache:
 
     def table(self, name: str) -> dict:
         if name not in self._loaded:
-            data: dict = {}
-            if self.folder is not None:
-                try:
-                    with open(self.folder / f"{name}.pickle", "rb") as stream:
-                        loaded = pickle.load(stream)
-                    if isinstance(loaded, dict) and loaded.get("version") == ENGINE_VERSION:
-                        data = loaded["entries"]
-                except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, KeyError, TypeError, ValueError):
-                    data = {}
-            self._loaded[name] = data
+            self._loaded[name] = self._read(name) if self.folder is not None else {}
         return self._loaded[name]
+
+    def _read(self, name: str) -> dict:
+        from jaxlint.rules._cache_format import CacheFormatError, loads
+
+        assert self.folder is not None
+        path = self.folder / f"{name}.json"
+        try:
+            # Only a regular file of sane size: a FIFO or /dev/zero planted here must not hang us.
+            with open(path, "rb", opener=_nonblocking_opener) as stream:
+                info = os.fstat(stream.fileno())
+                if not stat.S_ISREG(info.st_mode) or info.st_size > self.MAX_BYTES:
+                    return {}
+                loaded = loads(stream.read(self.MAX_BYTES + 1))
+        except (OSError, CacheFormatError):
+            return {}
+        if not (isinstance(loaded, dict) and loaded.get("version") == ENGINE_VERSION
+                and isinstance(loaded.get("entries"), dict)):
+            return {}
+        check = _ENTRY_CHECKS[name]
+        entries = loaded["entries"]
+        if not all(isinstance(key, str) and check(value) for key, value in entries.items()):
+            return {}
+        return entries
 
     def put(self, name: str, key: str, value: Any) -> None:
         table = self.table(name)
@@ -96,6 +116,8 @@ class Cache:
         """Write the changed tables; returns warnings (a read-only folder is not an error)."""
         if self.folder is None or not self._dirty:
             return []
+        from jaxlint.rules._cache_format import dumps
+
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             marker = self.folder / ".gitignore"
@@ -106,13 +128,55 @@ class Cache:
                 table = self._loaded[name]
                 if len(table) > self.KEEP:
                     table = dict(list(table.items())[-self.KEEP :])
+                text = dumps({"version": ENGINE_VERSION, "entries": table})
                 handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
-                with os.fdopen(handle, "wb") as stream:
-                    pickle.dump({"version": ENGINE_VERSION, "entries": table}, stream, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(temporary, self.folder / f"{name}.pickle")
+                try:
+                    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                        stream.write(text)
+                    os.replace(temporary, self.folder / f"{name}.json")
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(temporary)
+                    raise
         except OSError as error:
             return [f"cache not written to {self.folder}: {error.strerror or error}"]
         return []
+
+
+def _nonblocking_opener(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
+def _is_syntax_problem(value: Any) -> bool:
+    return (isinstance(value, tuple) and len(value) == 4 and value[0] == "syntax"
+            and isinstance(value[1], int) and isinstance(value[2], int) and isinstance(value[3], str))
+
+
+def _is_summary(value: Any) -> bool:
+    from jaxlint.rules._callgraph import ModuleSummary
+
+    return isinstance(value, ModuleSummary) or _is_syntax_problem(value)
+
+
+def _is_facts(value: Any) -> bool:
+    if not (isinstance(value, dict) and isinstance(value.get("files"), dict) and isinstance(value.get("syntax"), dict)):
+        return False
+    for facts in value["files"].values():
+        if not (isinstance(facts, dict) and isinstance(facts.get("traced"), dict)
+                and isinstance(facts.get("lambdas"), bool) and isinstance(facts.get("key"), str)):
+            return False
+    return all(_is_syntax_problem(problem) for problem in value["syntax"].values())
+
+
+def _is_result(value: Any) -> bool:
+    from jaxlint.rules._findings import Finding
+
+    return (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], list)
+            and isinstance(value[1], list) and all(isinstance(f, Finding) for f in value[0])
+            and all(isinstance(e, str) for e in value[1]))
+
+
+_ENTRY_CHECKS = {"summaries": _is_summary, "facts": _is_facts, "results": _is_result}
 
 
 # --- garbage collection --------------------------------------------------------------------------
