@@ -1,10 +1,11 @@
 """Stage 5 — fit: how a figure grows with n.
 
-Each figure is fitted by least squares to ``y = a + b·g(n)`` for g in log n, n, n log n,
-n², n³, and classified by the simplest model that explains it. Op counts are deterministic,
-so for them "explains" means to within rounding (a program that gains 1.07 ops per save
-point is linear, not n log n); timings are noisy, so for them a figure only counts as
-growing when it changes by more than the noise allows.
+Counts first get an exact test: when ``y = a + b·g(n)`` holds at every size with the same
+``b`` between every pair (integer differences, no fitting), that model is the answer —
+however close two sizes are. Otherwise each model (log n, n, n log n, n², n³) is fitted by
+least squares and linear is kept unless another model is a real improvement on it (half
+the residual, and more than rounding or noise apart). Timings are noisy: a timing only
+counts as growing when it changes by more than the noise allows.
 """
 
 from __future__ import annotations
@@ -88,6 +89,41 @@ def _order_from_exponent(exponent: float) -> str:
     return "worse"
 
 
+def _exact_model(xs: Sequence[float], vs: Sequence[float]) -> tuple[str, float] | None:
+    """The simplest model that passes through every point exactly, with its coefficient.
+
+    Integer differences first: counts that are ``a + b·n`` have the same slope between every
+    pair of sizes, however close two sizes are, so no fit of a curve can outrank them.
+    """
+    for order, transform in _MODELS:
+        gs = [transform(x) for x in xs]
+        slopes = [(v - vs[0]) / (g - gs[0]) for g, v in zip(gs[1:], vs[1:]) if g != gs[0]]
+        if slopes and all(math.isclose(s, slopes[0], rel_tol=1e-9, abs_tol=1e-12) for s in slopes):
+            return order, slopes[0]
+    return None
+
+
+def _choose(rms: dict[str, float], slack: float) -> str:
+    """Linear unless another model is a *real* improvement on it.
+
+    A model replaces the current choice only when its residual is at most half the choice's
+    and smaller by more than ``slack`` (rounding for counts, noise for timings). So three
+    points that barely tell the models apart (two close sizes) never make a line a log,
+    while a curve that linear misses by far is named.
+    """
+
+    def better(candidate: str, than: str) -> bool:
+        return rms[candidate] + slack < 0.5 * rms[than]
+
+    if better("log", "linear"):
+        return "log"
+    chosen = "linear"
+    for order in ("nlogn", "quadratic", "worse"):
+        if better(order, chosen):
+            chosen = order
+    return chosen
+
+
 def fit_growth(
     ns: Sequence[int], ys: Sequence[float], *, exact: bool = True, noise: float = 0.25, noise_floor: float = 0.2
 ) -> Fit:
@@ -96,11 +132,14 @@ def fit_growth(
     ``exact``: the figure is a deterministic count; any change is growth.
     Otherwise ``noise`` is the relative change (max/min − 1) that timings may show by chance,
     and ``noise_floor`` the absolute change (seconds) below which a timing is called constant.
+    A size given more than once counts once, with the mean of its values.
     """
-    pairs = sorted(zip(ns, ys))
-    xs = [float(n) for n, _ in pairs]
-    vs = [float(y) for _, y in pairs]
-    if len(set(xs)) < 2:
+    by_n: dict[float, list[float]] = {}
+    for n, y in zip(ns, ys):
+        by_n.setdefault(float(n), []).append(float(y))
+    xs = sorted(by_n)
+    vs = [sum(by_n[x]) / len(by_n[x]) for x in xs]
+    if len(xs) < 2:
         raise ValueError("fitting growth needs at least two distinct sizes n")
     low, high = min(vs), max(vs)
     spread = high - low
@@ -115,18 +154,21 @@ def fit_growth(
         order = _order_from_exponent(exponent) if exponent >= 1.25 else "linear"
         return Fit(order, per_n, per_n, exponent, 0.0)
 
-    # Fit every model; keep the simplest whose residual is within a hair of the best one.
-    # For counts "a hair" is rounding (an op or so: 1.07 ops per n is a linear count with
-    # integer jitter); for timings it is a few percent of the figure's range.
-    fits = []
+    if exact:
+        found = _exact_model(xs, vs)
+        if found is not None:
+            return Fit(found[0], per_n, found[1], exponent, 0.0)
+
+    fits: dict[str, tuple[float, float]] = {}
     for order, transform in _MODELS:
         _, b, rms = _least_squares([transform(x) for x in xs], vs)
-        fits.append((order, b, rms))
-    best_rms = min(rms for _, _, rms in fits)
-    slack = min(1.0, 0.004 * spread) if exact else 0.03 * spread
-    order, b, rms = next(fit for fit in fits if fit[2] <= best_rms + slack)
-    relative = rms / spread
-    best_residual = best_rms / spread
+        fits[order] = (b, rms)
+    rms = {order: fit[1] for order, fit in fits.items()}
+    # Counts: an op or so of rounding (1.07 ops per n is a linear count with integer jitter).
+    # Timings: a few percent of the figure's range.
+    slack = min(1.0, 0.004 * spread) if exact else 0.01 * spread
+    order = _choose(rms, slack)
+    best_residual = min(rms.values()) / spread
     if exact and best_residual > 0.25:
         # Nothing fits (e.g. a step change): fall back on the exponent if it says worse.
         # Never for timings: there a poor fit is noise, not evidence.
@@ -137,4 +179,5 @@ def fit_growth(
         # A timing that grew by less than n did cannot be super-linear, whatever the curve
         # through three noisy points looks like (0.28 / 0.34 / 0.97 s at 1k / 10k / 30k).
         order = "linear"
-    return Fit(order, per_n, b, exponent, relative)
+    b, residual = fits[order]
+    return Fit(order, per_n, b, exponent, residual / spread)

@@ -3,7 +3,9 @@
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+import random
+
+from hypothesis import example, given, settings, strategies as st
 
 from jaxlint.analyzer.fit import ORDERS, fit_growth, order_rank
 
@@ -62,6 +64,12 @@ def test_orders_rank_from_best_to_worst():
     assert [order_rank(o) for o in ORDERS] == list(range(len(ORDERS)))
 
 
+# Derandomized: CI sees the same examples every run. The root cause of the old ~3 % failure
+# (two close sizes let a log curve fit a line "within rounding") is fixed in fit.py: exact
+# integer differences are tested before any curve is fitted.
+@settings(derandomize=True, max_examples=200)
+@example(a=0, b=1, ns=[1000, 1001, 4000])
+@example(a=7, b=3, ns=[2, 3, 8])
 @given(
     a=st.integers(0, 10_000),
     b=st.integers(1, 50),
@@ -74,3 +82,39 @@ def test_any_exact_line_is_linear_with_its_slope(a, b, ns):
     fit = fit_growth(ns, [a + b * n for n in ns])
     assert fit.order == "linear"
     assert fit.per_n == pytest.approx(b)
+
+
+def test_two_close_sizes_never_turn_a_line_into_a_log():
+    # `jaxlint scale --n 1000,1001,4000 --max-order log` once passed a linear program.
+    ns = [1000, 1001, 4000]
+    assert fit_growth(ns, [855 + 2 * n for n in ns]).order == "linear"
+    assert fit_growth(ns, [855 + round(1.07 * n) for n in ns]).order == "linear"
+
+
+def test_three_sizes_with_one_equal_pair_count_as_two():
+    # (16, 16, 64): two distinct sizes; the repeated one is averaged, not a third point.
+    assert fit_growth([16, 16, 64], [53, 53, 105]).order == "linear"
+    assert fit_growth([16, 16, 64], [53, 53, 105]).per_n == pytest.approx(52 / 48)
+    assert fit_growth([16, 64, 64], [7, 7, 7]).order == "constant"
+
+
+def test_exact_curves_are_named_by_differences_not_by_fit():
+    ns = [100, 101, 400]
+    assert fit_growth(ns, [n * n for n in ns]).order == "quadratic"
+    assert fit_growth(ns, [3 + 5 * n for n in ns]).coefficient == pytest.approx(5)
+
+
+def test_noisy_linear_timings_stay_linear_or_below():
+    rng = random.Random(606)  # seeded: the same noise every run
+    ns = [1000, 10000, 30000]
+    for _ in range(200):
+        ys = [0.5 + 1e-4 * n * rng.uniform(0.8, 1.2) for n in ns]
+        assert order_rank(fit_growth(ns, ys, exact=False).order) <= order_rank("linear")
+
+
+def test_noisy_quadratic_timings_are_super_linear():
+    rng = random.Random(572)
+    ns = [16, 64, 256]
+    for _ in range(200):
+        ys = [0.5 + 2e-3 * n * n * rng.uniform(0.9, 1.1) for n in ns]
+        assert order_rank(fit_growth(ns, ys, exact=False).order) > order_rank("linear")
