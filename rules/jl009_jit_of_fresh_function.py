@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 import libcst as cst
@@ -12,6 +13,12 @@ from jaxlint.rules._scopes import code_of, defining_scope
 
 JITS = frozenset({"jax.jit", "jax.pmap", "equinox.filter_jit", "equinox.filter_pmap", "jax.experimental.pjit.pjit"})
 _PARTIALS = frozenset({"functools.partial", "equinox.Partial"})
+# Wrappers whose cache tells bound methods apart by identity: `obj.method` is a new object
+# every time it is read, so each read misses. `jax.pmap` and `eqx.filter_jit` compare bound
+# methods by equality and find them again (measured: 3 traces vs 1 in three calls).
+_IDENTITY_JITS = frozenset({"jax.jit", "jax.experimental.pjit.pjit"})
+# Functions that run once per program: once per call is once.
+_RUNS_ONCE = re.compile(r"test|main$|_main$|setUp|tearDown")
 _SCOPE_BOUNDARIES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
 
@@ -91,12 +98,26 @@ class JitOfFreshFunction(LintRule):
         "keyed on the function object, so it traces and compiles every time; jit once at module level"
     )
     WHY = """
-        `jax.jit` and `eqx.filter_jit` cache compiled programs by the identity of the function they
-        wrap. A lambda, a nested `def`, a `functools.partial` or a bound method (`obj.method`) is a
-        new object each time the enclosing code runs, so `jax.jit(lambda x: ...)(x)` in a loop, or
-        in a function called repeatedly, traces, lowers and compiles anew every iteration or call:
-        compile count grows with the number of calls instead of staying at one. (A module-level
-        function jitted repeatedly is found in the cache and is not reported.) Jit once, at module
+        `jax.jit`, `jax.pmap` and `eqx.filter_jit` cache compiled programs by the function they
+        wrap. A lambda, a nested `def` or a `functools.partial` made anew each time the code runs
+        is a new key, so `jax.jit(lambda x: ...)(x)` in a loop, or in a function called
+        repeatedly, traces, lowers and compiles anew every iteration or call: compile count grows
+        with the number of calls instead of staying at one. Measured (jax 0.10.2), three calls:
+        a lambda or partial traces 3 times under `jax.jit`, `jax.pmap` and `eqx.filter_jit`
+        alike; a bound method `obj.method` traces 3 times under `jax.jit` but once under
+        `jax.pmap` and `eqx.filter_jit` (they compare bound methods by equality); a module-level
+        function traces once.
+
+        When it fires (the same-object rule): in a loop, when the function object is created
+        inside the loop body (an inline lambda/partial, a `def` or `name = lambda` in the body,
+        or `jax.jit(self.method)` / `jax.jit(obj.method)` with `obj` an instance of a class
+        defined in the file); per call, when a function jits such an object and calls the
+        result there (not when it returns or stores it: a factory). Not reported: module-level
+        functions and imported `module.func` (the same object every time), a function defined
+        once before the loop (traced once per call of the enclosing function: reported as per
+        call, not per iteration), attributes whose type is unknown (`opt.init` may be a plain
+        function field), functions that run once per program (`test_*` tests, `main`,
+        `setUp`), module level, and traced code (a nested jit is inlined). Jit once, at module
         level or in `__init__`, and pass the changing data as arguments.
     """
     PITFALL = "P9"
@@ -144,6 +165,35 @@ def f(x, a):
 
 g = eqx.filter_jit(functools.partial(f, a=1.0))
 h = eqx.filter_jit(lambda x: x - 1)
+""",
+        # The same object every iteration: an imported module's function, a closure made once
+        # before the loop (in a test, which runs once), bound methods under pmap / filter_jit
+        # (compared by equality), and an attribute of unknown type (`opt.init` may be a plain
+        # function field of a NamedTuple).
+        """
+import equinox as eqx
+import jax
+import optax
+from brax.generalized import pipeline
+
+class Runner:
+    def step(self, x):
+        return x
+
+    def run(self, xs):
+        for x in xs:
+            jax.pmap(self.step)(x)
+            eqx.filter_jit(self.step)(x)
+
+def test_pipeline(xs, params):
+    def step(x):
+        return x + 1
+    opt = optax.adam(1e-3)
+    state = jax.jit(opt.init)(params)
+    for x in xs:
+        jax.jit(pipeline.step)(x)
+        jax.jit(step)(x)
+    return jax.jit(lambda p: p * 2)(params), state
 """,
         # Inside traced code a nested jit is inlined into the outer trace.
         """
@@ -211,6 +261,34 @@ class Model:
             """
 import jax
 
+class Model:
+    def forward(self, x):
+        return x
+
+def evaluate(xs):
+    model = Model()
+    for x in xs:
+        jax.jit(model.forward)(x)
+""",
+            expected_message_contains="in a loop",
+        ),
+        Invalid(
+            """
+import jax
+
+def run(xs):
+    def step(x):
+        return x * 2
+    for x in xs:
+        xs = jax.jit(step)(x)
+    return xs
+""",
+            expected_message_contains="inside `run`, called there",
+        ),
+        Invalid(
+            """
+import jax
+
 def sweep(xs, scales):
     for scale in scales:
         @jax.jit
@@ -228,24 +306,36 @@ def sweep(xs, scales):
         self.memo = FileMemo(context)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.context.qualified_name(node.func) not in JITS:
+        jit = self.context.qualified_name(node.func)
+        if jit not in JITS:
             return
         wrapped = _function_argument(node)
         if wrapped is None:
             return
-        fresh = self._fresh(wrapped, node)
-        if fresh is None:
+        found = self._fresh(wrapped, node, jit)
+        if found is None:
             return
-        self._check(node, fresh, self._result_name(node))
+        fresh, created = found
+        self._check(node, fresh, self._result_name(node), created=created)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         for decorator in node.decorators:
             if self._is_jit_decorator(decorator.decorator):
-                self._check(decorator, f"the nested function `{node.name.value}`", node.name.value, definition=node)
+                self._check(
+                    decorator, f"the nested function `{node.name.value}`", node.name.value, definition=node, created=node
+                )
                 return
 
-    def _check(self, node: cst.CSTNode, fresh: str, result: str | None, definition: cst.FunctionDef | None = None) -> None:
-        """Report when the jit runs in a loop, or per call of a function that calls the result once."""
+    def _check(
+        self,
+        node: cst.CSTNode,
+        fresh: str,
+        result: str | None,
+        definition: cst.FunctionDef | None = None,
+        created: cst.CSTNode | None = None,
+    ) -> None:
+        """Report when a new object is jitted every loop iteration, or per call of a function
+        that calls the result once."""
         where = definition if definition is not None else node
         if self.context.traced_reason(where) is not None:
             return
@@ -253,28 +343,44 @@ def sweep(xs, scales):
         if function is None and loop is None:
             return  # module level: runs once
         jit_name = "a jit decorator" if definition is not None else f"`{code_of(node.func)}`"  # type: ignore[attr-defined]
-        if loop is not None:
+        if loop is not None and self._inside(created if created is not None else node, loop):
             self.report(
                 node,
                 f"{jit_name} of {fresh} in a loop: a new function object every iteration, so every iteration "
                 "traces and compiles again; jit once outside the loop and pass the changing values as arguments",
             )
             return
+        # Made once per call of `function` (also when jitted in a loop but created before it).
+        if function is None or _RUNS_ONCE.match(function.name.value):
+            return  # a test, `main`: runs once per program, so once per call is once
         if definition is None and isinstance(self.context.parent(node), cst.Call) and self.context.parent(node).func is node:
             called = True  # jax.jit(f)(x)
         elif result is not None:
             uses = _Uses(result)
-            function.body.visit(uses)  # type: ignore[union-attr]
-            called = uses.called_straight and not uses.called_in_loop and not uses.escapes
+            function.body.visit(uses)
+            called = (uses.called_straight or uses.called_in_loop) and not uses.escapes
+            if loop is None:
+                called = uses.called_straight and not uses.called_in_loop and not uses.escapes
         else:
             called = False
         if called:
             self.report(
                 node,
-                f"{jit_name} of {fresh} inside `{function.name.value}`, called there: every call of "  # type: ignore[union-attr]
-                f"`{function.name.value}` makes a new function, so it traces and compiles again; jit once at "  # type: ignore[union-attr]
+                f"{jit_name} of {fresh} inside `{function.name.value}`, called there: every call of "
+                f"`{function.name.value}` makes a new function, so it traces and compiles again; jit once at "
                 "module level (or in `__init__`) and pass the data as arguments",
             )
+
+    def _inside(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+        """``node`` lies in ``loop``'s body (so it runs once per iteration)."""
+        if node is loop:
+            return False
+        previous = node
+        for ancestor in self.context.ancestors(node):
+            if ancestor is loop:
+                return previous is loop.body  # type: ignore[attr-defined]
+            previous = ancestor
+        return False
 
     def _placement(self, node: cst.CSTNode) -> tuple[cst.CSTNode | None, cst.FunctionDef | None]:
         """(innermost loop whose body holds ``node`` within its function, enclosing function)."""
@@ -296,37 +402,54 @@ def sweep(xs, scales):
             return parent.targets[0].target.value
         return None
 
-    def _fresh(self, wrapped: cst.BaseExpression, at: cst.CSTNode) -> str | None:
-        """What new object ``wrapped`` is each time this code runs, or None if it is stable."""
+    def _fresh(self, wrapped: cst.BaseExpression, at: cst.CSTNode, jit: str) -> tuple[str, cst.CSTNode] | None:
+        """(what new object ``wrapped`` is each time this code runs, where it is made), or None
+        if it is the same object every time (as far as syntax can tell)."""
         if isinstance(wrapped, cst.Lambda):
-            return "a lambda"
+            return "a lambda", at
         if isinstance(wrapped, cst.Call) and self.context.qualified_name(wrapped.func) in _PARTIALS:
-            return "a `functools.partial`"
+            return "a `functools.partial`", at
         if isinstance(wrapped, cst.Name):
             scope = defining_scope(wrapped.value, at, self.context, self.memo.scopes)
             if not isinstance(scope, cst.FunctionDef):
                 return None
             bindings = self.memo.scopes(scope)
+            made = _binding(scope, wrapped.value)
+            if made is None:
+                return None
             if bindings.is_def(wrapped.value):
-                return f"the nested function `{wrapped.value}`"
+                return f"the nested function `{wrapped.value}`", made
             value = bindings.single_values().get(wrapped.value)
             if isinstance(value, cst.Lambda):
-                return f"the lambda `{wrapped.value}`"
+                return f"the lambda `{wrapped.value}`", made
             if isinstance(value, cst.Call) and self.context.qualified_name(value.func) in _PARTIALS:
-                return f"the `functools.partial` `{wrapped.value}`"
+                return f"the `functools.partial` `{wrapped.value}`", made
             return None
-        if isinstance(wrapped, cst.Attribute):
-            root = wrapped
-            while isinstance(root, cst.Attribute):
-                root = root.value
-            if not isinstance(root, cst.Name):
-                return None
-            if root.value == "self":
-                return f"the bound method `{code_of(wrapped)}`"
-            scope = defining_scope(root.value, at, self.context, self.memo.scopes)
-            if isinstance(scope, cst.FunctionDef) and not self.memo.scopes(scope).is_def(root.value):
-                return f"the bound method `{code_of(wrapped)}`"
+        if isinstance(wrapped, cst.Attribute) and jit in _IDENTITY_JITS and self._is_bound_method(wrapped, at):
+            return f"the bound method `{code_of(wrapped)}`", at
         return None
+
+    def _is_bound_method(self, method: cst.Attribute, at: cst.CSTNode) -> bool:
+        """``self.m`` in a class defining method ``m``, or ``obj.m`` with ``obj = Cls(...)`` and
+        ``Cls`` a class of this file defining ``m``. Other attributes may hold plain functions
+        (``opt.init`` of an optax transformation is one): unknown, so not reported."""
+        root = method.value
+        if not isinstance(root, cst.Name):
+            return False
+        if root.value == "self":
+            owner = next((a for a in self.context.ancestors(at) if isinstance(a, cst.ClassDef)), None)
+            return owner is not None and _defines_method(owner, method.attr.value)
+        scope = defining_scope(root.value, at, self.context, self.memo.scopes)
+        if not isinstance(scope, cst.FunctionDef):
+            return False
+        value = self.memo.scopes(scope).single_values().get(root.value)
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)):
+            return False
+        owner = next(
+            (s for s in self.context.module.body if isinstance(s, cst.ClassDef) and s.name.value == value.func.value),
+            None,
+        )
+        return owner is not None and _defines_method(owner, method.attr.value)
 
     def _is_jit_decorator(self, decorator: cst.BaseExpression) -> bool:
         if self.context.qualified_name(decorator) in JITS:
@@ -347,3 +470,37 @@ def _function_argument(call: cst.Call) -> cst.BaseExpression | None:
     if call.args and call.args[0].keyword is None and not call.args[0].star:
         return call.args[0].value
     return None
+
+
+def _binding(function: cst.FunctionDef, name: str) -> cst.CSTNode | None:
+    """The statement that binds ``name`` in ``function`` (its ``def`` or assignment), when
+    there is exactly one (not looking into nested functions)."""
+    found: list[cst.CSTNode] = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            if node.name.value == name:
+                found.append(node)
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
+                found.append(node)
+
+    function.body.visit(_Find())
+    return found[0] if len(found) == 1 else None
+
+
+def _defines_method(cls: cst.ClassDef, name: str) -> bool:
+    """``cls`` defines an instance (or class) method ``name`` in its body (not a staticmethod)
+    and is not an `eqx.Module` (whose bound methods are pytrees with their own hashing)."""
+    if any(code_of(base.value).endswith("Module") for base in cls.bases):
+        return False
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    for statement in body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
+            return not any(code_of(d.decorator) == "staticmethod" for d in statement.decorators)
+    return False
