@@ -98,13 +98,15 @@ def check(
         click.echo(f"jaxlint: warning: {warning}", err=True)
     for error in result.errors:
         click.echo(f"jaxlint: error: {error}", err=True)
+    for error in result.usage_errors:  # a path that does not exist: the others were checked
+        click.echo(f"jaxlint: error: {error}", err=True)
 
     if diff:
         sys.stdout.write("".join(result.diffs))
         if result.diffs:
             click.echo(f"Would fix {result.fixes_applied} error{'s' if result.fixes_applied != 1 else ''}.", err=True)
         code = EXIT_FINDINGS if result.diffs and not exit_zero else EXIT_OK
-        raise click.exceptions.Exit(EXIT_USAGE if result.errors else code)
+        raise click.exceptions.Exit(EXIT_USAGE if result.errors or result.usage_errors else code)
 
     findings = result.findings
     if statistics:
@@ -117,10 +119,10 @@ def check(
         from jaxlint.rules._catalogue import all_rules
 
         sys.stdout.write(render_sarif(findings, all_rules()))
-    else:
+    elif findings or not result.usage_errors:  # never "All checks passed!" after a missing path
         sys.stdout.write(render_text(findings, result.sources, unsafe_fixes=unsafe_fixes, fix_applied=result.fixes_applied))
 
-    if result.errors:
+    if result.errors or result.usage_errors:
         raise click.exceptions.Exit(EXIT_USAGE)
     raise click.exceptions.Exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_OK)
 

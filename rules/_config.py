@@ -23,12 +23,17 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from jaxlint.rules._files import DEFAULT_EXCLUDE, MAX_FILE_BYTES, IgnorePattern, is_ignored
+from jaxlint.rules._files import (
+    DEFAULT_EXCLUDE, MAX_FILE_BYTES, IgnorePattern, PatternError, is_ignored, read_regular, resolve,
+)
 
 _SELECTOR = re.compile(r"^(ALL|JL\d{0,3})$")
+_RULES_DIR = Path(__file__).resolve().parent
+_MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _KEYS = {
     "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
     "max-file-size", "respect-gitignore",
@@ -39,8 +44,17 @@ class ConfigError(Exception):
     """Invalid ``[tool.jaxlint]`` table or selector: a usage error (exit 2)."""
 
 
+@lru_cache(maxsize=1)
+def known_codes() -> frozenset[str]:
+    """Every rule code, from the rule files' names (``jlNNN_<name>.py``, the catalogue's own
+    convention) without importing them: a warm run never imports libcst. JL000 is the
+    code of files that cannot be read or parsed."""
+    return frozenset({"JL000", *(f"JL{f.name[2:5]}" for f in _RULES_DIR.glob("jl[0-9][0-9][0-9]_*.py"))})
+
+
 def validate_selectors(values: Any, where: str) -> list[str]:
-    """A list of selectors (``ALL``, ``JL``, ``JL0``, ``JL001``), upper-cased."""
+    """A list of selectors (``ALL``, ``JL``, ``JL0``, ``JL001``), upper-cased. A selector that
+    selects no rule (``JL999``) is an error, as in ruff: it would silently check nothing."""
     if isinstance(values, str):
         values = [v for v in values.split(",") if v.strip()]
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
@@ -50,6 +64,8 @@ def validate_selectors(values: Any, where: str) -> list[str]:
         upper = value.strip().upper()
         if not _SELECTOR.match(upper):
             raise ConfigError(f"{where}: {value!r} is not a rule code or prefix (ALL, JL, JL0, JL001)")
+        if upper != "ALL" and not any(code.startswith(upper) for code in known_codes()):
+            raise ConfigError(f"{where}: unknown rule code {value.strip()!r} (`jaxlint rules` lists them)")
         out.append(upper)
     return out
 
@@ -68,17 +84,21 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     max_file_bytes: int = MAX_FILE_BYTES
     respect_gitignore: bool = True
+    _per_file: list[tuple[IgnorePattern | None, list[str]]] | None = field(default=None, repr=False, compare=False)
 
     def exclude_patterns(self) -> list[IgnorePattern]:
-        base = self.root.resolve().as_posix()
-        return [p for p in (IgnorePattern.parse(x, base) for x in self.exclude) if p is not None]
+        """Raises :class:`ConfigError` naming an invalid pattern."""
+        base = resolve(self.root).as_posix()
+        return [p for p in (_pattern(x, base, "exclude") for x in self.exclude) if p is not None]
 
     def ignored_codes_for(self, absolute: str) -> set[str]:
         """Codes (or prefixes) ``per-file-ignores`` switches off for this file."""
-        base = self.root.resolve().as_posix()
+        if self._per_file is None:
+            base = resolve(self.root).as_posix()
+            self._per_file = [(_pattern(pattern, base, "per-file-ignores"), codes)
+                              for pattern, codes in self.per_file_ignores.items()]
         codes: set[str] = set()
-        for pattern, ignored in self.per_file_ignores.items():
-            parsed = IgnorePattern.parse(pattern, base)
+        for parsed, ignored in self._per_file:
             if parsed is not None and is_ignored([parsed], absolute, False):
                 codes.update(ignored)
         return codes
@@ -88,19 +108,39 @@ class Config:
         return hashlib.blake2b(repr((self.max_file_bytes,)).encode(), digest_size=8).hexdigest()
 
 
+def _pattern(pattern: str, base: str, key: str) -> IgnorePattern | None:
+    try:
+        return IgnorePattern.parse(pattern, base)
+    except PatternError as error:
+        raise ConfigError(f"{key}: invalid pattern {error}") from error
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    data = read_regular(file, _MAX_CONFIG_BYTES)  # a FIFO or /dev/zero must not hang the run
+    if not isinstance(data, bytes):
+        raise ConfigError(f"{file}: {data or 'no such file'}")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{file}: cannot read ({error})") from error
+
+
+def _jaxlint_table(data: dict[str, Any], file: Path) -> Any:
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{file}: `tool` must be a table, got {tool!r}")
+    return tool.get("jaxlint")
+
+
 def find_pyproject(start: Path) -> tuple[Path, dict[str, Any]] | None:
     """The nearest pyproject.toml at or above ``start`` that has ``[tool.jaxlint]``."""
-    start = start.resolve()
+    start = resolve(start)
     folder = start if start.is_dir() else start.parent
     for candidate in (folder, *folder.parents):
         file = candidate / "pyproject.toml"
         if not file.is_file():
             continue
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-            raise ConfigError(f"{file}: cannot read ({error})") from error
-        table = data.get("tool", {}).get("jaxlint")
+        table = _jaxlint_table(_read_toml(file), file)
         if table is not None:
             return file, table
     return None
@@ -109,16 +149,15 @@ def find_pyproject(start: Path) -> tuple[Path, dict[str, Any]] | None:
 def load_config(start: Path, explicit: Path | None = None) -> Config:
     """The config for a run starting at ``start`` (or read from ``explicit``)."""
     if explicit is not None:
-        try:
-            data = tomllib.loads(explicit.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-            raise ConfigError(f"{explicit}: cannot read config ({error})") from error
-        table = data.get("tool", {}).get("jaxlint", data if explicit.name != "pyproject.toml" else {})
+        data = _read_toml(explicit)
+        table = _jaxlint_table(data, explicit)
+        if table is None:
+            table = data if explicit.name != "pyproject.toml" else {}
         found: tuple[Path, dict[str, Any]] | None = (explicit, table)
     else:
         found = find_pyproject(start)
     if found is None:
-        start = start.resolve()
+        start = resolve(start)
         return Config(root=start if start.is_dir() else start.parent)
     file, table = found
     return config_from_table(table, file)
@@ -131,7 +170,7 @@ def config_from_table(table: dict[str, Any], file: Path) -> Config:
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
-    config = Config(root=file.resolve().parent, source=file)
+    config = Config(root=resolve(file).parent, source=file)
     if "select" in table:
         config.select = validate_selectors(table["select"], f"{where} select")
     config.ignore = validate_selectors(table.get("ignore", []), f"{where} ignore")
@@ -144,6 +183,10 @@ def config_from_table(table: dict[str, Any], file: Path) -> Config:
         config.default_exclude = ()
         config.exclude = list(table["exclude"])
     config.exclude += list(table.get("extend-exclude", []))
+    base = config.root.as_posix()
+    for key in ("exclude", "extend-exclude"):
+        for pattern in table.get(key, []):
+            _pattern(pattern, base, f"{where} {key}")
     per_file = table.get("per-file-ignores", {})
     if not isinstance(per_file, dict):
         raise ConfigError(f"{where} per-file-ignores: expected a table of pattern = [codes]")
@@ -151,6 +194,8 @@ def config_from_table(table: dict[str, Any], file: Path) -> Config:
         str(pattern): validate_selectors(codes, f"{where} per-file-ignores {pattern!r}")
         for pattern, codes in per_file.items()
     }
+    for pattern in config.per_file_ignores:
+        _pattern(pattern, base, f"{where} per-file-ignores")
     if "max-file-size" in table:
         size = table["max-file-size"]
         if not isinstance(size, (int, float)) or isinstance(size, bool) or size <= 0:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from jaxlint.rules._config import Config, load_config, merge_selection
-from jaxlint.rules._files import MissingPathError, ReadProblem, SourceText, discover, read_source
+from jaxlint.rules._files import MissingPathError, ReadProblem, SourceText, discover, read_source, resolve, split_lines
 from jaxlint.rules._findings import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding
 from jaxlint.rules._runner import (
     _PYTHON,
@@ -164,9 +164,12 @@ def fix_source(
     return fixed, applied
 
 
-def _fix_loop(source: str, path: str, lint, unsafe: bool) -> tuple[str, int, list[Finding]]:
+def _fix_loop(
+    source: str, path: str, lint, unsafe: bool, problems: list[str] | None = None
+) -> tuple[str, int, list[Finding]]:
     """Lint, apply non-overlapping fixes, repeat until stable. A round whose output does not
-    parse is discarded (its fixes are never written). Returns (text, applied, remaining)."""
+    parse is discarded (its fixes are never written, and ``problems`` says so: a refused fix
+    is never silent). Returns (text, applied, remaining)."""
     from jaxlint.rules._fix import apply_edits
 
     total = 0
@@ -178,7 +181,10 @@ def _fix_loop(source: str, path: str, lint, unsafe: bool) -> tuple[str, int, lis
         fixed, applied = apply_edits(source, fixes)
         try:
             compile(fixed, path, "exec", dont_inherit=True, flags=0x400)  # ast only
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError) as error:
+            if problems is not None:
+                codes = ", ".join(sorted({f.code for f in findings if f.fix is not None and f.fix in fixes}))
+                problems.append(f"{path}: {codes} fix not applied: the fixed code would not parse ({error})")
             break
         source, total = fixed, total + applied
         findings = lint(source)
@@ -193,6 +199,7 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # internal problems (a rule crashed)
     warnings: list[str] = field(default_factory=list)
+    usage_errors: list[str] = field(default_factory=list)  # paths named that do not exist
     files_checked: int = 0
     fixes_applied: int = 0
     fixed_files: list[str] = field(default_factory=list)
@@ -264,7 +271,7 @@ def _package_prefix(folder: str) -> str:
 # --- the run -----------------------------------------------------------------------------------
 def _project_root(start: Path) -> Path | None:
     """The folder of the nearest pyproject.toml or .git above ``start`` (None if neither)."""
-    start = start.resolve()
+    start = resolve(start)
     folder = start if start.is_dir() else start.parent
     for candidate in (folder, *folder.parents):
         if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
@@ -292,7 +299,8 @@ def check_paths(
     ``project_context``: when only some files of a project are checked (pre-commit passes
     the changed files), the call graph still spans the whole project (the folder of the
     nearest pyproject.toml or .git), so a helper in ``model.py`` jitted from ``solve.py`` is
-    known to be traced. Raises :class:`MissingPathError` / ``ConfigError`` on usage errors.
+    known to be traced. A path that does not exist goes to ``usage_errors`` (the others are
+    still checked); a bad selector or config raises ``ConfigError``.
     """
     paths = list(paths) or ["."]
     if config is None:
@@ -302,7 +310,8 @@ def check_paths(
     result = CheckResult()
 
     exclude = config.exclude_patterns()
-    files = discover(paths, exclude, config.default_exclude, config.respect_gitignore)
+    files = discover(paths, exclude, config.default_exclude, config.respect_gitignore,
+                     warnings=result.warnings, missing=result.usage_errors)
     entries: list[_Entry] = []
     seen: set[str] = set()
     for file in files:
@@ -314,7 +323,7 @@ def check_paths(
         named_folders = [Path(p) for p in paths if Path(p).is_dir()]
         covered = root is None or any(os.path.abspath(p) == str(root) for p in named_folders)
         if root is not None and not covered and all(os.path.abspath(p).startswith(str(root) + "/") for p in paths):
-            for file in discover([root], exclude, config.default_exclude, config.respect_gitignore):
+            for file in discover([root], exclude, config.default_exclude, config.respect_gitignore, warnings=[]):
                 absolute = os.path.abspath(file)
                 if absolute not in seen and file.suffix == ".py":
                     seen.add(absolute)
@@ -349,11 +358,11 @@ def _attach_sources(entries: list[_Entry], result: CheckResult) -> None:
         if entry is None or isinstance(entry.source, ReadProblem) or entry.source is None:
             continue
         if cell is None:
-            result.sources[(path, cell)] = entry.python.splitlines()
+            result.sources[(path, cell)] = split_lines(entry.python)
         elif entry.notebook is not None:
             for notebook_cell in entry.notebook.cells:
                 if notebook_cell.index == cell:
-                    result.sources[(path, cell)] = notebook_cell.python.splitlines()
+                    result.sources[(path, cell)] = split_lines(notebook_cell.python)
 
 
 def _read_all(entries: list[_Entry], config: Config, result: CheckResult) -> None:
@@ -581,15 +590,21 @@ def _run_fixes(
             return [f for f in found if not (ignored and _matches(f.code, ignored))]
 
         if entry.notebook is not None:
-            new_text, applied, remaining = _fix_notebook(entry, lint, unsafe)
+            from jaxlint.rules._notebook import NotebookError
+
+            try:
+                new_text, applied, remaining = _fix_notebook(entry, lint, unsafe)
+            except NotebookError as error:
+                result.warnings.append(f"{entry.display}: fix not written ({error})")
+                continue
         else:
-            new_text, applied, remaining = _fix_loop(entry.python, entry.display, lint, unsafe)
+            new_text, applied, remaining = _fix_loop(entry.python, entry.display, lint, unsafe, result.warnings)
         if not applied:
             continue
         old_text = entry.source.text  # type: ignore[union-attr]
         if diff:
             result.diffs.append(
-                "".join(difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+                "".join(difflib.unified_diff(split_lines(old_text, keepends=True), split_lines(new_text, keepends=True),
                                              fromfile=f"a/{entry.display}", tofile=f"b/{entry.display}"))
             )
             result.fixes_applied += applied
@@ -606,7 +621,7 @@ def _run_fixes(
             continue
         result.fixes_applied += applied
         result.fixed_files.append(entry.display)
-        entry.python = new_text if entry.notebook is None else entry.python
+        entry.python = new_text if entry.notebook is None else entry.notebook.module_source()[0]
         kept = [f for f in result.findings if f.path != entry.display]
         if entry.spans:
             from jaxlint.rules._notebook import map_findings

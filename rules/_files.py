@@ -7,21 +7,26 @@ are not followed while walking (no loops); a path named explicitly is always che
 config exclude pattern matches it (pre-commit passes file names, and excluded files must stay
 excluded then too).
 
-Reading never raises: a file that cannot be read, is binary, is not valid text in its declared
-encoding, or is too large becomes a :class:`ReadProblem` the engine reports as a ``JL000``
-finding, so a CI gate never passes silently on a file it could not look at.
+Reading never raises and never blocks: only regular files are read (checked on the open
+descriptor, opened non-blocking so a FIFO named ``x.py`` cannot hang the run), at most the size
+limit. A file that cannot be read, is not a regular file, is binary, is not valid text in its
+declared encoding, or is too large becomes a :class:`ReadProblem` the engine reports as a
+``JL000`` finding, so a CI gate never passes silently on a file it could not look at.
 """
 
 from __future__ import annotations
 
+import codecs
+import importlib.util
 import io
 import os
 import re
+import stat
 import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 DEFAULT_EXCLUDE = (
@@ -31,6 +36,7 @@ DEFAULT_EXCLUDE = (
     "node_modules", "site-packages", "venv",
 )
 MAX_FILE_BYTES = 8 * 1024 * 1024  # libcst needs ~2 s per MB: a bigger file is generated code
+MAX_IGNORE_FILE_BYTES = 4 * 1024 * 1024
 
 
 class MissingPathError(Exception):
@@ -38,91 +44,74 @@ class MissingPathError(Exception):
 
 
 # --- gitignore-style patterns -----------------------------------------------------------------
-def _glob_to_regex(glob: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        char = glob[i]
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("/**", i) and i + 3 == len(glob):
-            out.append("/.*")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif char == "*":
-            out.append("[^/]*")
-            i += 1
-        elif char == "?":
-            out.append("[^/]")
-            i += 1
-        elif char == "[":
-            end = glob.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(char))
-                i += 1
-            else:
-                body = glob[i + 1 : end].replace("\\", "\\\\")
-                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
-                i = end + 1
-        elif char == "\\" and i + 1 < len(glob):
-            out.append(re.escape(glob[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(char))
-            i += 1
-    return "".join(out)
+# Matching is pathspec's gitignore implementation on its re2 backend (google-re2): linear in the
+# path whatever the pattern (`**/a/**/a/...` on a deep tree is exponential for a backtracking
+# regex engine, Python's `re` included).
+class PatternError(ValueError):
+    """A gitignore-style pattern that cannot be compiled (``[z-a]``, a trailing backslash)."""
+
+
+# re2 (google-re2, a dependency) matches in linear time; without it pathspec's "simple"
+# backend is Python's backtracking `re`.
+PATTERN_BACKEND = "re2" if importlib.util.find_spec("re2") is not None else "simple"
+
+
+def _compile(lines: Sequence[str]):
+    from pathspec import GitIgnoreSpec
+
+    return GitIgnoreSpec.from_lines(lines, backend=PATTERN_BACKEND)
+
+
+def pattern_problem(line: str) -> str | None:
+    """Why one gitignore line is invalid (None when it compiles)."""
+    try:
+        _compile([line])
+    except (ValueError, re.error) as error:  # GitIgnorePatternError is a ValueError
+        return str(error) or type(error).__name__
+    return None
 
 
 @dataclass(frozen=True)
 class IgnorePattern:
-    """One gitignore line, relative to ``base`` (the folder of its file / the config)."""
+    """gitignore lines (one file's, or one config pattern), relative to ``base`` (an absolute
+    posix folder). Within the group the last matching line wins, as in git."""
 
-    base: str  # absolute folder, posix
-    regex: re.Pattern[str]
-    negated: bool
-    directory_only: bool
+    base: str
+    spec: Any
 
     @classmethod
     def parse(cls, line: str, base: str) -> "IgnorePattern | None":
-        line = line.rstrip("\n").rstrip("\r")
-        if not line.strip() or line.startswith("#"):
-            return None
-        if not line.endswith("\\ "):
-            line = line.rstrip(" ")
-        negated = line.startswith("!")
-        if negated:
-            line = line[1:]
-        elif line.startswith("\\!") or line.startswith("\\#"):
-            line = line[1:]
-        directory_only = line.endswith("/")
-        line = line.rstrip("/")
-        if not line:
-            return None
-        anchored = "/" in line
-        line = line.lstrip("/")
-        body = _glob_to_regex(line)
-        regex = re.compile(("^" if anchored else "^(?:.*/)?") + body + "(?:/.*)?$")
-        return cls(base.rstrip("/"), regex, negated, directory_only)
+        """One line; None for a blank line or a comment. Raises :class:`PatternError`."""
+        group, problems = cls.from_lines([line], base)
+        if problems:
+            raise PatternError(f"{line.strip()!r}: {problems[0][1]}")
+        return group
+
+    @classmethod
+    def from_lines(cls, lines: Sequence[str], base: str) -> "tuple[IgnorePattern | None, list[tuple[int, str]]]":
+        """The valid lines as one group, and (1-based line number, problem) for each invalid one."""
+        cleaned = [line.rstrip("\r\n") for line in lines]
+        try:
+            spec = _compile(cleaned)
+            problems: list[tuple[int, str]] = []
+        except (ValueError, re.error):  # find the bad lines; keep the others
+            problems = [(n, why) for n, line in enumerate(cleaned, 1) if (why := pattern_problem(line)) is not None]
+            bad = {n for n, _ in problems}
+            spec = _compile([line for n, line in enumerate(cleaned, 1) if n not in bad])
+        if not any(p.include is not None for p in spec.patterns):
+            return None, problems
+        return cls(base.rstrip("/"), spec), problems
 
     def verdict(self, absolute: str, is_dir: bool) -> bool | None:
-        """True: ignored; False: re-included by ``!``; None: this pattern says nothing."""
+        """True: ignored; False: re-included by ``!``; None: these lines say nothing."""
         if not absolute.startswith(self.base + "/"):
             return None
         relative = absolute[len(self.base) + 1 :]
-        match = self.regex.match(relative)
-        if match is None:
-            return None
-        # "build/" only matches folders, but a file *under* a matched folder is matched too.
-        if self.directory_only and not is_dir and "/" not in relative:
-            return None
-        return not self.negated
+        return self.spec.check_file(relative + "/" if is_dir else relative).include
 
 
 def is_ignored(patterns: Sequence[IgnorePattern], absolute: str, is_dir: bool) -> bool:
-    """gitignore semantics: the last pattern with a verdict wins."""
+    """gitignore semantics: the last group with a verdict wins (deeper .gitignore files last)."""
     ignored = False
     for pattern in patterns:
         verdict = pattern.verdict(absolute, is_dir)
@@ -132,13 +121,15 @@ def is_ignored(patterns: Sequence[IgnorePattern], absolute: str, is_dir: bool) -
 
 
 @lru_cache(maxsize=4096)
-def _gitignore_patterns(folder: str) -> tuple[IgnorePattern, ...]:
-    try:
-        with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as stream:
-            lines = stream.readlines()
-    except OSError:
-        return ()
-    return tuple(p for p in (IgnorePattern.parse(line, folder) for line in lines) if p is not None)
+def _gitignore_patterns(folder: str) -> tuple[IgnorePattern | None, tuple[str, ...]]:
+    """A folder's .gitignore as one group, and a warning per invalid line (skipped)."""
+    file = os.path.join(folder, ".gitignore")
+    data = read_regular(Path(file), MAX_IGNORE_FILE_BYTES)
+    if not isinstance(data, bytes):  # absent (the usual case), a FIFO, unreadable: no patterns
+        return None, () if data is None else (f"{file}: {data}; its patterns are not used",)
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    group, problems = IgnorePattern.from_lines(lines, folder)
+    return group, tuple(f"{file}:{number}: invalid pattern skipped ({why})" for number, why in problems)
 
 
 def _repository_root(folder: Path) -> Path | None:
@@ -148,7 +139,7 @@ def _repository_root(folder: Path) -> Path | None:
     return None
 
 
-def _inherited_gitignores(folder: Path) -> list[IgnorePattern]:
+def _inherited_gitignores(folder: Path, warnings: set[str]) -> list[IgnorePattern]:
     """.gitignore patterns of the folders above ``folder``, up to the repository root."""
     root = _repository_root(folder)
     if root is None:
@@ -157,8 +148,20 @@ def _inherited_gitignores(folder: Path) -> list[IgnorePattern]:
     chain = chain[: chain.index(root) + 1] if root in chain else [folder]
     patterns: list[IgnorePattern] = []
     for ancestor in reversed(chain[1:]):
-        patterns.extend(_gitignore_patterns(ancestor.as_posix()))
+        group, problems = _gitignore_patterns(ancestor.as_posix())
+        warnings.update(problems)
+        if group is not None:
+            patterns.append(group)
     return patterns
+
+
+def resolve(path: Path) -> Path:
+    """``path.resolve()``, or its absolute form when it is a symlink loop (which
+    ``resolve`` reports by raising RuntimeError on Python < 3.13)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
 
 
 # --- discovery ----------------------------------------------------------------------------------
@@ -167,24 +170,36 @@ def discover(
     exclude: Sequence[IgnorePattern] = (),
     default_exclude: Sequence[str] = DEFAULT_EXCLUDE,
     respect_gitignore: bool = True,
+    *,
+    warnings: list[str] | None = None,
+    missing: list[str] | None = None,
 ) -> list[Path]:
     """The source files under ``paths``, each once, in a stable order.
 
-    Raises :class:`MissingPathError` naming the first path that does not exist.
+    A path that does not exist is added to ``missing`` (one message each) and the others are
+    still searched; without a ``missing`` list, :class:`MissingPathError` is raised for the
+    first one. Invalid ``.gitignore`` lines are skipped and reported in ``warnings``.
     """
     found: dict[str, Path] = {}
     excluded_names = frozenset(default_exclude)
+    seen_warnings: set[str] = set()
     for raw in paths:
         path = Path(raw)
-        if not path.exists() and not path.is_symlink():
-            raise MissingPathError(f"{raw}: no such file or directory")
+        if not os.path.lexists(path):
+            message = f"{raw}: no such file or directory"
+            if missing is None:
+                raise MissingPathError(message)
+            missing.append(message)
+            continue
         absolute = Path(os.path.abspath(path))
-        if not path.is_dir():  # a file (or a broken/looping symlink: reading reports it)
+        if not path.is_dir():  # a file (or a broken/looping symlink, a FIFO: reading reports it)
             if not is_ignored(exclude, absolute.as_posix(), False):
                 found.setdefault(absolute.as_posix(), path)
             continue
-        for file in _walk(absolute, path, exclude, excluded_names, respect_gitignore):
+        for file in _walk(absolute, path, exclude, excluded_names, respect_gitignore, seen_warnings):
             found.setdefault(os.path.abspath(file), file)
+    if warnings is not None:
+        warnings.extend(sorted(seen_warnings))
     return list(found.values())
 
 
@@ -194,14 +209,19 @@ def _walk(
     exclude: Sequence[IgnorePattern],
     excluded_names: frozenset[str],
     respect_gitignore: bool,
+    warnings: set[str],
 ) -> Iterator[Path]:
-    inherited = _inherited_gitignores(absolute_root) if respect_gitignore else []
+    inherited = _inherited_gitignores(absolute_root, warnings) if respect_gitignore else []
     # Each folder's pattern list = its parent's + its own .gitignore.
     folder_patterns: dict[str, list[IgnorePattern]] = {}
     for folder, subfolders, files in os.walk(absolute_root, followlinks=False):
         parent = os.path.dirname(folder)
-        base = folder_patterns.get(parent, inherited) if folder != str(absolute_root) else inherited
-        patterns = base + list(_gitignore_patterns(Path(folder).as_posix())) if respect_gitignore else base
+        patterns = folder_patterns.get(parent, inherited) if folder != str(absolute_root) else inherited
+        if respect_gitignore and ".gitignore" in files:
+            group, problems = _gitignore_patterns(Path(folder).as_posix())
+            warnings.update(problems)
+            if group is not None:
+                patterns = [*patterns, group]
         folder_patterns[folder] = patterns
         kept = []
         for name in sorted(subfolders):
@@ -218,6 +238,24 @@ def _walk(
             if is_ignored(exclude, full, False) or is_ignored(patterns, full, False):
                 continue
             yield shown_root / name if relative_folder == "." else shown_root / relative_folder / name
+
+
+# --- lines ------------------------------------------------------------------------------------
+# Python's physical lines end at \r\n, \r or \n only. str.splitlines() also splits at form
+# feeds, \x1c-\x1e, \x85 and U+2028/9, which would shift every later line number by one.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_BREAK = re.compile(r"\r\n?|\n")
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """Like ``str.splitlines`` but at Python's line breaks only."""
+    lines = _LINE.findall(text)
+    return lines if keepends else [line.rstrip("\r\n") for line in lines]
+
+
+def line_starts(text: str) -> list[int]:
+    """Offset at which each physical line starts (the first is 0)."""
+    return [0, *(match.end() for match in _BREAK.finditer(text))]
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -237,25 +275,69 @@ class ReadProblem:
     message: str
 
 
+_KINDS = {
+    stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory",
+}
+
+
+def _open_for_reading(path: Path) -> int:
+    # O_NONBLOCK: opening a FIFO with no writer returns at once instead of blocking forever.
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes | str | None:
+    """The bytes of a regular file of at most ``max_bytes`` (symlinks followed); otherwise
+    None when it does not exist, or a one-line reason. Never blocks, never reads unbounded."""
+    try:
+        handle = _open_for_reading(path)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"cannot read file: {error.strerror or error}"
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            return f"not a regular file ({kind}); not checked"
+        chunks = []
+        remaining = max_bytes + 1  # one byte more: a file that grew past the limit is caught
+        while remaining > 0:
+            chunk = os.read(handle, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as error:
+        return f"cannot read file: {error.strerror or error}"
+    finally:
+        os.close(handle)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:
+        return _too_large(max(info.st_size, len(data)), max_bytes)
+    return data
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return (f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; not checked "
+            "(exclude it, or raise `max-file-size` in [tool.jaxlint])")
+
+
 def read_source(path: Path, max_bytes: int = MAX_FILE_BYTES) -> SourceText | ReadProblem:
     """The file's text, or the problem in one line that names what is wrong."""
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return ReadProblem(
-                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; not checked "
-                "(exclude it, or raise `max-file-size` in [tool.jaxlint])"
-            )
-        data = path.read_bytes()
-    except OSError as error:
-        return ReadProblem(f"cannot read file: {error.strerror or error}")
+    data = read_regular(path, max_bytes)
+    if data is None:
+        return ReadProblem("cannot read file: No such file or directory")
+    if isinstance(data, str):
+        return ReadProblem(data)
     if b"\0" in data:
         return ReadProblem("binary file (contains NUL bytes); not checked")
     if path.suffix == ".ipynb":
         try:
-            return SourceText(data, data.decode("utf-8-sig"), "utf-8")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             return ReadProblem(f"notebook is not valid UTF-8 (byte {data[error.start]:#04x} at offset {error.start})")
+        return SourceText(data, text, "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:

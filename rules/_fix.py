@@ -9,12 +9,14 @@ next round (the engine re-lints and re-fixes until nothing changes, like ruff).
 :func:`write_atomically` is the only way ``--fix`` touches a file: it re-checks that the file
 still holds exactly what was read, writes a temporary file in the same folder and
 ``os.replace``s it, so a reader never sees half a file and a concurrent edit is never lost.
+It writes through symlinks and keeps the target's mode, owner and hard links (as ruff).
 """
 
 from __future__ import annotations
 
 import bisect
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -22,6 +24,7 @@ from typing import Iterable
 import libcst as cst
 
 from jaxlint.rules._base import Edit, Fix, Replacement
+from jaxlint.rules._files import line_starts
 
 
 class FixRefused(Exception):
@@ -29,12 +32,8 @@ class FixRefused(Exception):
 
 
 def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    index = text.find("\n")
-    while index != -1:
-        starts.append(index + 1)
-        index = text.find("\n", index + 1)
-    return starts
+    # \r\n, \r and \n, as libcst and Python count lines (a CR-only file has one "\n"-line).
+    return line_starts(text)
 
 
 def offset_to_position(line_starts: list[int], offset: int) -> tuple[int, int]:
@@ -146,24 +145,56 @@ def write_atomically(
 ) -> None:
     """Replace ``path``'s content by ``new_text`` unless it changed since it was read.
 
-    Writes a temporary file next to ``path`` (same filesystem, so ``os.replace`` is atomic),
-    keeps the file's permission bits, and re-reads the original just before the swap.
+    Like ruff, the write goes through a symlink to its target, and the target keeps its
+    identity: mode, owner and group, and its hard links. When nothing stands in the way, a
+    temporary file next to the target (same filesystem) is ``os.replace``d over it, so a
+    reader never sees half a file; a file with several hard links, or whose owner we cannot
+    give to a new file, or in a folder we cannot create files in, is rewritten in place.
     """
     label = display or str(path)
+    target = Path(os.path.realpath(path))
+    data = new_text.encode(encoding)  # "utf-8-sig" writes the BOM back
     try:
-        current = path.read_bytes()
+        current = target.read_bytes()
+        info = os.stat(target)
     except OSError as error:
         raise FixRefused(f"{label}: cannot re-read before writing the fix ({error.strerror})") from error
     if current != expected_old:
         raise FixRefused(f"{label}: changed since it was read; fix not written")
-    mode = path.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".jaxlint-tmp", dir=path.parent)
+    if info.st_nlink > 1 or not _replace_atomically(target, data, info):
+        _rewrite_in_place(target, expected_old, data, label)
+
+
+def _replace_atomically(target: Path, data: bytes, info: os.stat_result) -> bool:
+    """Write ``data`` to a temporary file with ``target``'s mode and owner and swap it in.
+    False (nothing changed) when the temporary file cannot be made like the target."""
     try:
-        with os.fdopen(handle, "w", encoding=encoding, newline="") as stream:
-            stream.write(new_text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".jaxlint-tmp", dir=target.parent)
+    except PermissionError:
+        return False
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            own = os.fstat(stream.fileno())
+            if (own.st_uid, own.st_gid) != (info.st_uid, info.st_gid):
+                try:
+                    os.fchown(stream.fileno(), info.st_uid, info.st_gid)
+                except PermissionError:  # not ours to give away: keep the file, write in place
+                    os.unlink(temporary)
+                    return False
+            os.fchmod(stream.fileno(), stat.S_IMODE(info.st_mode))
+            stream.write(data)
+        os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+    return True
+
+
+def _rewrite_in_place(target: Path, expected_old: bytes, data: bytes, label: str) -> None:
+    with open(target, "r+b") as stream:
+        if stream.read() != expected_old:
+            raise FixRefused(f"{label}: changed since it was read; fix not written")
+        stream.seek(0)
+        stream.write(data)
+        stream.truncate()

@@ -16,12 +16,15 @@ import libcst as cst
 
 from jaxlint.rules._base import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding, LintRule
 from jaxlint.rules._context import FileFacts, RuleContext
-from jaxlint.rules._fix import _line_starts, fix_for_replacement
+from jaxlint.rules._files import line_starts as _line_starts, split_lines
+from jaxlint.rules._fix import fix_for_replacement
 from jaxlint.rules._walk import (  # noqa: F401 (re-export)
     fast_visits, iter_nodes, parse_module_unvalidated, skippable, visit_fast, walk,
 )
 
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*[,\s]\s*[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
+# The separator between codes is written so that no two quantifiers can share a character:
+# `\s*[,\s]\s*` backtracked quadratically over a long run of trailing spaces.
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
 _IGNORE = re.compile(r"#\s*jaxlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
 
 
@@ -223,7 +226,7 @@ def _run_rules(
         result.errors.append(f"{path}: too deeply nested to lint")
         return result
 
-    lines = source.splitlines()
+    lines = split_lines(source)  # Python's line breaks only: a form feed is not one
     line_starts: list[int] | None = None
     for rule in rules:
         for report in rule.reports:

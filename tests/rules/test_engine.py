@@ -129,9 +129,16 @@ def test_discovery_honours_gitignore_and_excludes(tmp_path: Path) -> None:
     assert run(tmp_path, "legacy/old.py").findings == []
 
 
-def test_missing_path_names_it(tmp_path: Path) -> None:
+def test_missing_path_names_it_and_the_rest_is_checked(tmp_path: Path) -> None:
+    write(tmp_path, "model.py", JITTED_REPEAT)
+    result = run(tmp_path, "nope.py", "model.py")
+    assert result.usage_errors == [f"{tmp_path / 'nope.py'}: no such file or directory"]
+    assert [f.path for f in result.findings] == ["model.py"]
+    # The discovery function alone still raises for library callers that ask it to.
+    from jaxlint.rules._files import discover
+
     with pytest.raises(MissingPathError, match="nope.py: no such file or directory"):
-        run(tmp_path, "nope.py")
+        discover([tmp_path / "nope.py"])
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -158,14 +165,16 @@ def test_unreadable_inputs_are_reported_never_raised(tmp_path: Path, monkeypatch
     (tmp_path / "pkg" / "self").symlink_to(tmp_path / "pkg")  # a folder loop: never followed
     write(tmp_path, "pkg/model.py", JITTED_REPEAT)
     secret = write(tmp_path, "secret.py", JITTED_REPEAT)
-    real_read = Path.read_bytes
+    import jaxlint.rules._files as files
 
-    def deny(self: Path) -> bytes:  # the tests run as root: chmod alone cannot deny reading
-        if self.name == "secret.py":
+    real_open = files._open_for_reading
+
+    def deny(path: Path) -> int:  # the tests run as root: chmod alone cannot deny reading
+        if Path(path).name == "secret.py":
             raise PermissionError(13, "Permission denied")
-        return real_read(self)
+        return real_open(path)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(files, "_open_for_reading", deny)
     secret.chmod(0)
     messages = {f.path: (f.code, f.message) for f in run(tmp_path).findings}
     assert messages == {
