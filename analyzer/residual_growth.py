@@ -15,20 +15,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
+from .adjoints import AdjointComparison
 from .cases import Target, TargetError
-from .fit import Fit, fit_growth, order_rank
+from .fit import order_rank
+from .residual_fit import ProgressCallback, fit_residuals
 from .residual_sources import CaseSource, case_sources
-from .residuals import RESIDUAL_FIGURES, RESIDUAL_UNITS, ResidualError, ResidualMeasurement, measure_residuals
+from .residuals import RESIDUAL_UNITS, ResidualError, ResidualMeasurement, measure_residuals
 from .verdict import CaseVerdict, Flag, LineGrowth, allowed_orders
 
-if TYPE_CHECKING:
-    from .adjoints import AdjointComparison
-
 DEFAULT_MAX_ORDER = "linear"
-
-ProgressCallback = Callable[[str, int], None]  # (what was measured, n)
 
 
 @dataclass
@@ -41,7 +38,7 @@ class ResidualCaseResult:
     verdict: CaseVerdict | None = None
     error: str | None = None
     details: str | None = None
-    adjoints: "AdjointComparison | None" = None
+    adjoints: AdjointComparison | None = None
 
     @property
     def status(self) -> str:
@@ -75,20 +72,6 @@ def growing_residual_lines(measurements: Sequence[ResidualMeasurement], limit: i
     return grown[:limit]
 
 
-def fit_residuals(measurements: Sequence[ResidualMeasurement]) -> dict[str, Fit]:
-    """Fit every residual figure present at all n (exact counts, no noise allowance)."""
-    ordered = sorted(measurements, key=lambda m: m.n or 0)
-    ns = [m.n for m in ordered]
-    if any(n is None for n in ns) or len(set(ns)) < 2:
-        raise ValueError("fitting residual growth needs measurements at two or more distinct sizes n")
-    fits: dict[str, Fit] = {}
-    for name in RESIDUAL_FIGURES:
-        values = [m.figures.get(name) for m in ordered]
-        if all(v is not None for v in values):
-            fits[name] = fit_growth(ns, values, exact=True)  # type: ignore[arg-type]
-    return fits
-
-
 def judge_residuals(measurements: Sequence[ResidualMeasurement], max_order: str = DEFAULT_MAX_ORDER) -> CaseVerdict:
     """Flag each residual figure growing faster than ``max_order``, with the lines that grew."""
     bar, _ = allowed_orders(max_order)  # validates the name; memory figures all share one bar
@@ -98,7 +81,7 @@ def judge_residuals(measurements: Sequence[ResidualMeasurement], max_order: str 
         if fit.order == "constant" or fit.per_n <= 0 or order_rank(fit.order) <= order_rank(bar):
             continue
         message = f"{name} grows {fit.describe(RESIDUAL_UNITS[name])} (allowed: {bar})"
-        lines = growing_residual_lines(measurements) if name != "compiled_temp_bytes" else []
+        lines = growing_residual_lines(measurements) if not name.startswith("compiled_") else []
         flags.append(Flag(figure=name, order=fit.order, message=message, lines=lines))
     return CaseVerdict(fits=fits, flags=flags)
 
@@ -119,7 +102,7 @@ def run_residuals(
     compile: bool = False,
     max_order: str = DEFAULT_MAX_ORDER,
     largest: int = 5,
-    adjoints: "Callable[..., AdjointComparison] | None" = None,
+    adjoints: Callable[..., AdjointComparison] | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[ResidualCaseResult]:
     """Measure every case (or script call site) of ``target`` at each n; a failing one never stops the others.

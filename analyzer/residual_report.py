@@ -5,14 +5,14 @@ JSON schema ``jaxlint.residuals/1`` (stable; new keys may be added, none removed
     {"schema": "jaxlint.residuals/1", "jaxlint_version": str, "max_order": str,
      "cases": [{"name": str, "n": [int], "verdict": "ok" | "fail" | "error",
                 "error": str | null, "details": str | null,
-                "figures": {figure: [value per n]},     # residual_bytes, residuals[, compiled_temp_bytes]
+                "figures": {figure: [value per n]},     # residual_bytes, residuals[, compiled_temp_bytes, compiled_peak_bytes]
                 "fits": {figure: {"order", "per_n", "coefficient", "exponent"}},
                 "flags": [{"figure", "order", "message",
                            "lines": [{"path", "line", "counts": [bytes per n], "gained": {dtype: bytes}}]}],
                 "largest": [{"shape": [int], "dtype", "nbytes", "kind", "source", "count"}],  # at the largest n;
                                  # identical residuals grouped: nbytes each, count of them
                 "lines": {"path:line": [bytes per n]},
-                "adjoints": null | {"library", "gradient_n", "reference", "cheapest", "summary": [str], "unchecked": str | null,
+                "adjoints": null | {"library", "gradient_n", "reference", "cheapest", "ranked_by", "summary": [str], "unchecked": str | null,
                     "results": [{"label", "short", "exact", "tradeoff", "figures": {figure: [per n]},
                                  "fits": {figure: {...}}, "gradient_difference", "tolerance",
                                  "agrees", "grad_seconds", "gradient_error", "error"}]}}]}
@@ -47,7 +47,9 @@ def _fit_json(fits: dict[str, Fit]) -> dict[str, Any]:
 
 
 def _figures(measurements: Sequence[Any]) -> dict[str, list[float | None]]:
-    present = [name for name in RESIDUAL_FIGURES if measurements and name in measurements[0].figures]
+    # A figure measured at some n only (the compiled peak for the ranking, at the largest n) is
+    # listed with null elsewhere.
+    present = [name for name in RESIDUAL_FIGURES if any(name in m.figures for m in measurements)]
     return {name: [m.figures.get(name) for m in measurements] for name in present}
 
 
@@ -57,6 +59,7 @@ def _adjoints_json(comparison: AdjointComparison) -> dict[str, Any]:
         "gradient_n": comparison.gradient_n,
         "reference": comparison.reference,
         "cheapest": comparison.cheapest,
+        "ranked_by": comparison.ranked_by,
         "summary": comparison.summary,
         "unchecked": comparison.unchecked,
         "results": [
@@ -133,10 +136,13 @@ def _gradient_cell(result: AdjointResult) -> str:
     return f"{'ok' if result.agrees else 'DIFFERS'} {result.gradient_difference:.1e}"
 
 
-def _adjoint_rows(comparison: AdjointComparison, with_temp: bool) -> tuple[list[str], list[list[str]]]:
+def _adjoint_rows(comparison: AdjointComparison) -> tuple[list[str], list[list[str]]]:
+    """Residual bytes per n and their growth; the compiled gradient's peak bytes at the largest n
+    when measured (what the ranking uses); the gradient check and its run time."""
+    with_peak = any(r.figure("compiled_peak_bytes") is not None for r in comparison.results)
     header = ["adjoint", *[f"n={n:,}" for n in comparison.ns], "growth"]
-    if with_temp:
-        header.append(f"temp n={comparison.ns[-1]:,}")
+    if with_peak:
+        header.append(f"peak n={comparison.ns[-1]:,}")
     header += ["gradient", "grad ms"]
     rows: list[list[str]] = []
     for r in comparison.results:
@@ -146,8 +152,8 @@ def _adjoint_rows(comparison: AdjointComparison, with_temp: bool) -> tuple[list[
         row = [r.short, *[_count(m.figures.get("residual_bytes")) for m in r.measurements]]
         fit = r.fits.get("residual_bytes")
         row.append("-" if fit is None else "shrinks" if fit.per_n < 0 else fit.order)
-        if with_temp:
-            row.append(_count(r.figure("compiled_temp_bytes")))
+        if with_peak:
+            row.append(_count(r.figure("compiled_peak_bytes")))
         row += [_gradient_cell(r), f"{r.grad_seconds * 1e3:.2f}" if r.grad_seconds is not None else "-"]
         rows.append(row)
     return header, rows
@@ -164,10 +170,6 @@ def _adjoint_notes(comparison: AdjointComparison) -> list[str]:
     notes += [f"{r.short}: {r.error}" for r in comparison.results if r.error is not None]
     notes += [f"{r.short}: the gradient failed: {r.gradient_error}" for r in comparison.results if r.gradient_error is not None]
     return notes + comparison.summary
-
-
-def _has_temp(result: ResidualCaseResult) -> bool:
-    return bool(result.measurements) and "compiled_temp_bytes" in result.measurements[-1].figures
 
 
 def _figure_rows(result: ResidualCaseResult) -> list[list[str]]:
@@ -206,16 +208,21 @@ def render_table(results: Sequence[ResidualCaseResult], console: Console) -> Non
                 gained = ", ".join(f"+{k:,} B {dtype}" for dtype, k in line.gained.items())
                 console.print(f"    {line.path}:{line.line}  {counts}  ({gained})", markup=False, highlight=False, soft_wrap=True)
         if result.adjoints is not None:
-            _render_adjoints(result.adjoints, _has_temp(result), console)
+            _render_adjoints(result.adjoints, console)
         console.print()
 
 
-def _render_adjoints(comparison: AdjointComparison, with_temp: bool, console: Console) -> None:
-    console.print(f"  adjoints ({comparison.library}), residual bytes:", markup=False)
-    header, rows = _adjoint_rows(comparison, with_temp)
+def _adjoints_title(comparison: AdjointComparison) -> str:
+    peak = any(r.figure("compiled_peak_bytes") is not None for r in comparison.results)
+    return f"adjoints ({comparison.library}), residual bytes" + ("; peak = compiled gradient's peak bytes" if peak else "")
+
+
+def _render_adjoints(comparison: AdjointComparison, console: Console) -> None:
+    console.print(f"  {_adjoints_title(comparison)}:", markup=False)
+    header, rows = _adjoint_rows(comparison)
     table = Table(show_edge=True, header_style="bold")
     for column in header:
-        table.add_column(column, justify="right" if column.startswith(("n=", "temp", "grad ms")) else "left", no_wrap=column == "adjoint")
+        table.add_column(column, justify="right" if column.startswith(("n=", "peak", "grad ms")) else "left", no_wrap=column == "adjoint")
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -255,8 +262,9 @@ def to_markdown(results: Sequence[ResidualCaseResult]) -> str:
         out += [f"- **flag** {flag.message}" for flag in result.verdict.flags]
         if result.adjoints is not None:
             comparison = result.adjoints
-            out += ["", f"Adjoints ({comparison.library}), residual bytes:", ""]
-            out += _markdown_table(*_adjoint_rows(comparison, _has_temp(result)))
+            title = _adjoints_title(comparison)
+            out += ["", f"{title[0].upper()}{title[1:]}:", ""]
+            out += _markdown_table(*_adjoint_rows(comparison))
             out.append("")
             out += [f"- {line}" for line in _adjoint_notes(comparison)]
         out.append("")

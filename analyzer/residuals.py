@@ -33,9 +33,10 @@ import numpy as np
 from jax.extend.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, jaxprs_in_params
 
 from .attribute import display_path, is_internal
+from .save_times import save_time_positions
 
-RESIDUAL_FIGURES = ("residual_bytes", "residuals", "compiled_temp_bytes")
-RESIDUAL_UNITS = {"residual_bytes": "bytes", "residuals": "residuals", "compiled_temp_bytes": "bytes"}
+RESIDUAL_FIGURES = ("residual_bytes", "residuals", "compiled_temp_bytes", "compiled_peak_bytes")
+RESIDUAL_UNITS = {"residual_bytes": "bytes", "residuals": "residuals", "compiled_temp_bytes": "bytes", "compiled_peak_bytes": "bytes"}
 
 UNKNOWN_SOURCE = "<unknown>"
 _ANALYZER_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
@@ -82,7 +83,7 @@ class ResidualMeasurement:
     """Reverse-mode memory figures of one case at one size n."""
 
     n: int | None
-    figures: dict[str, float]  # residual_bytes, residuals, [compiled_temp_bytes]
+    figures: dict[str, float]  # residual_bytes, residuals, [compiled_temp_bytes, compiled_peak_bytes]
     largest: list[Residual]  # the biggest groups of identical residuals, by total bytes
     lines: dict[str, int] = field(default_factory=dict)  # source "path:line" -> residual bytes
     dtypes_by_line: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> dtype -> bytes
@@ -133,29 +134,36 @@ def _type_summary(tree: Any, limit: int = 4) -> str:
 def differentiable(fn: Callable[..., Any], args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> DifferentiableCall:
     """Differentiate ``fn`` with respect to the floating-point array leaves of ``args``.
 
-    Keyword arguments are held fixed (a case passes hyper-parameters that way), as are
-    non-floating arrays; other leaves (Python numbers, functions) are static. Raises
+    Keyword arguments are held fixed (a case passes hyper-parameters that way: the way to
+    mark an input as not differentiated), as are non-floating arrays and the arguments the
+    call saves at (``SaveAt(ts=...)``, found by :func:`.save_times.save_time_positions`); other leaves (Python numbers, functions) are static. Raises
     :class:`ResidualError` when there is nothing to differentiate; an output without
     floating leaves is reported when the wrapper is traced.
     """
     arg_leaves, arg_tree = jax.tree_util.tree_flatten(tuple(args))
     kwarg_leaves, kwarg_tree = jax.tree_util.tree_flatten(dict(kwargs or {}))
     leaves = arg_leaves + kwarg_leaves
-    differentiated = [i for i, leaf in enumerate(arg_leaves) if _is_float_array(leaf)]
+    floating = [i for i, leaf in enumerate(arg_leaves) if _is_float_array(leaf)]
+
+    def call_with(*values: Any) -> Any:
+        call_args = jax.tree_util.tree_unflatten(arg_tree, list(values[: len(arg_leaves)]))
+        return fn(*call_args, **jax.tree_util.tree_unflatten(kwarg_tree, list(values[len(arg_leaves) :])))
+
+    # Save times are floating arrays nobody differentiates with respect to: held fixed.
+    save_times = save_time_positions(call_with, leaves, floating)
+    differentiated = [i for i in floating if i not in save_times]
     held = [i for i, leaf in enumerate(leaves) if _is_array(leaf) and i not in set(differentiated)]
     if not differentiated:
+        what = "only save times (SaveAt ts)" if save_times else "no floating-point array"
         raise ResidualError(
-            "nothing to differentiate: no floating-point array among the positional arguments "
-            f"({_type_summary(tuple(args))})"
+            f"nothing to differentiate: {what} among the positional arguments ({_type_summary(tuple(args))})"
         )
 
     def function(fixed: Sequence[Any], *inputs: Any) -> jax.Array:
         full = list(leaves)
         for position, value in [*zip(differentiated, inputs), *zip(held, fixed)]:
             full[position] = value
-        call_args = jax.tree_util.tree_unflatten(arg_tree, full[: len(arg_leaves)])
-        call_kwargs = jax.tree_util.tree_unflatten(kwarg_tree, full[len(arg_leaves) :])
-        out = fn(*call_args, **call_kwargs)
+        out = call_with(*full)
         floats = [
             leaf for leaf in jax.tree_util.tree_leaves(out)
             if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact)
@@ -322,8 +330,28 @@ def trace_residuals(call: DifferentiableCall) -> list[Residual]:
     return residuals
 
 
-def compiled_temp_bytes(call: DifferentiableCall) -> int | None:
-    """Temp bytes XLA allocates for the compiled gradient (what residuals miss), if reported."""
+@dataclass(frozen=True)
+class CompiledMemory:
+    """What XLA allocates to run the compiled gradient (``Compiled.memory_analysis()``).
+
+    ``peak_bytes`` is arguments + outputs + temporaries − aliased: what the gradient holds at
+    once at most. The residuals carried from the forward to the backward pass live among the
+    temporaries, next to what the backward pass allocates for itself, so this (not the residual
+    bytes alone) is what a user pays for an adjoint.
+    """
+
+    temp_bytes: int
+    argument_bytes: int
+    output_bytes: int
+    alias_bytes: int
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.argument_bytes + self.output_bytes + self.temp_bytes - self.alias_bytes
+
+
+def compiled_memory(call: DifferentiableCall) -> CompiledMemory | None:
+    """Compile the gradient and read its memory figures (None if the backend reports none)."""
     try:
         stats = jax.jit(call.gradient()).lower(call.fixed, *call.inputs).compile().memory_analysis()
     except Exception as error:
@@ -332,8 +360,14 @@ def compiled_temp_bytes(call: DifferentiableCall) -> int | None:
             f"compiling the gradient failed: {type(error).__name__}: {text.splitlines()[0] if text else ''}",
             details=f"{type(error).__name__}: {text}",
         ) from error
-    temp = getattr(stats, "temp_size_in_bytes", None)
-    return None if temp is None else int(temp)
+    if stats is None or getattr(stats, "temp_size_in_bytes", None) is None:
+        return None
+    return CompiledMemory(
+        temp_bytes=int(stats.temp_size_in_bytes),
+        argument_bytes=int(getattr(stats, "argument_size_in_bytes", 0) or 0),
+        output_bytes=int(getattr(stats, "output_size_in_bytes", 0) or 0),
+        alias_bytes=int(getattr(stats, "alias_size_in_bytes", 0) or 0),
+    )
 
 
 def summarise(residuals: Iterable[Residual], *, n: int | None, largest: int = 5) -> ResidualMeasurement:
@@ -362,9 +396,10 @@ def measure_differentiable(call: DifferentiableCall, *, n: int | None = None, co
     """Residual figures of an already-wrapped call (see :func:`measure_residuals`)."""
     measurement = summarise(trace_residuals(call), n=n, largest=largest)
     if compile:
-        temp = compiled_temp_bytes(call)
-        if temp is not None:
-            measurement.figures["compiled_temp_bytes"] = temp
+        memory = compiled_memory(call)
+        if memory is not None:
+            measurement.figures["compiled_temp_bytes"] = memory.temp_bytes
+            measurement.figures["compiled_peak_bytes"] = memory.peak_bytes
     return measurement
 
 
@@ -379,7 +414,8 @@ def measure_residuals(
 ) -> ResidualMeasurement:
     """Residual bytes and count of reverse mode through ``fn(*args, **kwargs)``.
 
-    ``compile=True`` adds ``compiled_temp_bytes``: XLA's temp allocation for the compiled
-    gradient, which includes what the backward pass allocates for itself.
+    ``compile=True`` adds ``compiled_temp_bytes`` (XLA's temporaries for the compiled gradient,
+    which include what the backward pass allocates for itself) and ``compiled_peak_bytes``
+    (see :class:`CompiledMemory`).
     """
     return measure_differentiable(differentiable(fn, args, kwargs), n=n, compile=compile, largest=largest)

@@ -8,7 +8,7 @@ import sys
 import click
 from rich.console import Console
 
-from jaxlint.analyzer.adjoints import DEFAULT_BACKSOLVE_RTOL, DEFAULT_CHECKPOINTS, adjoint_runner
+from jaxlint.analyzer.adjoints import DEFAULT_BACKSOLVE_RTOL, DEFAULT_CHECKPOINTS, RANKINGS, adjoint_runner
 from jaxlint.analyzer.cases import TargetError, parse_target
 from jaxlint.analyzer.fit import ORDERS
 from jaxlint.analyzer.residual_growth import DEFAULT_MAX_ORDER, run_residuals
@@ -52,6 +52,11 @@ class CountsParam(click.ParamType):
     help="Relative gradient difference allowed for BacksolveAdjoint (an approximation of the exact gradient).",
 )
 @click.option(
+    "--rank-by", type=click.Choice(RANKINGS), default="peak", show_default=True,
+    help="How --adjoints ranks: peak = the compiled gradient's peak memory at the largest n (compiles it once "
+    "per adjoint); residuals = residual bytes only (no compile; misses the backward pass's own buffers).",
+)
+@click.option(
     "--max-order", type=click.Choice([o for o in ORDERS if o != "worse"]), default=DEFAULT_MAX_ORDER, show_default=True,
     help="Growth allowed for residual memory; `constant` asks for O(1) memory in n.",
 )
@@ -59,7 +64,7 @@ class CountsParam(click.ParamType):
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 def residuals(
     target: str, sizes: list[int], compile_: bool, adjoints: bool, checkpoints: list[int], backsolve_rtol: float,
-    max_order: str, largest: int, output_format: str,
+    rank_by: str, max_order: str, largest: int, output_format: str,
 ) -> None:
     """Measure what reverse mode saves for the backward pass of TARGET at each size n.
 
@@ -72,7 +77,8 @@ def residuals(
     and args.
 
     Per n: residual bytes (arguments left out) and count, the largest residuals
-    with their source lines; with --compile, the compiled gradient's temp bytes.
+    with their source lines; with --compile, the compiled gradient's temp and
+    peak bytes.
     Each figure's growth is fitted; growth beyond --max-order (default linear:
     memory ∝ steps is what a plain scan costs) is flagged. --max-order constant
     flags any growth.
@@ -82,7 +88,12 @@ def residuals(
     `adjoint` keyword; a script's call has it swapped in), from diffrax if the
     adjoint's default is a diffrax one, else from jaxlint.solver. Gradients are
     compared (not for script calls, captured as shapes only) and the cheapest
-    agreeing adjoint is named with its trade-off.
+    agreeing adjoint is named with its trade-off. Cheapest means the lowest peak
+    memory of the compiled gradient at the largest n (each adjoint's gradient is
+    compiled once for it; --rank-by residuals skips that and ranks by residual
+    bytes, which miss what the backward pass allocates, e.g. DirectAdjoint's
+    per-step buffers). Save times (arrays passed as SaveAt(ts=...)) are never
+    differentiated; pass any other array as a keyword to hold it fixed.
 
     This RUNS your code (it imports FILE.py and calls NAME(n), or runs the script,
     and traces the gradient; --compile and --adjoints also compile it, and
@@ -98,7 +109,10 @@ def residuals(
     except TargetError as error:
         exit_with_usage_error(err, str(error))
 
-    runner = adjoint_runner(checkpoints=checkpoints, backsolve_rtol=backsolve_rtol, compile=compile_, largest=largest) if adjoints else None
+    runner = (
+        adjoint_runner(checkpoints=checkpoints, backsolve_rtol=backsolve_rtol, compile=compile_, rank_by=rank_by, largest=largest)
+        if adjoints else None
+    )
     try:
         with size_progress(err, "tracing gradients") as advance:
             results = run_residuals(

@@ -147,3 +147,30 @@ def integer_arguments(n):
 
 def no_adjoint_parameter(n):
     return (lambda x: jnp.sin(x)), (jnp.ones(3),)
+
+
+def decay_at_ts(n, adjoint=None):
+    """The decay ODE saved at n times passed in as an argument: the save times are held fixed."""
+    adjoint = solver.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
+
+    def solve(y0, ts, rate):
+        solution = solver.diffeqsolve(
+            solver.ODETerm(lambda t, y, k: -k * y), solver.Euler(), 0.0, DT * n, DT, y0, args=rate,
+            saveat=solver.SaveAt(ts=ts), adjoint=adjoint, max_steps=n,
+        )
+        return solution.ys
+
+    return solve, (jnp.array([1.0, 2.0]), jnp.linspace(0.0, DT * n, n), jnp.array(0.5))
+
+
+def diffrax_at_ts(n, adjoint=diffrax.RecursiveCheckpointAdjoint()):
+    """diffrax, saved at n times passed in as an argument."""
+
+    def solve(y0, ts):
+        solution = diffrax.diffeqsolve(
+            diffrax.ODETerm(vector_field), diffrax.Euler(), 0.0, DT * n, DT, y0,
+            saveat=diffrax.SaveAt(ts=ts), adjoint=adjoint, max_steps=n,
+        )
+        return solution.ys.x + solution.ys.y
+
+    return solve, (initial_state(), jnp.linspace(0.0, DT * n, n))

@@ -209,7 +209,45 @@ def test_recommendation_skips_gradients_that_differ():
     assert comparison.summary == [
         "cheapest: B: 400 residual bytes at n=500, constant in n; trade-off: B trade-off",
         "Backsolve needs less (120 residual bytes) but its gradient differs by 0.4 (relative; allowed 0.01): Backsolve trade-off",
+        "ranked by residual bytes only: the compiled gradient's own buffers (e.g. DirectAdjoint's, per max_steps) "
+        "are not counted; rank by compiled peak memory (the default) to include them",
     ]
+    assert comparison.ranked_by == "residual_bytes"
+
+
+def test_recommendation_ranks_by_compiled_peak_memory_when_measured():
+    """Few residuals but big compiled buffers (DirectAdjoint's shape) must not be called cheapest."""
+    from jaxlint.analyzer.adjoints import AdjointComparison, recommend
+
+    direct = _result("Direct", True, (100, 100), 0.0, 1.5e-8)
+    checkpointed = _result("Checkpoint", True, (400, 400), 1e-15, 1.5e-8)
+    direct.measurements[-1].figures["compiled_peak_bytes"] = 90_000
+    checkpointed.measurements[-1].figures["compiled_peak_bytes"] = 5_000
+    comparison = AdjointComparison("jaxlint.solver", [100, 500], 500, "Direct", [direct, checkpointed])
+    recommend(comparison)
+    assert comparison.cheapest == "Checkpoint" and comparison.ranked_by == "compiled_peak_bytes"
+    assert comparison.summary == ["cheapest: Checkpoint: 5,000 compiled peak bytes at n=500; trade-off: Checkpoint trade-off"]
+
+
+def test_save_times_are_never_differentiated(cases):
+    """`fn(y0, ts, rate)` building SaveAt(ts=ts): ts is held fixed, so BacksolveAdjoint works."""
+    import diffrax
+
+    import jaxlint.solver as solver
+    from jaxlint.analyzer.residuals import differentiable
+
+    fn, args = cases.decay_at_ts(20, adjoint=solver.BacksolveAdjoint())
+    call = differentiable(fn, args)
+    assert [x.shape for x in call.inputs] == [(2,), ()] and [x.shape for x in call.fixed] == [(20,)]
+    assert measure_residuals(fn, args).figures["residuals"] > 0  # no "Unexpected tangent"
+    own_check = diffrax.SubSaveAt.__dict__["__check_init__"]
+    fn, args = cases.diffrax_at_ts(20, adjoint=diffrax.BacksolveAdjoint())
+    call = differentiable(fn, args)
+    assert [x.shape for x in call.inputs] == [(), ()] and [x.shape for x in call.fixed] == [(20,)]
+    # The observer is removed again: the library's own check is back in place.
+    assert diffrax.SubSaveAt.__dict__["__check_init__"] is own_check
+    with pytest.raises(ResidualError, match=r"nothing to differentiate: only save times \(SaveAt ts\)"):
+        differentiable(lambda ts: fn(args[0], ts), (args[1],))
 
 
 def test_exact_adjoints_that_disagree_are_a_finding():
