@@ -75,6 +75,9 @@ _STRUCTURAL_WORDS = frozenset(
         # argument lists: a loop over a function's arguments or their avals is trace-time plumbing
         "args", "arguments", "nargs", "kwargs", "operands", "tracers", "avals", "dtypes", "specs",
         "shardings", "argnums", "argnames", "types",
+        # array axes and spatial dimensions (2 or 3), a robot's links/joints and their degrees of
+        # freedom, devices: fixed by the model or the machine, not by the data
+        "dim", "dimension", "spatial", "devices", "device", "link", "links", "joint", "joints", "dof", "dofs",
     }
 )
 # Names that denote an array of times or samples when iterated directly (`for t in ts`).
@@ -212,6 +215,27 @@ def array_elements(
 
 def describe_elements(elements: int) -> str:
     return "data-sized: read from a file" if elements == LOADED else f"{elements:,} elements"
+
+
+# --- Python values -------------------------------------------------------------------------------
+_SCALAR_LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+
+
+def is_python_scalar(expr: cst.BaseExpression, ints: frozenset[str] = frozenset()) -> bool:
+    """``expr`` surely makes a Python scalar (or a tuple/list of them): literals, ``True``,
+    ``None``, arithmetic and tuples of those, and the names in ``ints`` (a comprehension's
+    ``range`` target). ``jnp.array`` of a list of these is converted on the host: one constant."""
+    if isinstance(expr, _SCALAR_LITERALS):
+        return True
+    if isinstance(expr, cst.Name):
+        return expr.value in ("True", "False", "None") or expr.value in ints
+    if isinstance(expr, cst.UnaryOperation):
+        return is_python_scalar(expr.expression, ints)
+    if isinstance(expr, cst.BinaryOperation):
+        return is_python_scalar(expr.left, ints) and is_python_scalar(expr.right, ints)
+    if isinstance(expr, (cst.Tuple, cst.List)):
+        return all(isinstance(e, cst.Element) and is_python_scalar(e.value, ints) for e in expr.elements)
+    return False
 
 
 # --- sizes vs structure -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import ClassVar
 import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
+from jaxlint.rules._patterns import FileMemo, is_python_scalar
 
 _BUILDERS = {
     "jax.numpy.stack": "stack",
@@ -16,16 +17,8 @@ _BUILDERS = {
     "jax.numpy.vstack": "vstack",
     "jax.numpy.hstack": "hstack",
 }
-# A literal count up to this is a fixed, small program; the pattern costs when the count
-# is a trace-time size (len(ts), max_steps, out_size) or a large literal.
-SMALL_LITERAL_MAX = 16
-
-
-def _small_literal(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.Integer):
-        return int(expr.evaluated_value) <= SMALL_LITERAL_MAX
-    return False
-
+# Builders that convert a list of Python scalars on the host: one constant, not n operands.
+_HOST_CONVERTING = frozenset({"array", "asarray"})
 
 def _single_element(seq: cst.BaseExpression) -> cst.BaseExpression | None:
     """``[x]`` or ``(x,)`` -> x (not a starred element)."""
@@ -47,8 +40,20 @@ class StackOfRepeats(LintRule):
         `jnp.stack([x] * n)` (or `concatenate`/`array`/`vstack`/`hstack`, or a comprehension
         over `range(n)`) is traced as an n-operand concatenate: the StableHLO program gains one
         op per element, and XLA's compile time grows super-linearly in n. diffrax 0.6.1 did this
-        for its save buffer: +1.07 StableHLO ops per save point, 2.3 s / 94 s / >15 min compile
-        at 1k / 10k / 30k save points. `jnp.broadcast_to` is one op at any n.
+        for its save buffer: +1.07 StableHLO ops per save point, 3.2 s / 109 s / > 13 min compile
+        at 1k / 10k / 30k save points on a 2-core CPU (diffrax 0.7.2: ~1 s at each). `jnp.broadcast_to` is one op at any n.
+
+        When it fires: the repeat count or the comprehension's trip count is a problem size
+        (`len(ts)`, `max_steps`, `out_size`, `x.shape[0]`, a helper's result computed from
+        one, a literal above 16; see JL002 for what counts as a size). Not reported: counts
+        fixed by structure (`num_layers`, `dim`, `len(devices)`, pytree leaves), and
+        `jnp.array`/`jnp.asarray` of Python scalars (`jnp.array([0.5] * dim)`,
+        `[1 / k for _ in range(k)]`): NumPy converts the list on the host into ONE constant.
+        `jnp.stack` of scalars still makes one operand each and is reported.
+
+        Fix safety: the rewrite names the element twice (`broadcast_to(x, (n, *shape(x)))`),
+        so it is safe only when the element is a name, attribute or literal; for a call
+        (`[make()] * n` calls `make` once, the rewrite would call it twice) the fix is unsafe.
     """
     PITFALL = "P1"
     REFERENCES = ("diffrax#606", "diffrax PR #494 (introduced)", "diffrax PR #618 (fixed)")
@@ -83,6 +88,21 @@ import jax.numpy as jnp
 @jax.jit
 def small(x):
     return jnp.stack([x] * 3) + jnp.concatenate([x for _ in range(4)])
+""",
+        # Python scalars in jnp.array are converted on the host into one constant; counts fixed
+        # by structure (spatial dimensions, layers) are a fixed program.
+        """
+import jax
+import jax.numpy as jnp
+
+@jax.jit
+def gains(x, dim, act_size, num_steps, period, num_layers):
+    scale = jnp.array([0.5] * dim)
+    gear = jnp.array([20.0] * act_size)
+    flags = jnp.array([(0, False)] * num_steps)
+    weights = jnp.array([1 / period for _ in range(period)])
+    per_layer = jnp.stack([x] * num_layers)
+    return scale, gear, flags, weights, per_layer
 """,
         # numpy (not jax.numpy) on host data is not traced program size.
         """
@@ -140,6 +160,30 @@ def save(f, ts):
 """,
             expected_message_contains="comprehension",
         ),
+        # The element is a call: the rewrite would evaluate it twice, so the fix is unsafe.
+        Invalid(
+            """
+import jax.numpy as jnp
+
+def init(make, ts):
+    return jnp.stack([make()] * len(ts))
+""",
+            expected_replacement="""
+import jax.numpy as jnp
+
+def init(make, ts):
+    return jnp.broadcast_to(make(), (len(ts), *jnp.shape(make())))
+""",
+        ),
+        # Python scalars stacked one by one, and traced values in jnp.array: one operand each.
+        Invalid(
+            """
+import jax.numpy as jnp
+
+def weights(x, num_steps):
+    return jnp.stack([0.5] * num_steps), jnp.array([x * k for k in range(num_steps)])
+""",
+        ),
         Invalid(
             """
 import jax.numpy as jnp
@@ -164,16 +208,22 @@ def big(x):
         ),
     ]
 
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.memo = FileMemo(context)
+
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.context.qualified_name(node.func)
         kind = _BUILDERS.get(qualified or "")
         if kind is None or not node.args or node.args[0].keyword is not None or node.args[0].star:
             return
         argument = node.args[0].value
-        repeated, count = self._repeat(argument)
+        repeated, count = self._repeat(argument, node)
         traced = self.context.traced_reason(node)
         where = f" ({traced})" if traced else ""
         if repeated is not None and count is not None:
+            if kind in _HOST_CONVERTING and is_python_scalar(repeated):
+                return  # `jnp.array([0.5] * n)`: one host-side constant
             rewrite = "jnp.broadcast_to(x, (n, *jnp.shape(x)))"
             if kind in ("concatenate", "vstack", "hstack"):
                 rewrite = f"`jnp.tile(x, reps)` (or {rewrite} reshaped)"
@@ -185,8 +235,7 @@ def big(x):
             )
             self.report(node, message, **self._fix(node, kind, repeated, count))
             return
-        size = self._comprehension_size(argument)
-        if size is not None:
+        if self._comprehension_grows(argument, node, kind):
             self.report(
                 node,
                 f"`jnp.{kind}` of a comprehension over `range(n)`: one operand per element, the program "
@@ -194,29 +243,35 @@ def big(x):
                 f"buffer `jnp.where(ts == t0, y0, jnp.inf)`){where}",
             )
 
-    @staticmethod
-    def _repeat(expr: cst.BaseExpression) -> tuple[cst.BaseExpression | None, cst.BaseExpression | None]:
-        """``[x] * n`` / ``n * [x]`` with n not a small literal -> (x, n)."""
+    def _repeat(
+        self, expr: cst.BaseExpression, at: cst.CSTNode
+    ) -> tuple[cst.BaseExpression | None, cst.BaseExpression | None]:
+        """``[x] * n`` / ``n * [x]`` with n a problem size -> (x, n)."""
         if not isinstance(expr, cst.BinaryOperation) or not isinstance(expr.operator, cst.Multiply):
             return None, None
         for sequence, count in ((expr.left, expr.right), (expr.right, expr.left)):
             element = _single_element(sequence)
             if element is not None and not isinstance(count, (cst.List, cst.Tuple)):
-                return (None, None) if _small_literal(count) else (element, count)
+                return (element, count) if self.memo.classifier(at).is_size(count) else (None, None)
         return None, None
 
-    def _comprehension_size(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
+    def _comprehension_grows(self, expr: cst.BaseExpression, at: cst.CSTNode, kind: str) -> bool:
+        """A comprehension over ``range(size)`` (one ``for``, no filter: its length is the trip
+        count), unless ``jnp.array`` converts the Python scalars it makes on the host."""
         if not isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
-            return None
+            return False
         iterable = expr.for_in.iter
         if not isinstance(iterable, cst.Call) or self.context.qualified_name(iterable.func) != "builtins.range":
-            return None
-        bounds = [a.value for a in iterable.args]
-        if not bounds or any(a.keyword is not None or a.star for a in iterable.args):
-            return None
-        if all(isinstance(b, cst.Integer) for b in bounds[:2]) and _small_literal(bounds[min(len(bounds), 2) - 1]):
-            return None  # range(4), range(1, 4): a fixed, small program
-        return bounds[0] if len(bounds) == 1 else bounds[1]
+            return False
+        if self.memo.classifier(at).loop_size(iterable) is None:
+            return False  # range(4), range(num_layers): a fixed, small program
+        # The target and range's bounds are Python ints (range rejects tracers).
+        ints = _target_names(expr.for_in.target).union(
+            a.value.value for a in iterable.args if isinstance(a.value, cst.Name)
+        )
+        if kind in _HOST_CONVERTING and is_python_scalar(expr.elt, ints):
+            return False  # `jnp.array([1 / k for _ in range(k)])`: one constant
+        return True
 
     def _fix(self, node: cst.Call, kind: str, repeated: cst.BaseExpression, count: cst.BaseExpression) -> dict:
         """broadcast_to is exactly `stack` along axis 0 (and `array` of arrays, unsafe for
@@ -239,4 +294,15 @@ def big(x):
         replacement = cst.Call(attr("broadcast_to"), [cst.Arg(repeated), cst.Arg(shape)])
         # jnp.array([1.0] * n) is a strongly-typed float32; broadcast_to keeps a Python
         # scalar weakly typed: a dtype-promotion difference, so the array form is unsafe.
-        return {"replacement": replacement, "unsafe": kind != "stack"}
+        # The rewrite evaluates the element twice: a call (`[make()] * n`) would run twice.
+        evaluated_once = isinstance(repeated, (cst.Name, cst.Attribute)) or is_python_scalar(repeated)
+        return {"replacement": replacement, "unsafe": kind != "stack" or not evaluated_once}
+
+
+def _target_names(target: cst.BaseExpression) -> frozenset[str]:
+    """Names a comprehension target binds (``i``, ``(i, j)``)."""
+    if isinstance(target, cst.Name):
+        return frozenset({target.value})
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return frozenset().union(*(_target_names(e.value) for e in target.elements))
+    return frozenset()
