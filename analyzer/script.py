@@ -1,34 +1,33 @@
-"""Plain solve scripts: run the script once, catch its ``diffeqsolve`` calls, re-lower them at any n.
+"""Plain solve scripts: run the script once, catch its ``diffeqsolve`` calls and the jitted
+function around each, re-lower that function at any n.
 
 ``jaxlint scale solve.py`` works on a script that names no jaxlint at all. We run it as
-``__main__`` (like ``python solve.py``) with ``jaxlint.solver.diffeqsolve`` and
+``__main__`` (like ``python solve.py ARGS``) with ``jaxlint.solver.diffeqsolve`` and
 ``diffrax.diffeqsolve`` replaced by an interceptor, everywhere they are bound: on the
 package, in its own modules, and in user modules that imported the name already. A package
 the script imports later is patched the moment its import finishes (an import hook), so a
-script using only one of the two never pays for importing the other.
+script using only one of the two never pays for importing the other. ``jax.jit`` is wrapped
+too while the script runs, so that we know which jitted function a solve is traced inside.
 
 The interceptor records the first call made from each call site (the first frame outside
-jax, equinox, the solver packages and jaxlint) and then lets the real solve run. Calls made
-while tracing under ``jax.jit``/``eqx.filter_jit``/``vmap`` are caught the same way: their
-array arguments are tracers, of which we keep the shape and dtype only.
+jax, equinox, the solver packages and jaxlint) and then lets the real solve run. When the
+call happens while an outermost jitted function (``jax.jit``, ``eqx.filter_jit`` — which
+jits through ``jax.jit`` — or ``pjit``) is being traced, that function and the shapes of
+its arguments are recorded with it: *that* is the program the user compiles (grad, vmap and
+the loss around the solve included), and it is what :mod:`.resize` re-lowers at each n.
 
-A recorded call is re-lowered at size n on its own: every array leaf of its arguments
-(terms, solver, t0, t1, dt0, y0, args, controller, ...) becomes an abstract input of the
-same shape and dtype, and each ``SubSaveAt`` with ``ts`` gets ``ts`` of length n instead
-(the rest of ``SaveAt`` is kept; when no part saves at ``ts``, the first part gains them).
-Save-point *values* never enter a lowered program: ``ts`` is an input, so only its length n
-matters. A vector field that closes over a traced value of the enclosing jit (``lambda t,
-y, a: -k * y`` with ``k`` traced) is rebuilt around a fresh abstract input for it; a traced
-value hidden where that cannot be done (an attribute of a plain object, a global) is
-reported by name.
+A call is keyed by its enclosing function's qualified name and its ordinal among the solve
+calls of that function (``solve.py:train_step#1``), so a baseline survives lines added
+above it; the line is shown, not used as the key.
 
-Subprocess mode re-runs the capture in each worker (what a call closes over cannot be
-pickled): the worker stops the script as soon as the site it measures is recorded.
+Subprocess workers re-run the capture (what a call closes over cannot be pickled): a worker
+stops the script as soon as the site it measures is recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import importlib.abc
 import importlib.util
@@ -36,9 +35,10 @@ import inspect
 import os
 import runpy
 import sys
+import threading
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -69,7 +69,7 @@ class CallSite:
 
     @property
     def name(self) -> str:
-        """The case name: ``file.py:LINE``."""
+        """``file.py:LINE``: where to look (shown; the case key is :attr:`CapturedCall.key`)."""
         return f"{os.path.basename(self.path)}:{self.line}"
 
     def key(self) -> str:
@@ -82,6 +82,23 @@ class CallSite:
 
 
 @dataclass
+class JitEntry:
+    """The outermost jitted function a solve call was traced inside, with abstract arguments.
+
+    ``function`` is the Python function jit wraps (equinox's ``filter_jit`` hands jit a
+    function of its (dynamic, static) partition: that is what we re-trace). Array leaves of
+    the non-static arguments are ``jax.ShapeDtypeStruct``; static arguments are kept as they
+    were passed.
+    """
+
+    name: str  # the user's function, for reports
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    problems: list[str] = field(default_factory=list)  # why it cannot stand for the program
+
+
+@dataclass
 class CapturedCall:
     """The first call made from one site, with array leaves replaced by ShapeDtypeStructs."""
 
@@ -91,6 +108,15 @@ class CapturedCall:
     signature: inspect.Signature
     arguments: dict[str, Any]  # as passed (defaults left to the function)
     problems: list[str] = field(default_factory=list)  # traced values we cannot re-lower
+    entry: JitEntry | None = None  # the jitted function around the call, if any
+    function_name: str = "<module>"  # qualified name of the user function making the call
+    ordinal: int = 1  # 1 for its first solve call (in source order), 2 for the next, ...
+    under_transform: bool = False  # traced values in the call but no jit around it (vmap/grad)
+
+    @property
+    def key(self) -> str:
+        """The case name: ``file.py:FUNCTION#ORDINAL`` (stable when lines move)."""
+        return f"{os.path.basename(self.site.path)}:{self.function_name}#{self.ordinal}"
 
 
 @dataclass
@@ -294,14 +320,119 @@ def _is_solver_internal(path: str) -> bool:
     )
 
 
-def _call_site(frame: types.FrameType | None) -> CallSite | None:
+def _user_frame(frame: types.FrameType | None) -> types.FrameType | None:
     """The first frame outside jax/equinox/solver/jaxlint internals: the line the user wrote."""
     while frame is not None:
-        path = frame.f_code.co_filename
-        if not _is_solver_internal(path):
-            return CallSite(os.path.realpath(path) if os.path.isabs(path) else path, frame.f_lineno)
+        if not _is_solver_internal(frame.f_code.co_filename):
+            return frame
         frame = frame.f_back
     return None
+
+
+def _site_of(frame: types.FrameType) -> CallSite:
+    path = frame.f_code.co_filename
+    return CallSite(os.path.realpath(path) if os.path.isabs(path) else path, frame.f_lineno)
+
+
+def _call_site(frame: types.FrameType | None) -> CallSite | None:
+    user = _user_frame(frame)
+    return None if user is None else _site_of(user)
+
+
+class _State(threading.local):
+    """Per thread: the jitted functions being called (outermost first), and the resize in force."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []  # (_JitFunction, args, kwargs)
+        self.resize: Any = None  # resize.Resize while a program is re-traced at n
+        self.recording = True
+
+
+_STATE = _State()
+
+
+def current_state() -> _State:
+    return _STATE
+
+
+class _JitFunction:
+    """What the wrapped ``jax.jit`` returns while a script runs: the real jitted function,
+    plus a note on the thread's stack while it is called (how a solve knows its outermost
+    jit). Everything else (``lower``, ``trace``, attributes) is the real one's."""
+
+    def __init__(self, jitted: Any, function: Callable[..., Any], options: dict[str, Any]) -> None:
+        self._jaxlint_jitted = jitted
+        self._jaxlint_function = function
+        self._jaxlint_options = options
+        functools.update_wrapper(self, function, updated=())  # type: ignore[arg-type]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        state = _STATE
+        state.entries.append((self, args, kwargs))
+        try:
+            return self._jaxlint_jitted(*args, **kwargs)
+        finally:
+            state.entries.pop()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._jaxlint_jitted, name)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:  # @jax.jit on a method
+        return self if instance is None else functools.partial(self, instance)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: Any) -> bool:
+        return self is other
+
+
+def _static_positions(options: dict[str, Any], count: int) -> set[int]:
+    numbers = options.get("static_argnums")
+    if numbers is None:
+        return set()
+    if isinstance(numbers, int):
+        numbers = (numbers,)
+    return {n % count if count else n for n in numbers}
+
+
+def _static_names(options: dict[str, Any]) -> set[str]:
+    names = options.get("static_argnames")
+    if names is None:
+        return set()
+    return {names} if isinstance(names, str) else set(names)
+
+
+def _abstract_value(leaf: Any) -> Any:
+    """Arrays and Python numbers (which jit traces, weakly typed) become ShapeDtypeStructs."""
+    if _is_array(leaf):
+        return _abstract_array(leaf)
+    if isinstance(leaf, (bool, int, float, complex)) and not isinstance(leaf, enum.Enum):
+        dtype = jax.dtypes.canonicalize_dtype(np.asarray(leaf).dtype)
+        return jax.ShapeDtypeStruct((), dtype, weak_type=not isinstance(leaf, bool))
+    return leaf
+
+
+def _entry_of(jitted: _JitFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JitEntry:
+    options = jitted._jaxlint_options
+    static = _static_positions(options, len(args))
+    static_names = _static_names(options)
+    held_tracer = _holds_tracer((args, kwargs), set())
+    abstract_args = tuple(
+        value if index in static else jax.tree_util.tree_map(_abstract_value, value) for index, value in enumerate(args)
+    )
+    abstract_kwargs = {
+        name: value if name in static_names else jax.tree_util.tree_map(_abstract_value, value) for name, value in kwargs.items()
+    }
+    function = jitted._jaxlint_function
+    name = getattr(function, "__qualname__", getattr(function, "__name__", type(function).__name__))
+    problems = []
+    if held_tracer:
+        problems.append(
+            f"`{name}` was called under a jax transformation (grad/vmap) outside any jit; that "
+            "transformation is not part of the re-traced program"
+        )
+    return JitEntry(name=name, function=function, args=abstract_args, kwargs=abstract_kwargs, problems=problems)
 
 
 class _Recorder:
@@ -313,9 +444,24 @@ class _Recorder:
         signature = inspect.signature(original)
 
         def diffeqsolve(*args: Any, **kwargs: Any) -> Any:
-            site = _call_site(sys._getframe(1))
+            state = _STATE
+            if state.resize is not None:
+                user = _user_frame(sys._getframe(1))
+                if user is not None and state.resize.matches(_site_of(user)):
+                    return state.resize.call(original, signature, args, kwargs)
+                return original(*args, **kwargs)
+            if not state.recording:
+                return original(*args, **kwargs)
+            user = _user_frame(sys._getframe(1))
+            site = None if user is None else _site_of(user)
             if site is not None and site not in self.calls:
-                self.calls[site] = self._capture(api, original, signature, site, args, kwargs)
+                call = self._capture(api, original, signature, site, args, kwargs)
+                call.function_name = getattr(user.f_code, "co_qualname", user.f_code.co_name)  # type: ignore[union-attr]
+                if state.entries:
+                    call.entry = _entry_of(*state.entries[0])
+                elif _holds_tracer((args, kwargs), set()):
+                    call.under_transform = True
+                self.calls[site] = call
                 if self.stop_when(self.calls):
                     raise _CaptureComplete()
             return original(*args, **kwargs)
@@ -336,6 +482,21 @@ class _Recorder:
         abstractor = _Abstractor()
         arguments = {name: abstractor.tree(value) for name, value in bound.arguments.items()}
         return CapturedCall(site, api, original, signature, arguments, abstractor.problems)
+
+
+def _wrapped_jit(real_jit: Callable[..., Any]) -> Callable[..., Any]:
+    """``jax.jit`` (or ``pjit``) whose results note themselves on the thread's stack when called."""
+
+    def jit(fun: Any = None, /, *args: Any, **options: Any) -> Any:
+        if fun is None or not callable(fun):  # jax.jit(static_argnums=...) used as a decorator factory
+            if fun is not None:
+                args = (fun, *args)
+            return lambda function: jit(function, *args, **options)
+        return _JitFunction(real_jit(fun, *args, **options), fun, options)
+
+    jit.__wrapped__ = real_jit  # type: ignore[attr-defined]
+    setattr(jit, _INTERCEPTOR_MARK, True)
+    return jit
 
 
 class _PatchingLoader(importlib.abc.Loader):
@@ -393,6 +554,14 @@ class _Patches:
             if module in sys.modules:
                 self.patch(module)
         sys.meta_path.insert(0, self.hook)
+        # jit entry points: what the script (and equinox's filter_jit, which calls jax.jit
+        # when a function is decorated) jits from now on notes itself when called.
+        for owner in (jax, sys.modules.get("jax.experimental.pjit")):
+            name = "jit" if owner is jax else "pjit"
+            real = getattr(owner, name, None) if owner is not None else None
+            if real is not None and not getattr(real, _INTERCEPTOR_MARK, False):
+                self.undo.append((owner, name, real))
+                setattr(owner, name, _wrapped_jit(real))
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -445,14 +614,14 @@ def has_case_markers(path: str) -> bool:
 
 
 @contextlib.contextmanager
-def _as_main_script(path: str) -> Iterator[None]:
-    """sys.argv and sys.path as ``python path`` sets them; the script's prints go to stderr so
-    machine-readable output on stdout stays clean."""
+def _as_main_script(path: str, argv: Sequence[str] = ()) -> Iterator[None]:
+    """sys.argv and sys.path as ``python path ARGV...`` sets them; the script's prints go to
+    stderr so machine-readable output on stdout stays clean."""
     folder = os.path.dirname(os.path.abspath(path))
     if folder not in sys.path:
         sys.path.insert(0, folder)
     saved_argv = sys.argv
-    sys.argv = [path]
+    sys.argv = [path, *argv]
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
@@ -460,56 +629,161 @@ def _as_main_script(path: str) -> Iterator[None]:
         sys.argv = saved_argv
 
 
-def capture_script(path: str, *, first_only: bool = False, wanted: Iterable[CallSite] | None = None) -> ScriptCapture:
-    """Run ``path`` as ``__main__`` and record the first diffeqsolve call of each site.
+@functools.lru_cache(maxsize=64)
+def _solve_call_lines(path: str, names: frozenset[str]) -> dict[int, tuple[int, int, int]]:
+    """Per function (by its ``def`` line; 0 for module level): the (start, end) lines of each
+    call of a function named in ``names``, in source order, as {start: (function, start, end)}."""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename=path)
+    except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
+        return {}
+    found: dict[int, tuple[int, int, int]] = {}
+
+    def visit(node: ast.AST, owner: int) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                visit(child, child.lineno)
+                continue
+            if isinstance(child, ast.Call):
+                func = child.func
+                name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+                if name in names:
+                    found[child.lineno] = (owner, child.lineno, child.end_lineno or child.lineno)
+            visit(child, owner)
+
+    visit(tree, 0)
+    return found
+
+
+def _number_calls(calls: list[CapturedCall]) -> None:
+    """Give each call its ordinal among the solve calls of its function, in source order
+    (static: the same whichever calls a run reaches), or among the recorded calls of that
+    function by line when the file does not show the call by name (an alias)."""
+    names = frozenset(attribute for _, attribute in solve_apis())
+    by_function: dict[tuple[str, str], list[CapturedCall]] = {}
+    for call in calls:
+        by_function.setdefault((call.site.path, call.function_name), []).append(call)
+    for (path, _), group in by_function.items():
+        lines = _solve_call_lines(path, names)
+        for call in group:
+            spans = [span for span in lines.values() if span[1] <= call.site.line <= span[2]]
+            if spans:
+                owner = spans[0][0]
+                starts = sorted(start for function, start, _ in lines.values() if function == owner)
+                call.ordinal = starts.index(spans[0][1]) + 1
+        unplaced = sorted((c for c in group if not any(s[1] <= c.site.line <= s[2] for s in lines.values())), key=lambda c: c.site.line)
+        placed = {c.ordinal for c in group if c not in unplaced}
+        next_ordinal = max(placed, default=0)
+        for call in unplaced:
+            next_ordinal += 1
+            call.ordinal = next_ordinal
+
+
+class ScriptRun:
+    """The script run with our patches in place; they stay until :meth:`close` (or the end of
+    a ``with`` block), because re-tracing a recorded jitted function at n needs the
+    interceptor to resize its solve."""
+
+    def __init__(self, path: str, argv: Sequence[str] = (), *, first_only: bool = False, wanted: Iterable[CallSite] | None = None) -> None:
+        self.path = path
+        self.argv = tuple(argv)
+        wanted_sites = set(wanted) if wanted is not None else None
+
+        def stop_when(calls: dict[CallSite, CapturedCall]) -> bool:
+            if first_only:
+                return True
+            return wanted_sites is not None and wanted_sites <= set(calls)
+
+        self._recorder = _Recorder(stop_when)
+        self._patches = _Patches(self._recorder)
+        self.capture: ScriptCapture | None = None
+
+    def __enter__(self) -> ScriptCapture:
+        self._patches.__enter__()
+        try:
+            self.capture = self._run()
+        except BaseException:
+            self.close()
+            raise
+        return self.capture
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._patches.__exit__(None, None, None)
+        _STATE.entries.clear()
+        _STATE.resize = None
+        _STATE.recording = True
+
+    def _run(self) -> ScriptCapture:
+        path = self.path
+        stopped = False
+        _STATE.recording = True
+        with _as_main_script(path, self.argv):
+            try:
+                runpy.run_path(path, run_name="__main__")
+            except _CaptureComplete:
+                stopped = True
+            except SyntaxError as error:
+                if error.filename and os.path.realpath(error.filename) != os.path.realpath(path):
+                    raise TargetError(
+                        f"{path}: running it raised SyntaxError in {error.filename}:{error.lineno}: {error.msg}",
+                        details=user_traceback(error, path),
+                    ) from error
+                raise TargetError(f"{path}:{error.lineno}: syntax error: {error.msg}") from error
+            except SystemExit as exit_:
+                if exit_.code not in (None, 0):
+                    raise TargetError(f"{path}: the script called sys.exit({exit_.code!r})") from None
+            except Exception as error:
+                raise TargetError(
+                    f"{path}: the script raised {type(error).__name__}: {error}".rstrip(),
+                    details=user_traceback(error, path),
+                ) from error
+            finally:
+                _STATE.recording = False
+                _STATE.entries.clear()
+        calls = list(self._recorder.calls.values())
+        if not calls:
+            apis = " or ".join(f"{module}.{name}" for module, name in solve_apis())
+            raise TargetError(
+                f"{path}: running it as a script made no call of {apis}, and no function is marked "
+                f"@jaxlint.case; to measure other code, name a case function: {path}::NAME "
+                "(NAME(n) returns (fn, args))"
+            )
+        _number_calls(calls)
+        return ScriptCapture(path=path, calls=calls, stopped_early=stopped)
+
+
+def capture_script(
+    path: str, *, first_only: bool = False, wanted: Iterable[CallSite] | None = None, argv: Sequence[str] = ()
+) -> ScriptCapture:
+    """Run ``path`` as ``__main__`` and record the first diffeqsolve call of each site; the
+    patches are undone on return (use :class:`ScriptRun` to keep them for re-tracing).
 
     ``first_only`` stops the script at its first solve call (``--capture-only``: the real
     solve never runs; sites later in the script are not seen). ``wanted`` stops it as soon
     as all those sites are recorded (how a worker re-captures the one site it measures).
-    Raises :class:`TargetError` when the script raises or calls no solve at all.
+    Raises :class:`TargetError` when the script raises, exits non-zero or calls no solve.
     """
-    wanted_sites = set(wanted) if wanted is not None else None
-
-    def stop_when(calls: dict[CallSite, CapturedCall]) -> bool:
-        if first_only:
-            return True
-        return wanted_sites is not None and wanted_sites <= set(calls)
-
-    recorder = _Recorder(stop_when)
-    stopped = False
-    with _Patches(recorder), _as_main_script(path):
-        try:
-            runpy.run_path(path, run_name="__main__")
-        except _CaptureComplete:
-            stopped = True
-        except SyntaxError as error:
-            if error.filename and os.path.realpath(error.filename) != os.path.realpath(path):
-                raise TargetError(
-                    f"{path}: running it raised SyntaxError in {error.filename}:{error.lineno}: {error.msg}",
-                    details=user_traceback(error, path),
-                ) from error
-            raise TargetError(f"{path}:{error.lineno}: syntax error: {error.msg}") from error
-        except SystemExit as exit_:
-            if exit_.code not in (None, 0):
-                raise TargetError(f"{path}: the script exited with status {exit_.code}") from None
-        except Exception as error:
-            raise TargetError(
-                f"{path}: the script raised {type(error).__name__}: {error}".rstrip(),
-                details=user_traceback(error, path),
-            ) from error
-    calls = list(recorder.calls.values())
-    if not calls:
-        apis = " or ".join(f"{module}.{name}" for module, name in solve_apis())
-        raise TargetError(
-            f"{path}: running it as a script made no call of {apis}, and no function is marked "
-            f"@jaxlint.case; to measure other code, name a case function: {path}::NAME "
-            "(NAME(n) returns (fn, args))"
-        )
-    return ScriptCapture(path=path, calls=calls, stopped_early=stopped)
+    with ScriptRun(path, argv, first_only=first_only, wanted=wanted) as capture:
+        return capture
 
 
 # ---------------------------------------------------------------------------------------------
-# Re-lowering a recorded call at n save points
+# What n is for a call, and the call on its own at size n
+
+SAVE_POINTS = "save points"
+MAX_STEPS = "max_steps"
+# --size choices -> axis (None: the call's own, save points first)
+SIZE_CHOICES = {"auto": None, "save-points": SAVE_POINTS, "max-steps": MAX_STEPS}
+
+
+class SkipCall(TargetError):
+    """The call has nothing n can stand for (or not the one asked for): skipped with this note."""
 
 
 def _is_sub_saveat(node: Any) -> bool:
@@ -520,51 +794,100 @@ def _sub_saveats(saveat: Any) -> list[Any]:
     return [node for node in jax.tree_util.tree_leaves(saveat, is_leaf=_is_sub_saveat) if _is_sub_saveat(node)]
 
 
-def _times_dtype(call: CapturedCall, subs: list[Any]) -> Any:
-    for sub in subs:
-        if isinstance(sub.ts, jax.ShapeDtypeStruct):
-            return sub.ts.dtype
-    for name in ("t0", "t1"):
-        value = call.arguments.get(name)
-        if isinstance(value, jax.ShapeDtypeStruct):
-            return value.dtype
-    return jax.dtypes.canonicalize_dtype(np.float64)
-
-
-def with_save_points(call: CapturedCall, n: int) -> dict[str, Any]:
-    """The call's arguments with every ``SubSaveAt.ts`` an abstract array of n times."""
-    import equinox as eqx
-
-    arguments = dict(call.arguments)
+def saveat_of(arguments: dict[str, Any], signature: inspect.Signature) -> Any:
     saveat = arguments.get("saveat")
     if saveat is None:
-        default = call.signature.parameters.get("saveat")
-        if default is None or default.default is inspect.Parameter.empty:
-            raise TargetError(f"{call.site.name}: this diffeqsolve takes no `saveat`; there are no save points to vary")
-        saveat = default.default
+        default = signature.parameters.get("saveat")
+        if default is not None and default.default is not inspect.Parameter.empty:
+            saveat = default.default
+    return saveat
+
+
+def _max_steps_of(arguments: dict[str, Any], signature: inspect.Signature) -> Any:
+    if "max_steps" in arguments:
+        return arguments["max_steps"]
+    parameter = signature.parameters.get("max_steps")
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+
+
+def size_axis(call: CapturedCall, wanted: str | None = None) -> str:
+    """What n stands for in this call: its save points when it saves at ``ts``; ``max_steps``
+    when it saves every step or dense output (buffers of max_steps). Raises :class:`SkipCall`
+    with the reason when neither applies (or ``wanted`` does not)."""
+    where = call.site.name
+    saveat = saveat_of(call.arguments, call.signature)
+    subs = _sub_saveats(saveat) if saveat is not None else []
+    max_steps = _max_steps_of(call.arguments, call.signature)
+    saves_ts = any(sub.ts is not None for sub in subs)
+    step_buffers = any(bool(sub.steps) for sub in subs) or bool(getattr(saveat, "dense", False))
+    bounded = isinstance(max_steps, (int, np.integer)) and not isinstance(max_steps, bool)
+    if wanted == SAVE_POINTS or (wanted is None and saves_ts):
+        if saves_ts:
+            return SAVE_POINTS
+        raise SkipCall(f"{where}: skipped: --size save-points, but the call saves at no `ts`")
+    if wanted == MAX_STEPS or (wanted is None and step_buffers):
+        if bounded:
+            return MAX_STEPS
+        raise SkipCall(f"{where}: skipped: --size max-steps, but the call's max_steps is {max_steps!r} (not a number)")
+    if saveat is None or not subs:
+        raise SkipCall(f"{where}: skipped: found no SubSaveAt in `saveat` ({type(saveat).__name__}); nothing for n to size")
+    raise SkipCall(
+        f"{where}: skipped: the call saves no `ts`, no steps and no dense output (only t0/t1): no buffer "
+        "grows with any size; pick a size with --size max-steps to vary max_steps anyway"
+    )
+
+
+def _save_targets(subs: list[Any]) -> list[int]:
+    """The SubSaveAts whose ts get resized: all of them when their lengths agree (the usual
+    single one), else the first (so the solution's save axis has one original length)."""
+    with_ts = [i for i, sub in enumerate(subs) if sub.ts is not None]
+    lengths = {int(np.shape(subs[i].ts)[0]) if np.ndim(subs[i].ts) else 0 for i in with_ts}
+    return with_ts if len(lengths) <= 1 else with_ts[:1]
+
+
+def resize_arguments(
+    arguments: dict[str, Any], signature: inspect.Signature, n: int, axis: str, make_ts: Callable[[Any], Any]
+) -> tuple[dict[str, Any], int]:
+    """The call's arguments at size n, and the size it had: ``make_ts(old_ts)`` makes the new
+    ``ts`` for each resized SubSaveAt (save points), or ``max_steps`` becomes n."""
+    import equinox as eqx
+
+    arguments = dict(arguments)
+    if axis == MAX_STEPS:
+        original = int(_max_steps_of(arguments, signature))
+        arguments["max_steps"] = n
+        return arguments, original
+    saveat = saveat_of(arguments, signature)
     subs = _sub_saveats(saveat)
-    if not subs:
-        raise TargetError(f"{call.site.name}: found no SubSaveAt in `saveat` ({type(saveat).__name__})")
+    targets = _save_targets(subs)
+    original = int(np.shape(subs[targets[0]].ts)[0])
     # Positions, not identities: tree_at calls `where` on a rebuilt copy of the tree.
-    targets = [i for i, sub in enumerate(subs) if sub.ts is not None] or [0]
-    ts = jax.ShapeDtypeStruct((n,), _times_dtype(call, subs))
     arguments["saveat"] = eqx.tree_at(
         lambda tree: [_sub_saveats(tree)[i].ts for i in targets],
         saveat,
-        [ts] * len(targets),
-        is_leaf=lambda node: node is None,
+        [make_ts(subs[i].ts) for i in targets],
     )
-    return arguments
+    return arguments, original
 
 
-def build_call(call: CapturedCall, n: int) -> tuple[Callable[..., Any], tuple[jax.ShapeDtypeStruct, ...]]:
-    """``(fn, abstract_args)`` such that lowering ``fn(*abstract_args)`` is the call at n save points."""
+def with_save_points(call: CapturedCall, n: int, axis: str | None = None) -> dict[str, Any]:
+    """The call's arguments at size n (abstract: ``ts`` a ShapeDtypeStruct of n times)."""
+    axis = axis or size_axis(call)
+
+    def abstract_ts(old: Any) -> jax.ShapeDtypeStruct:
+        return jax.ShapeDtypeStruct((n,), jax.dtypes.canonicalize_dtype(old.dtype))
+
+    return resize_arguments(call.arguments, call.signature, n, axis, abstract_ts)[0]
+
+
+def build_call(call: CapturedCall, n: int, axis: str | None = None) -> tuple[Callable[..., Any], tuple[jax.ShapeDtypeStruct, ...]]:
+    """``(fn, abstract_args)``: the solve call *on its own* at size n (no jit around it)."""
     if call.problems:
         raise TargetError(
             f"{call.site.name}: cannot re-lower this call on its own: {call.problems[0]}; "
             "pass such values to diffeqsolve through `args=` (or make the holder an eqx.Module)"
         )
-    arguments = with_save_points(call, n)
+    arguments = with_save_points(call, n, axis)
     leaves, treedef = jax.tree_util.tree_flatten(arguments)
     dynamic = [i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.ShapeDtypeStruct)]
     function = call.function
