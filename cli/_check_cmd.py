@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from jaxlint.cli import JaxlintCommand
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -29,11 +31,65 @@ def _split(values: tuple[str, ...]) -> list[str] | None:
 
 
 def _fail(message: str) -> "click.exceptions.Exit":
-    click.echo(f"jaxlint: error: {message}", err=True)
+    from jaxlint._console import error
+
+    error(message)
     return click.exceptions.Exit(EXIT_USAGE)
 
 
-@click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
+def _plural(count: int, word: str = "error") -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def _fixed_summary(fixed: dict[str, dict[str, str | int]]) -> str:
+    """ruff's ``--show-fixes`` enumeration: per file, how many of each code were fixed."""
+    from jaxlint.rules._catalogue import rule_by_code
+
+    if not fixed:
+        return ""
+    total = sum(int(count) for codes in fixed.values() for count in codes.values())
+    out = [f"Fixed {_plural(total)}:"]
+    for path in sorted(fixed):
+        out.append(f"- {path}:")
+        for code, count in sorted(fixed[path].items()):
+            rule_class = rule_by_code(code)
+            out.append(f"    {count} × {code} ({rule_class.NAME if rule_class else code})")
+    return "\n".join(out) + "\n"
+
+
+def _write_text(text: str) -> None:
+    """Text findings on stdout, coloured on a terminal (never when piped or with NO_COLOR)."""
+    from jaxlint._console import colour_enabled
+
+    if not colour_enabled(sys.stdout):
+        sys.stdout.write(text)
+        return
+    import re
+
+    from rich.text import Text
+
+    from jaxlint._console import make_console
+
+    console = make_console()
+    header = re.compile(r"^(\S.*?:\d+:\d+:) (JL\d{3})( \[\*\])?")
+    for line in text.splitlines():
+        styled = Text(line)
+        match = header.match(line)
+        if match:
+            styled.stylize("bold", 0, match.end(1))
+            styled.stylize("bold red", match.start(2), match.end(2))
+            if match.group(3):
+                styled.stylize("cyan", match.start(3), match.end(3))
+        elif line.lstrip(" 0123456789").startswith("|") and "^" in line:
+            styled.stylize("bold red", line.index("^"))
+        elif line.lstrip().startswith("= fix"):
+            styled.stylize("cyan")
+        elif line.startswith(("Found ", "All checks passed", "[*]")):
+            styled.stylize("bold")
+        console.print(styled, soft_wrap=True)
+
+
+@click.command("check", cls=JaxlintCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--select", multiple=True, metavar="CODES", help="Only these rules (codes or prefixes, comma-separated; ALL).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
@@ -41,9 +97,17 @@ def _fail(message: str) -> "click.exceptions.Exit":
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place (atomically; re-checked before writing).")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (and show as fixable) unsafe fixes.")
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff instead of writing them.")
-@click.option("--output-format", type=click.Choice(_FORMATS), default="text", show_default=True)
+@click.option("--show-fixes", is_flag=True, help="With --fix: list what was fixed, per file and rule.")
+@click.option("--output-format", "--format", "output_format", type=click.Choice(_FORMATS), default="text", show_default=True,
+              help="text, json (schema jaxlint.check/1), github (workflow annotations) or sarif (2.1.0).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of each finding.")
+@click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary, no 'All checks passed!'.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--exclude", multiple=True, metavar="PATTERNS",
+              help="Skip files and folders matching these gitignore-style patterns (replaces the default and config excludes).")
+@click.option("--extend-exclude", multiple=True, metavar="PATTERNS", help="Skip these patterns too (adds to the excludes).")
+@click.option("--stdin-filename", default=None, metavar="PATH",
+              help="With PATH '-': the name of the file read from stdin (for config, messages, project context).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .jaxlint_cache/.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -56,9 +120,14 @@ def check(
     fix: bool,
     unsafe_fixes: bool,
     diff: bool,
+    show_fixes: bool,
     output_format: str,
     statistics: bool,
+    quiet: bool,
     exit_zero: bool,
+    exclude: tuple[str, ...],
+    extend_exclude: tuple[str, ...],
+    stdin_filename: str | None,
     no_cache: bool,
     jobs: int | None,
     config_path: Path | None,
@@ -70,15 +139,30 @@ def check(
       jaxlint check --select JL001,JL002 --output-format json model.py
       jaxlint check --fix src/            apply safe fixes
       jaxlint check --diff src/           show them as a diff, write nothing
+      cat model.py | jaxlint check - --stdin-filename model.py
+                                          lint stdin; with --fix, print the fixed code
     """
+    from jaxlint._console import error, warning
     from jaxlint.rules._config import ConfigError, load_config
     from jaxlint.rules._engine import check_paths
     from jaxlint.rules._files import MissingPathError
     from jaxlint.rules._output import render_github, render_json, render_sarif, render_statistics, render_text
 
-    targets = list(paths) or ["."]
+    stdin_text: str | None = None
+    if "-" in paths:
+        if len(paths) > 1:
+            raise _fail("'-' (stdin) cannot be combined with other paths")
+        stdin_text = sys.stdin.read()
+        targets = [stdin_filename or "-"]
+    elif stdin_filename is not None:
+        raise _fail("--stdin-filename needs the path '-' (read the file from stdin)")
+    else:
+        targets = list(paths) or ["."]
     try:
         config = load_config(Path(targets[0]), config_path)
+        if exclude:
+            config.default_exclude, config.exclude = (), _patterns(exclude)
+        config.exclude += _patterns(extend_exclude)
         result = check_paths(
             targets,
             select=_split(select),
@@ -90,48 +174,76 @@ def check(
             use_cache=not no_cache,
             jobs=jobs,
             config=config,
+            sources={targets[0]: stdin_text} if stdin_text is not None else None,
         )
-    except (MissingPathError, ConfigError) as error:
-        raise _fail(str(error))
+    except (MissingPathError, ConfigError) as problem:
+        raise _fail(str(problem))
 
-    for warning in result.warnings:
-        click.echo(f"jaxlint: warning: {warning}", err=True)
-    for error in result.errors:
-        click.echo(f"jaxlint: error: {error}", err=True)
-    for error in result.usage_errors:  # a path that does not exist: the others were checked
-        click.echo(f"jaxlint: error: {error}", err=True)
+    for message in result.warnings:
+        warning(message)
+    for message in result.errors:
+        error(message)
+    for message in result.usage_errors:  # a path that does not exist: the others were checked
+        error(message)
 
     if diff:
         sys.stdout.write("".join(result.diffs))
-        if result.diffs:
-            click.echo(f"Would fix {result.fixes_applied} error{'s' if result.fixes_applied != 1 else ''}.", err=True)
+        if result.diffs and not quiet:
+            click.echo(f"Would fix {_plural(result.fixes_applied)}.", err=True)
         code = EXIT_FINDINGS if result.diffs and not exit_zero else EXIT_OK
         raise click.exceptions.Exit(EXIT_USAGE if result.errors or result.usage_errors else code)
 
     findings = result.findings
+    # With stdin and --fix, stdout carries the fixed code (ruff's convention): the report goes to stderr.
+    report = sys.stdout
+    if stdin_text is not None and fix:
+        sys.stdout.write(result.fixed_sources.get(targets[0], stdin_text))
+        sys.stdout.flush()
+        report = sys.stderr
     if statistics:
-        sys.stdout.write(render_statistics(findings, output_format, unsafe_fixes))
+        report.write(render_statistics(findings, output_format, unsafe_fixes))
     elif output_format == "json":
-        sys.stdout.write(render_json(findings, files=result.files_checked, fixed=result.fixes_applied))
+        report.write(render_json(findings, files=result.files_checked, fixed=result.fixes_applied))
     elif output_format == "github":
-        sys.stdout.write(render_github(findings))
+        report.write(render_github(findings))
     elif output_format == "sarif":
         from jaxlint.rules._catalogue import all_rules
 
-        sys.stdout.write(render_sarif(findings, all_rules()))
-    elif findings or not result.usage_errors:  # never "All checks passed!" after a missing path
-        sys.stdout.write(render_text(findings, result.sources, unsafe_fixes=unsafe_fixes, fix_applied=result.fixes_applied))
+        report.write(render_sarif(findings, all_rules()))
+    else:
+        text = render_text(findings, result.sources, unsafe_fixes=unsafe_fixes, fix_applied=result.fixes_applied)
+        if quiet or result.usage_errors and not findings:  # never "All checks passed!" then
+            text = _without_summary(text, findings)
+        if show_fixes and not quiet:
+            text += _fixed_summary(result.fixed_counts)
+        if report is sys.stdout:
+            _write_text(text)
+        else:
+            report.write(text)
 
     if result.errors or result.usage_errors:
         raise click.exceptions.Exit(EXIT_USAGE)
     raise click.exceptions.Exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_OK)
 
 
-@click.command("rules", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True)
+def _patterns(values: tuple[str, ...]) -> list[str]:
+    """``--exclude a,b --exclude c`` -> ["a", "b", "c"]."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _without_summary(text: str, findings: list) -> str:
+    """--quiet: the findings as printed, without the closing summary lines."""
+    if not findings:
+        return ""
+    marker = "\nFound "
+    return text[: text.rindex(marker) + 1] if marker in text else text
+
+
+@click.command("rules", cls=JaxlintCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--output-format", "--format", "output_format", type=click.Choice(("text", "json")), default="text", show_default=True)
 def rules(output_format: str) -> None:
-    """List the lint rule catalogue: code, name, pitfall, fix, message."""
-    from jaxlint.rules._catalogue import all_rules
+    """List the lint rule catalogue: code, name, fix safety, where it fires, message."""
+    from jaxlint.rules._catalogue import all_rules, reference_url
 
     catalogue = all_rules()
     if output_format == "json":
@@ -144,23 +256,29 @@ def rules(output_format: str) -> None:
                 "traced_only": r.TRACED_ONLY,
                 "message": " ".join(r.MESSAGE.split()),
                 "references": list(r.REFERENCES),
+                "reference_urls": [reference_url(ref) for ref in r.REFERENCES],
             }
             for r in catalogue
         ]
         click.echo(json.dumps(rows, indent=2))
         return
     name_width = max((len(r.NAME) for r in catalogue), default=4)
-    click.echo(f"{'code':<6} {'name':<{name_width}} {'pitfall':<7} {'fix':<6} message")
+    click.echo(f"{'code':<6} {'name':<{name_width}} {'fix':<6} {'fires in':<8} message")
     for r in catalogue:
         message = " ".join(r.MESSAGE.split())
         message = message if len(message) <= 90 else message[:87] + "..."
-        click.echo(f"{r.CODE:<6} {r.NAME:<{name_width}} {r.PITFALL:<7} {r.FIX_SAFETY:<6} {message}")
-    click.echo(f"\n{len(catalogue)} rules. `jaxlint rule CODE` prints one rule's documentation.")
+        where = "traced" if r.TRACED_ONLY else "any"
+        click.echo(f"{r.CODE:<6} {r.NAME:<{name_width}} {r.FIX_SAFETY:<6} {where:<8} {message}")
+    click.echo(
+        f"\n{len(catalogue)} rules. fix: safe (applied by --fix), unsafe (needs --unsafe-fixes), none."
+        " fires in: traced = only in jitted/vmapped/differentiated code or what it reaches."
+        " `jaxlint rule CODE` prints one rule's documentation and references."
+    )
 
 
-@click.command("rule", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("rule", cls=JaxlintCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("code")
-@click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.option("--output-format", "--format", "output_format", type=click.Choice(("text", "json")), default="text", show_default=True)
 def rule(code: str, output_format: str) -> None:
     """Print one rule's documentation (by code, JL001, or name, stack-of-repeats)."""
     from jaxlint.rules._catalogue import rule_by_code, rule_doc

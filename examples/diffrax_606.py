@@ -3,9 +3,9 @@
     jaxlint scale examples/diffrax_606.py --n 1k,10k,30k
 
 With diffrax 0.6.1 the program gains ~1.07 StableHLO ops per save point (``jnp.stack([out] *
-out_size)`` at diffrax/_integrate.py:785) and XLA compile time explodes (2.3 s / 94 s / >15 min
-at 1k / 10k / 30k save points on a 2-core machine); with diffrax 0.7.x it is the same size at
-any n. The script itself is an ordinary user script: nothing in it names jaxlint.
+out_size)`` at diffrax/_integrate.py:785) and XLA compile time explodes (3.2 s / 109 s / > 13 min
+at 1k / 10k / 30k save points on a 2-core machine, benchmarks/RESULTS.md); with diffrax 0.7.2 it
+is the same size at any n and compiles in ~1 s. The script itself is an ordinary user script: nothing in it names jaxlint.
 """
 
 import diffrax

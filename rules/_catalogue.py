@@ -55,6 +55,35 @@ def rule_by_code(code_or_name: str) -> type[LintRule] | None:
     return None
 
 
+# Where each project named in a rule's REFERENCES lives; "proj#N" and "proj PR #N" become links.
+_REPOSITORIES = {
+    "diffrax": "patrick-kidger/diffrax",
+    "equinox": "patrick-kidger/equinox",
+    "jax": "jax-ml/jax",
+    "jaxley": "jaxleyverse/jaxley",
+    "jwave": "ucl-bug/jwave",
+    "pmwd": "eelregit/pmwd",
+    "flowpm": "DifferentiableUniverseInitiative/flowpm",
+}
+_PAGES = {"diffrax FAQ": "https://docs.kidger.site/diffrax/further_details/faq/"}
+_REFERENCE = re.compile(r"^(?P<project>[\w-]+)(?: PR )?\s*#(?P<number>\d+)")
+
+
+def reference_url(reference: str) -> str | None:
+    """The web address of a reference such as ``diffrax#606`` or ``diffrax PR #618 (fixed)``."""
+    match = _REFERENCE.match(reference)
+    if match is not None and match.group("project") in _REPOSITORIES:
+        kind = "pull" if " PR " in reference[: match.end()] else "issues"
+        return f"https://github.com/{_REPOSITORIES[match.group('project')]}/{kind}/{match.group('number')}"
+    return next((url for prefix, url in _PAGES.items() if reference.startswith(prefix)), None)
+
+
+def reference_link(reference: str) -> str:
+    """Markdown: ``[diffrax#606](https://github.com/patrick-kidger/diffrax/issues/606)``."""
+    url = reference_url(reference)
+    return f"[{reference}]({url})" if url else reference
+
+
 def _example_block(code: str) -> str:
     return "```python\n" + textwrap.dedent(code).strip("\n") + "\n```"
 
@@ -64,7 +93,8 @@ def rule_doc(rule: type[LintRule]) -> str:
     valid = rule.valid_examples()
     sections = [
         f"# {rule.CODE} {rule.NAME}",
-        f"Pitfall {rule.PITFALL}." + (" Fires only in traced code." if rule.TRACED_ONLY else ""),
+        "Fires only in traced code (jitted, vmapped, differentiated, a loop or cond body, or reached from one)."
+        if rule.TRACED_ONLY else "",
         "## What it does\n" + " ".join(rule.MESSAGE.split()),
         "## Why it costs\n" + textwrap.dedent(rule.WHY).strip(),
         "## Example (fires)\n" + (_example_block(rule.INVALID[0].code) if rule.INVALID else "(none)"),
@@ -81,8 +111,8 @@ def rule_doc(rule: type[LintRule]) -> str:
     }[rule.FIX_SAFETY]
     sections.append("## Fix safety\n" + safety)
     if rule.REFERENCES:
-        sections.append("## References\n" + "\n".join(f"- {ref}" for ref in rule.REFERENCES))
-    return "\n\n".join(sections) + "\n"
+        sections.append("## References\n" + "\n".join(f"- {reference_link(ref)}" for ref in rule.REFERENCES))
+    return "\n\n".join(section for section in sections if section) + "\n"
 
 
-__all__ = ["all_rules", "rule_by_code", "rule_doc", "CatalogueError", "Valid"]
+__all__ = ["all_rules", "reference_url", "rule_by_code", "rule_doc", "CatalogueError", "Valid"]

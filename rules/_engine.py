@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from jaxlint.rules._config import Config, load_config, merge_selection
 from jaxlint.rules._files import MissingPathError, ReadProblem, SourceText, discover, read_source, resolve, split_lines
@@ -204,6 +205,10 @@ class CheckResult:
     fixes_applied: int = 0
     fixed_files: list[str] = field(default_factory=list)
     diffs: list[str] = field(default_factory=list)
+    # display path -> fixed text, for files given as text (``sources``): never written to disk
+    fixed_sources: dict[str, str] = field(default_factory=dict)
+    # display path -> {code: how many findings of it the fixes removed} (``--show-fixes``)
+    fixed_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     files_parsed: int = 0  # how many files libcst parsed (the rest: cache or pre-filter)
     cache_hits: int = 0
     # (path, cell) -> source lines, for the files with findings (text output shows snippets)
@@ -222,6 +227,7 @@ class _Entry:
     display: str
     absolute: str
     checked: bool  # False: only context for the call graph
+    given: str | None = None  # text given by the caller (stdin, an editor buffer) instead of the file
     source: SourceText | ReadProblem | None = None
     python: str = ""  # the module text (a notebook's cells joined)
     notebook: Any = None
@@ -293,6 +299,7 @@ def check_paths(
     config: Config | None = None,
     cache_dir: Path | None = None,
     project_context: bool = True,
+    sources: Mapping[str | Path, str] | None = None,
 ) -> CheckResult:
     """Check files and folders; the library form of ``jaxlint check``.
 
@@ -301,6 +308,9 @@ def check_paths(
     nearest pyproject.toml or .git), so a helper in ``model.py`` jitted from ``solve.py`` is
     known to be traced. A path that does not exist goes to ``usage_errors`` (the others are
     still checked); a bad selector or config raises ``ConfigError``.
+
+    ``sources``: path -> text to check instead of the file (``jaxlint check -``, an editor's
+    unsaved buffer); the file need not exist, and fixes to it go to ``result.fixed_sources``.
     """
     paths = list(paths) or ["."]
     if config is None:
@@ -310,10 +320,16 @@ def check_paths(
     result = CheckResult()
 
     exclude = config.exclude_patterns()
-    files = discover(paths, exclude, config.default_exclude, config.respect_gitignore,
-                     warnings=result.warnings, missing=result.usage_errors)
+    given = {os.path.abspath(p): text for p, text in (sources or {}).items()}
     entries: list[_Entry] = []
     seen: set[str] = set()
+    for raw, text in (sources or {}).items():
+        file = Path(raw)
+        seen.add(os.path.abspath(file))
+        entries.append(_Entry(file, _display(file, cwd), os.path.abspath(file), True, given=text))
+    on_disk = [p for p in paths if os.path.abspath(p) not in given]
+    files = discover(on_disk, exclude, config.default_exclude, config.respect_gitignore,
+                     warnings=result.warnings, missing=result.usage_errors) if on_disk else []
     for file in files:
         absolute = os.path.abspath(file)
         seen.add(absolute)
@@ -367,7 +383,10 @@ def _attach_sources(entries: list[_Entry], result: CheckResult) -> None:
 
 def _read_all(entries: list[_Entry], config: Config, result: CheckResult) -> None:
     for entry in entries:
-        entry.source = read_source(entry.path, config.max_file_bytes)
+        if entry.given is not None:
+            entry.source = SourceText(entry.given.encode("utf-8"), entry.given, "utf-8")
+        else:
+            entry.source = read_source(entry.path, config.max_file_bytes)
         entry.module, entry.is_package = _module_name(entry.absolute)
         if isinstance(entry.source, ReadProblem):
             continue
@@ -602,6 +621,15 @@ def _run_fixes(
         if not applied:
             continue
         old_text = entry.source.text  # type: ignore[union-attr]
+        before = Counter(f.code for f in result.findings if f.path == entry.display)
+        fixed_codes = dict(before - Counter(f.code for f in remaining if f.code in codes))
+        if entry.given is not None and not diff:
+            result.fixed_sources[entry.display] = new_text  # the caller decides where it goes
+            result.fixes_applied += applied
+            result.fixed_counts[entry.display] = fixed_codes
+            result.findings = [f for f in result.findings if f.path != entry.display] + [
+                f for f in remaining if f.code in codes]
+            continue
         if diff:
             result.diffs.append(
                 "".join(difflib.unified_diff(split_lines(old_text, keepends=True), split_lines(new_text, keepends=True),
@@ -621,6 +649,7 @@ def _run_fixes(
             continue
         result.fixes_applied += applied
         result.fixed_files.append(entry.display)
+        result.fixed_counts[entry.display] = fixed_codes
         entry.python = new_text if entry.notebook is None else entry.notebook.module_source()[0]
         kept = [f for f in result.findings if f.path != entry.display]
         if entry.spans:

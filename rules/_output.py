@@ -4,9 +4,9 @@ Positions: findings carry 1-based lines and 0-based columns; every output format
 1-based columns (ruff's, GitHub's and SARIF's convention). Notebook findings print as
 ``path:cell N:line:col``; in json/sarif they carry ``cell`` and cell-relative lines.
 
-JSON schema (``"schema": "jaxlint-check/1"``)::
+JSON schema (``"schema": "jaxlint.check/1"``, named like ``jaxlint.scale/1``)::
 
-    {"schema": "jaxlint-check/1", "version": "<jaxlint>",
+    {"schema": "jaxlint.check/1", "jaxlint_version": "<jaxlint>",
      "summary": {"findings": N, "fixable": F, "files": M, "fixed": X},
      "findings": [{"path", "line", "column", "end_line", "end_column", "cell",
                    "code", "name", "message",
@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 
 from jaxlint.rules._findings import Finding
 
-SCHEMA = "jaxlint-check/1"
+SCHEMA = "jaxlint.check/1"
 FORMATS = ("text", "json", "github", "sarif")
 
 
@@ -90,7 +90,9 @@ def render_text(
     if count:
         fixable = sum(1 for f in findings if _is_applicable(f, unsafe_fixes))
         hidden = sum(1 for f in findings if f.fix is not None and f.fix.applicability == "unsafe" and not unsafe_fixes)
-        out.append(f"Found {count} error{'s' if count != 1 else ''}" + (f" ({fix_applied} fixed, {count} remaining)." if fix_applied else "."))
+        # ruff counts every error found, fixed ones included: "Found 3 errors (2 fixed, 1 remaining)."
+        total = count + fix_applied
+        out.append(f"Found {total} error{'s' if total != 1 else ''}" + (f" ({fix_applied} fixed, {count} remaining)." if fix_applied else "."))
         if fixable:
             out.append(f"[*] {fixable} fixable with the `--fix` option.")
         if hidden:
@@ -138,7 +140,7 @@ def render_json(findings: Sequence[Finding], *, files: int = 0, fixed: int = 0) 
 
     payload = {
         "schema": SCHEMA,
-        "version": __version__,
+        "jaxlint_version": __version__,
         "summary": {
             "findings": len(findings),
             "fixable": sum(1 for f in findings if f.fix is not None),
@@ -174,6 +176,17 @@ def render_github(findings: Sequence[Finding]) -> str:
 
 
 # --- sarif -------------------------------------------------------------------------------------
+def artifact_uri(path: str) -> str:
+    """A SARIF ``artifactLocation.uri`` (RFC 3986): relative paths stay relative references,
+    absolute ones become ``file://`` URIs; every byte outside the unreserved set and ``/`` is
+    percent-encoded as UTF-8 (``100%.py`` -> ``100%25.py``, ``a,b:c.py`` -> ``a%2Cb%3Ac.py``:
+    an unencoded ``:`` would read as a URI scheme)."""
+    from urllib.parse import quote
+
+    encoded = quote(path, safe="/")
+    return f"file://{encoded}" if path.startswith("/") else encoded
+
+
 def render_sarif(findings: Sequence[Finding], rules: Iterable[type]) -> str:
     """SARIF 2.1.0 with one run; every catalogue rule is described, findings reference them."""
     from jaxlint import __version__
@@ -204,7 +217,7 @@ def render_sarif(findings: Sequence[Finding], rules: Iterable[type]) -> str:
             "ruleId": f.code,
             "level": "error",
             "message": {"text": f.message},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.path}, "region": region}}],
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(f.path)}, "region": region}}],
         }
         if f.code in index:
             result["ruleIndex"] = index[f.code] + 1
@@ -218,7 +231,7 @@ def render_sarif(findings: Sequence[Finding], rules: Iterable[type]) -> str:
                     "description": {"text": f"{f.fix.applicability} fix for {f.code}"},
                     "artifactChanges": [
                         {
-                            "artifactLocation": {"uri": f.path},
+                            "artifactLocation": {"uri": artifact_uri(f.path)},
                             "replacements": [
                                 {
                                     "deletedRegion": {

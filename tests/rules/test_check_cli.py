@@ -58,7 +58,7 @@ def test_text_output_shows_snippet_and_fix(project: Path) -> None:
 
 def test_json_output(project: Path) -> None:
     payload = json.loads(invoke("--output-format", "json", "model.py").output)
-    assert payload["schema"] == "jaxlint-check/1"
+    assert payload["schema"] == "jaxlint.check/1"
     assert payload["summary"] == {"findings": 1, "fixable": 1, "files": 1, "fixed": 0}
     (finding,) = payload["findings"]
     assert {k: finding[k] for k in ("path", "line", "column", "end_line", "end_column", "code", "cell")} == {

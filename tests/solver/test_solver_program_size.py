@@ -1,8 +1,10 @@
 """The compiled program does not grow with the number of save points.
 
-Counted with the public analyzer API: StableHLO ops with ``func.call`` inlined, for the same
-solve at 16, 64 and 256 save points. Save buffers change shape with ``n``; nothing else may
-change (pitfall P1: diffrax 0.6.1 grew by one op per save point).
+Guarded with jaxlint's own pytest plugin (the ``jaxlint_scale`` fixture): the same solve is
+lowered at 16, 64 and 256 save points, and no structural figure (ops, inlined ops, branches,
+loops, calls, longest unrolled run) may grow with n. Save buffers change shape with ``n``;
+nothing else may change (diffrax 0.6.1 grew by one op per save point: #606). A failure prints
+the growth table and the source lines that grew, as ``jaxlint scale`` does.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jaxlint.analyzer import measure_call
+from jaxlint.testing import figures_per_n
 from jaxlint.solver import (
     BacksolveAdjoint,
     DirectAdjoint,
@@ -86,15 +88,18 @@ CASES = {
 }
 
 
+@pytest.mark.jaxlint(n=SIZES, max_order="constant")
 @pytest.mark.parametrize("name", list(CASES))
-def test_op_count_is_independent_of_save_points(name):
+def test_program_is_independent_of_save_points(name, jaxlint_scale):
     fn = CASES[name]
-    y0 = jnp.array([1.0, 0.0])
-    counts = [
-        measure_call(fn, y0, jnp.linspace(0.0, 1.0, n)).figures["ops_inlined"] for n in SIZES
-    ]
-    assert counts[0] > 100  # a real solve was lowered
-    assert counts == [counts[0]] * len(SIZES), dict(zip(SIZES, counts))
+
+    def make(n):
+        return fn, (jnp.array([1.0, 0.0]), jnp.linspace(0.0, 1.0, n))
+
+    run = jaxlint_scale(make, name=f"solver::{name}")
+    counts = figures_per_n(run, "ops_inlined")
+    assert list(counts) == list(SIZES)
+    assert counts[SIZES[0]] > 100  # a real solve was lowered
 
 
 def test_t0_equals_t1_program_matches_its_values():
