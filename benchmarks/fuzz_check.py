@@ -1,0 +1,447 @@
+"""Fuzzing ``jaxlint check`` and ``--fix``: no crash, no broken output, no bytes changed
+outside a fix, no behaviour changed by a safe fix.
+
+Two sources of modules, both deterministic for a given seed:
+
+- **mutants of real JAX snippets that trigger rules**: every rule's own ``INVALID`` examples
+  (each fires its rule by construction) and ``examples/*.py``, in every line-ending style
+  (LF, CRLF, CR, mixed), mutated by a seeded ``random.Random``: lines deleted, duplicated,
+  swapped, re-indented, spliced from another seed, characters inserted (brackets, quotes,
+  CRs, form feeds, U+2028, tabs), deep nesting, long ``# noqa`` comments, truncation;
+- **hypothesmith** modules (grammar-generated Python), when the package is installed.
+
+Each module goes through the library's ``check_source`` with every rule, and, when it
+parses, through ``fix_source`` (safe, then safe + unsafe). Counted as failures:
+
+- ``crash``: any exception out of check or fix (a rule crash, an invalid fix, a RecursionError);
+- ``unparseable``: a fix output that does not compile while the input did;
+- ``outside``: a line changed by ``--fix`` that no reported fix edit covers (line endings,
+  indentation or neighbouring code touched);
+- ``deep_jl000``: valid Python (``compile`` accepts it) reported as too deeply nested.
+
+The semantic check executes every safe fix: ``SEMANTIC_CASES`` are small programs with
+inputs; the original and the fixed program run on each input and must return equal arrays
+(values, shape, dtype), raise the same exception type, and make the same calls.
+
+Usage::
+
+    python benchmarks/fuzz_check.py --modules 12000 --hypothesmith 1000 --seed 0
+    python benchmarks/fuzz_check.py --modules 200 --semantics   # quick, with the execution check
+
+The tests (tests/rules/test_fuzz.py) run the same functions on a small budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import random
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+REPO = Path(__file__).resolve().parents[1]
+STYLES = ("\n", "\r\n", "\r", "mixed")
+_ALPHABET = ["(", ")", "[", "]", "{", "}", ":", ",", ".", "*", "=", "+", "#", "\\", '"', "'", " ", "\t",
+             "\n", "\r", "\r\n", "\f", "\u2028", "\x0b", "é", "0", "1", "_", "x", "n", "lambda", "yield",
+             "async ", "await ", "@", "->", "**", "if ", "else ", "for ", "in "]
+_NAMES = ["n", "len(ts)", "make()", "x.y", "3", "ts.shape[0]", "max_steps", "f(i)", "[y0]", "(1, 2)"]
+
+
+# --- seeds --------------------------------------------------------------------------------------
+def seeds() -> list[str]:
+    """Real JAX snippets that fire rules: the rules' INVALID examples and the examples folder."""
+    from jaxlint.rules._catalogue import all_rules
+
+    found = [textwrap.dedent(example.code).lstrip("\n") for rule in all_rules() for example in rule.INVALID]
+    found += [path.read_text(encoding="utf-8") for path in sorted((REPO / "examples").glob("*.py"))]
+    return found
+
+
+def with_line_endings(source: str, style: str, rng: random.Random) -> str:
+    lines = source.split("\n")
+    if style != "mixed":
+        return style.join(lines)
+    out: list[str] = []
+    for line in lines[:-1]:
+        # "\r" then an empty line ending "\n" would be one CRLF break: keep the line count.
+        merges = bool(out) and out[-1].endswith("\r") and not line
+        out.append(line + rng.choice(("\r\n", "\r") if merges else ("\n", "\r\n", "\r")))
+    return "".join(out) + lines[-1]
+
+
+def mutate(source: str, rng: random.Random, others: list[str]) -> str:
+    """One to four random edits of ``source`` (mostly line-level, so many mutants still parse)."""
+    lines = source.split("\n")
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.randrange(11)
+        index = rng.randrange(len(lines)) if lines else 0
+        if not lines:
+            lines = [""]
+        if kind == 0 and len(lines) > 1:
+            del lines[index]
+        elif kind == 1:
+            lines.insert(index, lines[index])
+        elif kind == 2 and len(lines) > 1:
+            other = rng.randrange(len(lines))
+            lines[index], lines[other] = lines[other], lines[index]
+        elif kind == 3:
+            line = lines[index]
+            lines[index] = rng.choice(("\t", "  ", "    ", "")) + line.lstrip() if rng.random() < 0.5 else " " + line
+        elif kind == 4:
+            donor = rng.choice(others).split("\n")
+            start = rng.randrange(len(donor))
+            lines[index:index] = donor[start : start + rng.randint(1, 8)]
+        elif kind == 5:
+            line = lines[index]
+            at = rng.randint(0, len(line))
+            lines[index] = line[:at] + rng.choice(_ALPHABET) + line[at:]
+        elif kind == 6:
+            line = lines[index]
+            if line.strip():
+                at = rng.randrange(len(line))
+                lines[index] = line[:at] + line[at + rng.randint(1, 6) :]
+        elif kind == 7:  # deep nesting: long chains and sums are valid Python
+            depth = rng.choice((30, 120, 200, 500))
+            expression = rng.choice((
+                "x" + ".f()" * depth, "+".join(["x"] * depth), "(" * min(depth, 150) + "x" + ")" * min(depth, 150),
+                "[" * min(depth, 90) + "]" * min(depth, 90),
+            ))
+            lines.insert(index, f"deep = {expression}")
+        elif kind == 8:
+            lines[index] += "  # noqa: " + rng.choice(("JL001", "JL002", "jl001,JL005", "")) + " " * rng.choice((0, 1, 3000))
+        elif kind == 9:
+            line = lines[index]
+            for name in ("n", "len(ts)", "x", "y0", "max_steps", "ts"):
+                if name in line and rng.random() < 0.5:
+                    line = line.replace(name, rng.choice(_NAMES), 1)
+            lines[index] = line
+        elif kind == 10:
+            text = "\n".join(lines)
+            lines = text[: rng.randint(0, len(text))].split("\n")
+    return "\n".join(lines)
+
+
+def mutants(count: int, seed: int) -> Iterator[str]:
+    """``count`` modules: first every seed in every line-ending style, then mutants."""
+    rng = random.Random(seed)
+    base = seeds()
+    produced = 0
+    for source in base:
+        for style in STYLES:
+            if produced >= count:
+                return
+            yield with_line_endings(source, style, rng)
+            produced += 1
+    while produced < count:
+        source = mutate(rng.choice(base), rng, base)
+        text = with_line_endings(source, rng.choice(STYLES), rng)
+        if rng.random() < 0.05:
+            text = "\ufeff" + text
+        yield text
+        produced += 1
+
+
+# --- checking one module ----------------------------------------------------------------------------
+@dataclass
+class Tally:
+    modules: int = 0
+    parsed: int = 0
+    with_findings: int = 0
+    findings: int = 0
+    fixes_applied: int = 0
+    crash: list[str] = field(default_factory=list)
+    unparseable: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    deep_jl000: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> int:
+        return len(self.crash) + len(self.unparseable) + len(self.outside) + len(self.deep_jl000)
+
+    def summary(self) -> dict[str, int]:
+        return {"modules": self.modules, "parsed": self.parsed, "with_findings": self.with_findings,
+                "findings": self.findings, "fixes_applied": self.fixes_applied, "crash": len(self.crash),
+                "unparseable": len(self.unparseable), "outside": len(self.outside),
+                "deep_jl000": len(self.deep_jl000)}
+
+
+def _compiles(text: str) -> bool:
+    try:
+        compile(text, "<fuzz>", "exec", dont_inherit=True, flags=0x400)  # ast only: nothing runs
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def lines_changed_outside(original: str, fixed: str, allowed: set[int]) -> list[int]:
+    """Original line numbers changed by the fix that no fix edit covers."""
+    from jaxlint.rules._files import split_lines
+
+    old = split_lines(original, keepends=True)
+    new = split_lines(fixed, keepends=True)
+    outside = []
+    for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        touched = range(i1 + 1, i2 + 1) if i2 > i1 else (i1, i1 + 1)
+        if i2 > i1:
+            outside.extend(line for line in touched if line not in allowed)
+        elif not any(line in allowed for line in touched):
+            outside.append(i1)
+    return outside
+
+
+def check_module(source: str, tally: Tally, label: str = "") -> None:
+    """Check and fix one module; failures are added to ``tally`` with a reproducer label."""
+    from jaxlint.rules._engine import check_source, fix_source
+
+    tally.modules += 1
+    name = label or f"module {tally.modules}"
+    try:
+        findings = check_source(source, "fuzz.py")
+    except Exception as error:  # noqa: BLE001 - every exception is a crash here
+        tally.crash.append(f"{name}: check: {type(error).__name__}: {str(error)[:200]}")
+        return
+    valid = _compiles(source)
+    syntax = [f for f in findings if f.code == "JL000"]
+    if syntax:
+        if valid and any("nested" in f.message for f in syntax):
+            tally.deep_jl000.append(f"{name}: {syntax[0].message}")
+        return
+    tally.parsed += 1
+    tally.findings += len(findings)
+    tally.with_findings += bool(findings)
+    allowed = {line for f in findings if f.fix is not None for e in f.fix.edits for line in range(e.line, e.end_line + 1)}
+    for unsafe in (False, True):
+        try:
+            fixed, applied = fix_source(source, "fuzz.py", unsafe=unsafe)
+        except Exception as error:  # noqa: BLE001
+            tally.crash.append(f"{name}: fix(unsafe={unsafe}): {type(error).__name__}: {str(error)[:200]}")
+            return
+        tally.fixes_applied += applied
+        if not applied:
+            continue
+        if valid and not _compiles(fixed):
+            tally.unparseable.append(f"{name}: fix(unsafe={unsafe}) output does not compile")
+        bad = lines_changed_outside(source, fixed, allowed)
+        if bad:
+            tally.outside.append(f"{name}: fix(unsafe={unsafe}) changed lines {bad[:5]} outside the fix edits")
+
+
+def hypothesmith_modules(count: int) -> Iterator[str]:
+    """``count`` grammar-generated modules, drawn deterministically (derandomized, no database)."""
+    import hypothesmith
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    drawn: list[str] = []
+
+    @settings(max_examples=count, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    @given(hypothesmith.from_grammar())
+    def collect(source: str) -> None:
+        drawn.append(source)
+
+    collect()
+    yield from drawn
+
+
+# --- semantics of safe fixes --------------------------------------------------------------------
+# Each case: a program defining `f`, and the inputs (as Python expressions over `jnp` and `np`)
+# to call it with. `calls` counts calls of `make` (a safe fix must not repeat a call).
+SEMANTIC_CASES: list[tuple[str, list[str]]] = [
+    ("""
+import jax
+import jax.numpy as jnp
+
+@jax.jit
+def f(y0, ts):
+    return jnp.stack([y0] * len(ts))
+""", ["(jnp.arange(3.0), jnp.zeros(4))", "(jnp.float32(2.0), jnp.zeros(1))", "(jnp.ones((2, 2), jnp.int32), jnp.zeros(3))"]),
+    ("""
+import jax
+import jax.numpy as jnp
+
+def f(state, n):
+    return jnp.stack([state.y] * n)
+
+g = jax.jit(f, static_argnums=1)
+""", ["(type('S', (), {'y': jnp.arange(2.0)})(), 3)", "(type('S', (), {'y': jnp.int8(3)})(), 2)",
+      "(type('S', (), {'y': 2})(), 1)"]),
+    ("""
+import jax
+import jax.numpy as jnp
+
+def f(n):
+    return jnp.stack([1.5] * n), jnp.stack([True] * n), jnp.stack([-2] * n)
+
+g = jax.jit(f, static_argnums=0)
+""", ["(3,)", "(1,)"]),
+    ("""
+import jax
+import jax.numpy as jnp
+
+calls = 0
+
+def make():
+    global calls
+    calls += 1
+    return jnp.arange(3.0) * calls
+
+def f(n):
+    return jnp.stack([make()] * n)
+
+g = jax.jit(f, static_argnums=0)
+""", ["(2,)", "(1,)"]),
+    ("""
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+@jax.jit
+def f(x):
+    return lax.cond(True, lambda v: v + 1, lambda v: v - 1, x), lax.cond(False, lambda: x * 2, lambda: x - 1)
+""", ["(jnp.arange(3.0),)", "(jnp.int32(2),)"]),
+    ("""
+import jax
+from jax import lax
+
+@jax.jit
+def f(x):
+    return lax.switch(1, (lambda v: v * 2, lambda v: v * 3), x)
+""", ["(jax.numpy.float32(4.0),)", "(jax.numpy.arange(4),)"]),
+    ("""
+import jax
+import jax.numpy as jnp
+
+@jax.jit
+def f(ys, i, y, accept):
+    ok = jnp.all(accept)
+    return jnp.where(ok, ys.at[i].set(y), ys)
+""", ["(jnp.zeros(4), 1, 5.0, jnp.array([True, True]))", "(jnp.zeros(4), 2, 5.0, jnp.array([True, False]))",
+      "(jnp.zeros(4), 9, 5.0, True)", "(jnp.zeros(4), -1, 5.0, True)", "(jnp.zeros((3, 2), jnp.int32), 0, 2.7, True)",
+      "(jnp.zeros((3, 2)), 1, jnp.array([1.0, 2.0]), True)"]),
+    ("""
+import jax
+from jax import numpy as np
+
+@jax.jit
+def f(ts, t, i, done):
+    return np.where(done.any() & (t > 0.0), ts, ts.at[i].set(t))
+""", ["(np.zeros(3), 1.5, 0, np.array([False]))", "(np.zeros(3), 1.5, 0, np.array([True]))", "(np.zeros(3), -1.0, 2, np.array([True]))"]),
+]
+
+# Safe fixes measured to change behaviour (kept out of SEMANTIC_CASES so the CI gate stays
+# meaningful; tests/rules/test_fuzz.py runs them as strict xfails: fixing the rule flips them).
+KNOWN_SEMANTIC_DIFFERENCES: list[tuple[str, str, list[str]]] = [
+    ("JL005: lax.cond/switch convert the operands to arrays; the inlined branch does not "
+     "(a Python int in gives a Python int, not an int32 array)", """
+from jax import lax
+
+def f(x):
+    return lax.cond(True, lambda v: v + 1, lambda v: v - 1, x)
+""", ["(2,)"]),
+    ("JL001: `jnp.stack([x] * 0)` raises (nothing to stack); the fix returns an empty array", """
+import jax
+import jax.numpy as jnp
+
+def f(y, n):
+    return jnp.stack([y] * n)
+
+g = jax.jit(f, static_argnums=1)
+""", ["(jnp.arange(2.0), 0)"]),
+    ("JL014: saving at ts=[t0, t1] interpolates the last step; SaveAt(t1=True) stores the final "
+     "state: with an adaptive controller the two differ by interpolation error (~1e-7 in float32)", """
+import diffrax
+import jax.numpy as jnp
+
+def f(y0, t1):
+    term = diffrax.ODETerm(lambda t, y, args: -y * t + jnp.sin(y))
+    return diffrax.diffeqsolve(term, diffrax.Tsit5(), 0.0, t1, 0.1, y0, saveat=diffrax.SaveAt(ts=jnp.array([0.0, t1])),
+                               stepsize_controller=diffrax.PIDController(rtol=1e-3, atol=1e-6)).ys
+""", ["(jnp.array([1.0, 2.0]), 1.0)"]),
+]
+
+
+def _run_program(source: str, inputs: list[str]) -> list[Any]:
+    import jax.numpy as jnp
+    import numpy as np
+
+    namespace: dict[str, Any] = {"__name__": "fuzz_semantics"}
+    exec(compile(source, "<semantics>", "exec"), namespace)  # noqa: S102 - our own test programs
+    outcomes: list[Any] = []
+    for expression in inputs:
+        arguments = eval(expression, {"jnp": jnp, "np": np, "jax": __import__("jax")})  # noqa: S307
+        try:
+            value = namespace["f"](*arguments)
+            outcomes.append(("value", np.asarray(value).dtype.str, np.asarray(value).shape, np.asarray(value).tolist()))
+        except Exception as error:  # noqa: BLE001
+            outcomes.append(("raises", type(error).__name__))
+        outcomes.append(("calls", namespace.get("calls")))
+    return outcomes
+
+
+def check_semantics(cases: list[tuple[str, list[str]]] = SEMANTIC_CASES) -> dict[str, Any]:
+    """Run each case before and after its safe fixes. Returns counts and the differing cases."""
+    from jaxlint.rules._engine import fix_source
+
+    fixed_cases = differing = 0
+    problems: list[str] = []
+    for number, (program, inputs) in enumerate(cases, 1):
+        source = textwrap.dedent(program).lstrip("\n")
+        fixed, applied = fix_source(source, "semantics.py")
+        if not applied:
+            continue  # no safe fix here (it may be unsafe): nothing to compare
+        fixed_cases += 1
+        before, after = _run_program(source, inputs), _run_program(fixed, inputs)
+        if before != after:
+            differing += 1
+            problems.append(f"case {number}: {before} != {after}\n--- before\n{source}--- after\n{fixed}")
+    return {"cases": len(cases), "fixed": fixed_cases, "differing": differing, "problems": problems}
+
+
+# --- the command ---------------------------------------------------------------------------------
+def run(modules: int, hypothesmith_count: int, seed: int, progress: Callable[[str], None] | None = None) -> Tally:
+    tally = Tally()
+    started = time.perf_counter()
+    for index, source in enumerate(mutants(modules, seed), 1):
+        check_module(source, tally, f"mutant seed={seed} #{index}")
+        if progress and index % 500 == 0:
+            progress(f"{index} mutants, {tally.failures} failures, {time.perf_counter() - started:.0f} s")
+    if hypothesmith_count:
+        for index, source in enumerate(hypothesmith_modules(hypothesmith_count), 1):
+            check_module(source, tally, f"hypothesmith #{index}")
+    return tally
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modules", type=int, default=12_000, help="mutated modules (default 12000)")
+    parser.add_argument("--hypothesmith", type=int, default=1_000, help="hypothesmith modules (default 1000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--semantics", action="store_true", help="also execute each safe fix before/after")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    tally = run(args.modules, args.hypothesmith, args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    elapsed = time.perf_counter() - started
+    print(f"modules checked: {tally.modules} ({args.modules} mutants, seed {args.seed}; "
+          f"{tally.modules - args.modules} hypothesmith) in {elapsed:.0f} s")
+    for key, value in tally.summary().items():
+        print(f"  {key}: {value}")
+    for kind in ("crash", "unparseable", "outside", "deep_jl000"):
+        for line in getattr(tally, kind)[:10]:
+            print(f"  {kind}: {line}")
+    if args.semantics:
+        result = check_semantics()
+        print(f"safe-fix semantics: {result['cases']} programs, {result['fixed']} fixed by safe fixes, "
+              f"{result['differing']} behave differently")
+        for problem in result["problems"]:
+            print(problem)
+    sys.exit(1 if tally.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
