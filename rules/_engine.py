@@ -300,6 +300,7 @@ def check_paths(
     cache_dir: Path | None = None,
     project_context: bool = True,
     sources: Mapping[str | Path, str] | None = None,
+    cache: Cache | None = None,
 ) -> CheckResult:
     """Check files and folders; the library form of ``jaxlint check``.
 
@@ -311,6 +312,8 @@ def check_paths(
 
     ``sources``: path -> text to check instead of the file (``jaxlint check -``, an editor's
     unsaved buffer); the file need not exist, and fixes to it go to ``result.fixed_sources``.
+    ``cache``: a long-lived cache to use instead of ``.jaxlint_cache/`` (the language server
+    keeps one in memory, ``Cache(None)``, across edits).
     """
     paths = list(paths) or ["."]
     if config is None:
@@ -346,7 +349,8 @@ def check_paths(
                     entries.append(_Entry(file, _display(file, cwd), absolute, False))
     result.files_checked = sum(1 for e in entries if e.checked)
 
-    cache = Cache(None if not use_cache else (cache_dir or config.root / CACHE_DIR_NAME))
+    if cache is None:
+        cache = Cache(None if not use_cache else (cache_dir or config.root / CACHE_DIR_NAME))
     runner = Runner(jobs if jobs is not None else (os.cpu_count() or 1))
     with QuietGC():
         try:

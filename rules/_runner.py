@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import os
@@ -40,6 +41,7 @@ def content_hash(*parts: str | bytes) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)  # one read of the rule sources per process (the server lints per keystroke)
 def rules_fingerprint() -> str:
     """Changes whenever any rule's (or the engine's) source changes: part of result keys."""
     # The parser and Python's own grammar (ast) shape every result: part of the key too
