@@ -136,7 +136,9 @@ class Newton(eqx.Module):
                 # predictor) is too noisy to give up on: on stiff problems it is often >= 1
                 # for iterations that then converge quickly.
                 iterations_left = max_steps - 1 - k
-                forecast = rate ** (iterations_left + 1) / safe_gap * norm
+                # lax.pow takes an integer exponent as is (no int/float promotion, so strict
+                # dtype promotion passes).
+                forecast = lax.pow(rate, iterations_left + 1) / safe_gap * norm
                 hopeless = (k > 1) & ((rate >= 1) | (forecast > kappa))
                 failed = ~jnp.isfinite(norm) | (~converged & hopeless)
                 return w, norm, converged, failed, k + 1

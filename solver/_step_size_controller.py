@@ -27,13 +27,37 @@ from ._term import AbstractTerm
 
 
 def rms_norm(x: PyTree) -> jax.Array:
-    """Root mean square over every element of every leaf (0 for an empty tree)."""
+    """Root mean square over every element of every leaf.
+
+    A tree with no elements at all (``None``, ``jnp.zeros((2, 0))``) has norm 0, not the
+    0/0 = NaN of a literal mean: there is nothing to be wrong, so every step is accepted."""
     leaves = [jnp.ravel(leaf) for leaf in jax.tree_util.tree_leaves(x)]
-    if not leaves:
-        return jnp.asarray(0.0)
-    squares = sum(jnp.sum(jnp.abs(leaf) ** 2) for leaf in leaves)
     size = sum(leaf.size for leaf in leaves)
+    if size == 0:
+        dtypes = [jnp.finfo(jnp.result_type(leaf)).dtype for leaf in leaves]
+        return jnp.zeros((), dtypes[0] if dtypes else float)
+    squares = sum(jnp.sum(jnp.square(jnp.abs(leaf))) for leaf in leaves if leaf.size)
     return jnp.sqrt(squares / size)
+
+
+@jax.custom_jvp
+def nextafter_up(x: jax.Array) -> jax.Array:
+    """The next float above ``x``, with derivative 1.
+
+    ``jnp.nextafter`` has no differentiation rule, so a jump time computed with it would make
+    `jax.grad` with respect to ``t0``/``t1`` fail. The shift is one ulp: as a function of
+    ``x`` it is the identity to first order."""
+    return jnp.nextafter(x, jnp.asarray(jnp.inf, jnp.result_type(x)))
+
+
+@jax.custom_jvp
+def nextafter_down(x: jax.Array) -> jax.Array:
+    """The next float below ``x``, with derivative 1 (see `nextafter_up`)."""
+    return jnp.nextafter(x, jnp.asarray(-jnp.inf, jnp.result_type(x)))
+
+
+nextafter_up.defjvp(lambda primals, tangents: (nextafter_up(*primals), tangents[0]))
+nextafter_down.defjvp(lambda primals, tangents: (nextafter_down(*primals), tangents[0]))
 
 
 class AbstractStepSizeController(eqx.Module):
@@ -334,7 +358,7 @@ class PIDController(AbstractStepSizeController):
             t_end = jnp.minimum(t_end, _next_mark(self.step_ts, t_start, t_end))
         if self.jump_ts is not None:
             jump = _next_mark(self.jump_ts, t_start, t_end)
-            before_jump = jnp.nextafter(jump, jnp.asarray(-jnp.inf, jump.dtype))
+            before_jump = nextafter_down(jump)
             is_jump = before_jump <= t_end
             t_end = jnp.where(is_jump, jnp.maximum(before_jump, t_start), t_end)
         return t_end, is_jump
@@ -349,14 +373,13 @@ class PIDController(AbstractStepSizeController):
             dt0 = jnp.minimum(dt0, self.dtmax)
         if self.dtmin is not None:
             dt0 = jnp.maximum(dt0, self.dtmin)
-        real_dtype = jnp.result_type(*jax.tree_util.tree_leaves(y0), jnp.result_type(t0 * 1.0))
         tnext, is_jump = self._clip_to_marks(jnp.asarray(t0), t0 + dt0)
-        one = jnp.asarray(1.0, jnp.finfo(real_dtype).dtype)
+        one = jnp.asarray(1.0, _error_dtype(y0, t0))
         return tnext, _PIDState(one, one, jnp.asarray(False), is_jump)
 
     def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, state):
         del args
-        if y_error is None:
+        if y_error is None and jax.tree_util.tree_leaves(y0):  # (an empty state has no error)
             raise ValueError(
                 "`PIDController` needs a solver with an error estimate; this solver has none. "
                 "Use `ConstantStepSize`."
@@ -400,7 +423,8 @@ class PIDController(AbstractStepSizeController):
         # After a step that ended just before a jump, restart exactly at the jump.
         jumped = keep & state.next_is_jump
         t0_next = jnp.where(keep, t1, t0)
-        t0_next = jnp.where(jumped, jnp.nextafter(t1, jnp.asarray(jnp.inf, t1.dtype)), t0_next)
+        if self.jump_ts is not None:
+            t0_next = jnp.where(jumped, nextafter_up(t1), t0_next)
         t1_next, next_is_jump = self._clip_to_marks(t0_next, t0_next + dt)
 
         new_state = _PIDState(
@@ -411,6 +435,18 @@ class PIDController(AbstractStepSizeController):
         )
         made_jump = jumped if self.can_jump else False
         return keep, t0_next, t1_next, made_jump, new_state, result
+
+
+def _error_dtype(y0: Y, t0: RealScalarLike) -> jnp.dtype:
+    """The real dtype of scaled errors: the state's (its real part's, if complex); the time's
+    for a state without elements. Decided explicitly, so that float32 states with float64
+    times work under ``jax.numpy_dtype_promotion("strict")``."""
+    leaves = jax.tree_util.tree_leaves(y0)
+    with jax.numpy_dtype_promotion("standard"):
+        dtype = jnp.result_type(*leaves) if leaves else jnp.result_type(t0, float)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        dtype = jnp.result_type(float)
+    return jnp.finfo(dtype).dtype
 
 
 def _concrete(x: object) -> np.ndarray | None:
