@@ -1,0 +1,401 @@
+"""``--project-compile``: how long will XLA take at n = 30k? Calibrate on cheap compiles, project.
+
+The op count says a program grows; it cannot say what the growth costs. The same 11,400 ops
+compile in 2.4 s in one diffrax 0.6.1 program and in 109 s in another (literal ``t0``/``t1``
+let XLA fold the growing branch away), and compile time is super-linear in the program's size
+with an exponent that itself rises with n. So the cost is measured, per case, on a few
+compiles that each take seconds, and extrapolated with an honest range:
+
+1. **Calibrate.** Compile at n = ``start``, ``2·start``, ``4·start``, … (never past the largest
+   requested n), each in a fresh process with jax's compilation cache off. Before each compile
+   the cost is predicted from what was measured so far (on the op count the lowering gives for
+   that n, when known): a size predicted to exceed the remaining budget is never compiled. Each
+   compile is bounded by ``min(step limit, remaining budget)`` and killed past it; a compile
+   that is killed is a lower bound, and calibration stops.
+2. **Fit.** Compile seconds follow ``t(x) = floor + a·x^b`` over x = n and x = the inlined op
+   count; ``floor`` is the cost of compiling the smallest program (what does not grow). The
+   local exponents ``b_i`` between consecutive points measure how fast the cost grows *now*.
+3. **Project** from the largest calibration point (x_c, t_c) to each requested x:
+   ``t = floor + (t_c − floor)·(x/x_c)^b``. The central value uses the last local exponent;
+   the range runs from the smallest exponent seen (the growth cannot slow below what was
+   already measured, for a program that only gets bigger) to the last exponent plus its rise
+   per doubling over the calibration, continued for every doubling to the projected size
+   (compile cost curves upwards in log-log: XLA passes that are linear at small n become
+   super-linear later), each widened by ``EXPONENT_MARGIN`` for the noise in the slopes; the
+   central value continues half the rise. With fewer than three usable points the rise is
+   taken as ``RISE_PRIOR``.
+   A killed compile raises the low end to at least its limit, everywhere beyond it.
+4. **Judge.** A case whose ops grow but whose compile seconds stay within noise of the floor
+   over the calibration range is said to be "structure grows, compile flat over the calibration
+   range" (XLA folds it); a projection whose upper bound at the largest requested n exceeds
+   the budget is flagged.
+
+Compiled memory (``memory_analysis()``: arguments + outputs + temporaries) is projected the
+same way. Compile seconds are CPU seconds of the compiling process (on an idle machine, the
+wall time of XLA's compile; unlike wall time, barely disturbed by other work on a shared one).
+Everything here is a projection and is labelled so in every output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+DEFAULT_COMPILE_BUDGET = 60.0  # seconds of calibration compiles per case
+DEFAULT_START = 16
+# How much the log-log slope of compile seconds rises per doubling of x when the calibration
+# cannot tell (fewer than three usable points): measured on benchmarks/compile_projection.py.
+RISE_PRIOR = 0.1
+# A compile is "flat" when it stays within this factor of the floor over the calibration.
+FLAT_FACTOR = 1.5
+# Added to (taken from) the high (low) exponent: the local slopes themselves are measured
+# from noisy timings and a floor estimated as the smallest compile.
+EXPONENT_MARGIN = 0.1
+# Differences of compile time smaller than this are noise, whatever the size.
+NOISE_SECONDS = 0.02
+
+
+@dataclass
+class CompileSample:
+    """One compile at one n, in a fresh process."""
+
+    n: int
+    ops_inlined: float | None = None
+    seconds: float | None = None  # CPU seconds of the compile; None when it was killed or failed
+    wall_seconds: float | None = None
+    peak_bytes: float | None = None  # arguments + outputs + temporaries of the compiled program
+    killed_after: float | None = None  # the limit it ran past (a lower bound on seconds)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Projected:
+    """A projected figure at one n: central value and range, with the exponent behind each."""
+
+    n: int
+    x: float  # what the projection ran on (n, or the op count at n)
+    value: float
+    low: float
+    high: float
+    measured: bool = False  # n was itself compiled during calibration
+
+
+@dataclass
+class CompileProjection:
+    """The calibration, the fitted exponents and the projections of one case."""
+
+    samples: list[CompileSample]
+    axis: str  # "ops_inlined" or "n": what compile seconds were fitted against
+    floor: float | None = None
+    exponents: list[float] = field(default_factory=list)  # local log-log slopes, in order
+    seconds: list[Projected] = field(default_factory=list)
+    memory: list[Projected] = field(default_factory=list)
+    budget: float = DEFAULT_COMPILE_BUDGET
+    spent: float = 0.0  # wall seconds of calibration
+    stopped: str = ""  # why calibration stopped
+    verdict: str = ""  # "ok" | "flag" | "flat" | "unknown"
+    message: str = ""
+
+    @property
+    def flagged(self) -> bool:
+        return self.verdict == "flag"
+
+
+# --- one compile in a fresh process ---------------------------------------------------------------
+
+
+def _write(path: str, payload: dict[str, Any]) -> None:
+    scratch = f"{path}.part"
+    with open(scratch, "w") as handle:
+        json.dump(payload, handle)
+    os.replace(scratch, path)
+
+
+def compile_case(request: dict[str, Any], result_path: str) -> None:
+    """The child's side: build ``NAME(n)`` from ``path``, lower it and write its figures, then
+    compile it and write them again with the compile figures (a parent that kills a long compile
+    still reads the lowering). The user's prints go to our stderr."""
+    from .cases import TargetError, build_case, load_module
+    from .compile import compile_figures, disable_compilation_cache
+    from .lower import LoweringError, lower_call
+    from .measure import measure_lowered
+
+    disable_compilation_cache()
+    n = int(request["n"])
+    try:
+        stdout, sys.stdout = sys.stdout, sys.stderr
+        try:
+            module = load_module(request["path"])
+            built = build_case(module, request["path"], request["name"], n)
+            program = lower_call(built.fn, built.args, built.kwargs)
+        finally:
+            sys.stdout = stdout
+        figures = dict(measure_lowered(program, n=n).figures)
+        _write(result_path, {"phase": "lowered", "figures": figures})
+        figures.update(compile_figures(program.lowered))
+    except (TargetError, LoweringError) as error:
+        _write(result_path, {"error": f"{request['path']}::{request['name']} at n={n}: {error}"})
+        return
+    except Exception as error:  # XLA rejected the program
+        _write(result_path, {"error": f"compiling at n={n} failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"})
+        return
+    _write(result_path, {"phase": "compiled", "figures": figures})
+
+
+def compile_in_fresh_process(request: dict[str, Any], limit: float, *, python: str | None = None,
+                             env: dict[str, str] | None = None) -> CompileSample:
+    """Compile ``NAME(n)`` (``request``: ``path``, ``name``, ``n``) in a fresh process
+    (``python -m jaxlint.analyzer.projection``), killed with everything it started after
+    ``limit`` wall seconds. The child writes its lowering first, so a killed compile still
+    has its op count."""
+    n = int(request["n"])
+    with tempfile.TemporaryDirectory(prefix="jaxlint-project-") as folder:
+        request_path, result_path = os.path.join(folder, "request.json"), os.path.join(folder, "result.json")
+        with open(request_path, "w") as handle:
+            json.dump(request, handle)
+        process = subprocess.Popen(
+            [python or sys.executable, "-m", "jaxlint.analyzer.projection", request_path, result_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True, env=env,
+        )
+        killed = False
+        try:
+            _, stderr = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            killed = True
+            _kill_group(process)
+            stderr = b""
+        result: dict[str, Any] = {}
+        try:
+            with open(result_path) as handle:
+                result = json.load(handle)
+        except (OSError, ValueError):
+            pass
+    sample = CompileSample(n=n)
+    figures = result.get("figures") or {}
+    sample.ops_inlined = figures.get("ops_inlined")
+    if killed:
+        sample.killed_after = limit
+    elif "error" in result:
+        sample.error = str(result["error"])
+    elif result.get("phase") != "compiled":
+        tail = stderr.decode(errors="replace").strip().splitlines()
+        sample.error = f"the compile worker at n={n} exited with {process.returncode}" + (f": {tail[-1]}" if tail else "")
+    else:
+        sample.seconds = figures.get("compile_cpu_seconds", figures.get("compile_seconds"))
+        sample.wall_seconds = figures.get("compile_seconds")
+        parts = [figures.get(k) for k in ("compiled_argument_bytes", "compiled_output_bytes", "compiled_temp_bytes")]
+        sample.peak_bytes = float(sum(parts)) if all(p is not None for p in parts) else None
+    return sample
+
+
+def _kill_group(process: subprocess.Popen[Any]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.wait()
+
+
+# --- fitting and projecting ----------------------------------------------------------------------
+
+
+def _local_exponents(points: Sequence[tuple[float, float]], floor: float) -> list[float]:
+    """Log-log slopes of (t − floor) between consecutive points whose growth is above noise."""
+    usable = [(x, t - floor) for x, t in points if t - floor > max(NOISE_SECONDS, 0.25 * floor) and x > 0]
+    slopes = []
+    for (x0, y0), (x1, y1) in zip(usable, usable[1:]):
+        if x1 > x0 and y1 > 0 and y0 > 0:
+            slopes.append(math.log(y1 / y0) / math.log(x1 / x0))
+    return slopes
+
+
+def _rise_per_doubling(points: Sequence[tuple[float, float]], slopes: Sequence[float]) -> float:
+    """How much the local exponent rose per doubling of x over the calibration (≥ 0)."""
+    if len(slopes) < 2:
+        return RISE_PRIOR
+    xs = [x for x, _ in points]
+    span = math.log2(xs[-1] / xs[0]) if xs[0] > 0 else 0.0
+    if span <= 0:
+        return RISE_PRIOR
+    # the slopes sit between consecutive points: rise over the doublings between the first and last pair
+    return max(0.0, (slopes[-1] - slopes[0]) / max(span - 1.0, 1.0))
+
+
+def project(points: Sequence[tuple[float, float]], targets: Sequence[tuple[int, float]],
+            lower_bounds: Sequence[tuple[float, float]] = ()) -> tuple[float, list[float], list[Projected]]:
+    """Project t at each target (n, x) from calibration points (x, t), x increasing.
+
+    Returns (floor, local exponents, projections). ``lower_bounds``: (x, t) pairs known to cost
+    at least t (killed compiles)."""
+    points = sorted(points)
+    floor = min(t for _, t in points)
+    slopes = _local_exponents(points, floor)
+    x_c, t_c = points[-1]
+    grown = t_c - floor
+    measured = dict(points)
+    out: list[Projected] = []
+    if not slopes:  # flat over the calibration: no growth to extrapolate
+        low = high = None
+        for n, x in targets:
+            value = measured.get(x, t_c)
+            bound = max((t for bx, t in lower_bounds if bx <= x), default=0.0)
+            out.append(Projected(n, x, max(value, bound), max(floor, bound), max(value, bound) * FLAT_FACTOR, x in measured))
+        return floor, slopes, out
+    rise = _rise_per_doubling(points, slopes)
+    last, smallest = slopes[-1], min(slopes)
+    for n, x in targets:
+        if x in measured:
+            out.append(Projected(n, x, measured[x], measured[x], measured[x], True))
+            continue
+        if x <= x_c:  # inside the calibration range: interpolate between the measured points
+            below = max((p for p in points if p[0] <= x), default=points[0])
+            above = min((p for p in points if p[0] >= x), default=points[-1])
+            value = below[1] if above[0] == below[0] else below[1] + (above[1] - below[1]) * (x - below[0]) / (above[0] - below[0])
+            out.append(Projected(n, x, value, below[1], above[1]))
+            continue
+        doublings = math.log2(x / x_c)
+        ratio = x / x_c
+        central_exponent = last + rise * doublings / 2
+        high_exponent = last + rise * doublings + EXPONENT_MARGIN
+        low_exponent = min(smallest, last) - EXPONENT_MARGIN
+        value = floor + grown * ratio ** central_exponent
+        high = floor + grown * ratio ** high_exponent
+        low = floor + grown * ratio ** low_exponent
+        bound = max((t for bx, t in lower_bounds if bx <= x), default=0.0)
+        out.append(Projected(n, x, max(value, bound), max(low, bound), max(high, bound)))
+    return floor, slopes, out
+
+
+# --- calibration ---------------------------------------------------------------------------------
+
+
+def calibration_sizes(requested: Sequence[int], start: int = DEFAULT_START) -> list[int]:
+    """start, 2·start, 4·start, … up to the largest requested n; a requested n replaces the
+    doubling sizes within 25 % of it (the user's own sizes are the best calibration)."""
+    top = max(requested)
+    wanted = sorted(set(int(r) for r in requested))
+    sizes, n = [], max(1, min(start, top))
+    while n < top:
+        if not any(0.8 <= n / r <= 1.25 for r in wanted):
+            sizes.append(n)
+        n *= 2
+    return sorted({*sizes, *wanted})
+
+
+def calibrate_and_project(
+    compile_at: Callable[[int, float], CompileSample],
+    requested: Sequence[int],
+    *,
+    ops_at: Callable[[int], float | None] | None = None,
+    budget: float = DEFAULT_COMPILE_BUDGET,
+    step_limit: float | None = None,
+    start: int = DEFAULT_START,
+    clock: Callable[[], float] = time.perf_counter,
+) -> CompileProjection:
+    """Calibrate with ``compile_at(n, limit)`` and project compile seconds and memory at each
+    requested n. ``ops_at(n)``: the inlined op count at n from the lowering (cheap), used both
+    to skip compiles predicted to blow the budget and as the projection's axis."""
+    requested = sorted(set(int(n) for n in requested))
+    step_limit = budget if step_limit is None else min(step_limit, budget)
+    began = clock()
+    samples: list[CompileSample] = []
+    stopped = "reached the largest requested n"
+    ops_cache: dict[int, float | None] = {}
+
+    def ops(n: int) -> float | None:
+        if ops_at is None:
+            return None
+        if n not in ops_cache:
+            ops_cache[n] = ops_at(n)
+        return ops_cache[n]
+
+    for n in calibration_sizes(requested, start):
+        remaining = budget - (clock() - began)
+        if remaining <= 0:
+            stopped = f"calibration budget of {budget:g} s spent"
+            break
+        done = [s for s in samples if s.seconds is not None]
+        if len(done) >= 2:
+            axis = "ops_inlined" if all(s.ops_inlined for s in done) and ops(n) else "n"
+            x = ops(n) if axis == "ops_inlined" else float(n)
+            points = [((s.ops_inlined if axis == "ops_inlined" else float(s.n)), s.seconds) for s in done]
+            _, _, (guess,) = project(points, [(n, float(x))])
+            # Wall time of the next compile ≈ its CPU time scaled by what the last one took.
+            last = done[-1]
+            stretch = (last.wall_seconds or last.seconds) / last.seconds if last.seconds else 1.0
+            if guess.value * max(stretch, 1.0) > min(remaining, step_limit):
+                stopped = (f"n={n:,} would take ~{guess.value:.3g} s to compile (projected from the "
+                           f"calibration{' and its op count' if axis == 'ops_inlined' else ''}), over the "
+                           f"{'remaining budget' if remaining < step_limit else 'per-compile limit'}")
+                break
+        sample = compile_at(n, min(remaining, step_limit))
+        samples.append(sample)
+        if sample.killed_after is not None:
+            stopped = f"the compile at n={n:,} ran past {sample.killed_after:.3g} s and was stopped"
+            break
+        if sample.error is not None:
+            stopped = f"the compile at n={n:,} failed: {sample.error}"
+            break
+    result = CompileProjection(samples=samples, axis="n", budget=budget, spent=clock() - began, stopped=stopped)
+    _fill_projection(result, requested, ops)
+    return result
+
+
+def _fill_projection(result: CompileProjection, requested: Sequence[int], ops: Callable[[int], float | None]) -> None:
+    done = [s for s in result.samples if s.seconds is not None]
+    if len(done) < 2:
+        result.verdict, result.message = "unknown", f"too few compiles to project ({result.stopped})"
+        return
+    use_ops = all(s.ops_inlined for s in done) and all(ops(n) for n in requested)
+    result.axis = "ops_inlined" if use_ops else "n"
+
+    def x_of(n: int, sample: CompileSample | None = None) -> float:
+        if use_ops:
+            return float(sample.ops_inlined if sample is not None else ops(n))  # type: ignore[arg-type]
+        return float(n)
+
+    points = [(x_of(s.n, s), s.seconds) for s in done]
+    bounds = [(x_of(s.n, s) if s.ops_inlined or not use_ops else float("inf"), s.killed_after)
+              for s in result.samples if s.killed_after is not None]
+    targets = [(n, x_of(n)) for n in requested]
+    result.floor, result.exponents, result.seconds = project(points, targets, bounds)  # type: ignore[arg-type]
+    memory = [(x_of(s.n, s), s.peak_bytes) for s in done if s.peak_bytes]
+    if len(memory) >= 2:
+        _, _, result.memory = project(memory, targets)  # type: ignore[arg-type]
+    top = result.seconds[-1]
+    grew_ops = len({s.ops_inlined for s in done}) > 1
+    if top.high > result.budget:
+        result.verdict = "flag"
+        result.message = (f"projected compile at n={top.n:,}: {top.value:.3g} s (range {top.low:.3g}–{top.high:.3g} s), "
+                          f"over the {result.budget:g} s budget")
+    elif not result.exponents and grew_ops:
+        result.verdict = "flat"
+        result.message = "structure grows, compile flat over the calibration range"
+    else:
+        result.verdict = "ok"
+        result.message = f"projected compile at n={top.n:,}: {top.value:.3g} s (range {top.low:.3g}–{top.high:.3g} s)"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m jaxlint.analyzer.projection REQUEST.json RESULT.json", file=sys.stderr)
+        return 2
+    with open(argv[0]) as handle:
+        compile_case(json.load(handle), argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,160 @@
+"""How good are `--project-compile`'s projections? Measure compile time far out, project from a
+cheap calibration, compare.
+
+    python benchmarks/compile_projection.py measure [--max-seconds 60] [--limit 900]
+    python benchmarks/compile_projection.py project [--budget 30]
+
+``measure`` compiles each case of ``benchmarks/compile_cases.py`` at n = 16, 32, 64, … (each in
+a fresh process, cache off) until one compile takes ``--max-seconds`` CPU seconds or is killed
+at ``--limit`` wall seconds, and writes the samples with the machine and the command to
+``benchmarks/data/compile_measured.json`` (run once; the data are committed). ``project`` runs
+the real calibration (:func:`jaxlint.analyzer.projection.calibrate_and_project`, budget
+``--budget``) for each case, projects to every measured n beyond it, and prints the ratio
+projected/measured per (case, n) and the targets: within 3x at ~10x the largest calibration n,
+the range containing the measured value, never under the budget when the measured compile is
+over it. Times are CPU seconds of the compiling process (the machine is shared; wall time
+under load is not a property of the program). The diffrax 0.6.1 cases need a Python with
+diffrax 0.6.1 and jaxlint installed: ``--python-061 PATH`` (skipped, with the reason, without).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from jaxlint.analyzer.projection import CompileSample, calibrate_and_project, compile_in_fresh_process
+
+HERE = Path(__file__).resolve().parent
+CASES = HERE / "compile_cases.py"
+DATA = HERE / "data" / "compile_measured.json"
+DIFFRAX_061 = ("diffrax606_traced_t", "diffrax606_literal_t")
+QUADRATIC = ("quadratic_pairs",)
+
+
+def _cases() -> tuple[list[str], list[str]]:
+    sys.path.insert(0, str(HERE))
+    import compile_cases
+
+    return list(compile_cases.GROWING), list(compile_cases.FLAT)
+
+
+def _python_for(case: str, python_061: str | None) -> str | None:
+    if case in DIFFRAX_061:
+        return python_061
+    return sys.executable
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_ENABLE_COMPILATION_CACHE": "false"}
+
+
+def measure(args: argparse.Namespace) -> None:
+    growing, flat = _cases()
+    data = json.loads(DATA.read_text()) if DATA.exists() else {"cases": {}}
+    data.update({
+        "command": "python benchmarks/compile_projection.py " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, shared (other jobs running)",
+        "seconds": "CPU seconds of the compiling process (wall_seconds beside it)",
+    })
+    for case in args.cases or [*growing, *flat]:
+        python = _python_for(case, args.python_061)
+        if python is None:
+            print(f"{case}: skipped (needs --python-061 with diffrax 0.6.1)", flush=True)
+            continue
+        samples: list[dict] = []
+        n = 4 if case in QUADRATIC else 16
+        while n <= args.max_n:
+            request = {"path": str(CASES), "name": case, "n": n}
+            sample = compile_in_fresh_process(request, args.limit, python=python, env=_env())
+            samples.append(sample.to_json())
+            print(json.dumps({"case": case, **sample.to_json()}), flush=True)
+            data["cases"][case] = samples
+            DATA.parent.mkdir(exist_ok=True)
+            DATA.write_text(json.dumps(data, indent=1) + "\n")
+            if sample.seconds is None or sample.seconds >= args.max_seconds:
+                break
+            n *= 2
+
+
+def project(args: argparse.Namespace) -> None:
+    data = json.loads(DATA.read_text())
+    rows, far = [], []
+    contained = total = under_budget_misses = 0
+    for case, samples in data["cases"].items():
+        python = _python_for(case, args.python_061)
+        measured = {s["n"]: s for s in samples if s["seconds"] is not None}
+        killed = [s for s in samples if s["killed_after"] is not None]
+        if python is None or len(measured) < 3:
+            print(f"{case}: skipped ({'needs --python-061' if python is None else 'too few measured sizes'})")
+            continue
+        ns = sorted(measured) + [s["n"] for s in killed]
+
+        def compile_at(n: int, limit: float, case: str = case, python: str = python) -> CompileSample:
+            return compile_in_fresh_process({"path": str(CASES), "name": case, "n": n}, limit, python=python, env=_env())
+
+        start = time.perf_counter()
+        result = calibrate_and_project(compile_at, ns, budget=args.budget, start=min(ns))
+        spent = time.perf_counter() - start
+        calibrated = [s.n for s in result.samples if s.seconds is not None]
+        top = max(calibrated) if calibrated else 0
+        print(f"{case}: calibrated at {calibrated} in {spent:.1f} s wall ({result.stopped}); "
+              f"axis {result.axis}, exponents {[round(e, 2) for e in result.exponents]}; {result.verdict}: {result.message}", flush=True)
+        for p in result.seconds:
+            if p.measured or p.n <= top:
+                continue
+            truth = measured.get(p.n)
+            if truth is None:  # measured only as "longer than the limit"
+                bound = next(s["killed_after"] for s in killed if s["n"] == p.n)
+                if p.high < args.budget <= bound:
+                    under_budget_misses += 1
+                rows.append((case, top, p.n, p.value, p.low, p.high, None, bound))
+                continue
+            t = truth["seconds"]
+            total += 1
+            inside = p.low <= t <= p.high
+            contained += inside
+            if p.high < args.budget <= t:
+                under_budget_misses += 1
+            rows.append((case, top, p.n, p.value, p.low, p.high, t, None))
+            if top and 6 <= p.n / top <= 16:
+                far.append((case, p.n / top, p.value / t))
+    print()
+    print("| case | largest calibration n | n | projected (s) | range (s) | measured (s) | projected/measured | in range |")
+    print("| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    for case, top, n, value, low, high, truth, bound in rows:
+        measured_text = f"{truth:.3g}" if truth is not None else f"> {bound:.3g}"
+        ratio = f"{value / truth:.2f}" if truth else "-"
+        inside = ("yes" if low <= truth <= high else "no") if truth else ("yes" if high >= bound else "no")
+        print(f"| {case} | {top:,} | {n:,} | {value:.3g} | {low:.3g}–{high:.3g} | {measured_text} | {ratio} | {inside} |")
+    print()
+    worst = max((max(r, 1 / r) for _, _, r in far), default=float("nan"))
+    print(f"at 6-16x the largest calibration n: {len(far)} pairs, worst factor {worst:.2f} "
+          f"({sum(1 for *_, r in far if 1 / 3 <= r <= 3)} within 3x)")
+    print(f"range contains the measured value: {contained}/{total} = {contained / max(total, 1):.0%}")
+    print(f"measured over the budget but projected (upper bound) under it: {under_budget_misses}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("--max-seconds", type=float, default=60.0)
+    m.add_argument("--limit", type=float, default=900.0)
+    m.add_argument("--max-n", type=int, default=1 << 20)
+    m.add_argument("--cases", nargs="*")
+    m.add_argument("--python-061")
+    p = sub.add_parser("project")
+    p.add_argument("--budget", type=float, default=30.0)
+    p.add_argument("--python-061")
+    args = parser.parse_args()
+    (measure if args.command == "measure" else project)(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""`--project-compile`: calibration on cheap compiles, projection with a range, the budget rules.
+
+Most tests drive the calibration with a synthetic compile cost and a fake clock (exact and
+deterministic); two run real compiles of a tiny case in a fresh process.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from jaxlint.analyzer.projection import (
+    CompileSample,
+    calibrate_and_project,
+    calibration_sizes,
+    compile_in_fresh_process,
+    project,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+class FakeCompiler:
+    """compile_at(n, limit) with cost(n) seconds, advancing a fake clock; records every call."""
+
+    def __init__(self, cost, ops=lambda n: 10.0 * n + 50.0, peak=lambda n: 100.0 + 24.0 * n):
+        self.cost, self.ops, self.peak = cost, ops, peak
+        self.now = 0.0
+        self.calls: list[tuple[int, float]] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, n: int, limit: float) -> CompileSample:
+        self.calls.append((n, limit))
+        seconds = self.cost(n)
+        if seconds > limit:
+            self.now += limit
+            return CompileSample(n=n, ops_inlined=self.ops(n), killed_after=limit)
+        self.now += seconds
+        return CompileSample(n=n, ops_inlined=self.ops(n), seconds=seconds, wall_seconds=seconds, peak_bytes=self.peak(n))
+
+
+def run(compiler: FakeCompiler, requested, **options):
+    return calibrate_and_project(compiler, requested, ops_at=compiler.ops, clock=compiler.clock, **options)
+
+
+def test_calibration_sizes_double_up_to_the_largest_requested_n():
+    assert calibration_sizes([1000, 30000]) == [16, 32, 64, 128, 256, 512, 1000, 2048, 4096, 8192, 16384, 30000]
+    assert calibration_sizes([20, 40], start=16) == [20, 40]
+
+
+def test_power_law_is_projected_with_a_range_that_holds_the_truth():
+    cost = lambda n: 0.2 + 2e-5 * n**1.5  # noqa: E731
+    compiler = FakeCompiler(cost)
+    result = run(compiler, [1_000, 10_000, 30_000], budget=30.0)
+    compiled = [n for n, _ in compiler.calls]
+    assert compiled[0] == 16 and all(1.25 <= b / a <= 2.5 for a, b in zip(compiled[:-1], compiled[1:]))
+    assert sum(cost(n) for n in compiled) <= 30.0
+    by_n = {p.n: p for p in result.seconds}
+    assert by_n[1_000].measured and by_n[1_000].value == pytest.approx(cost(1_000))
+    for n in (10_000, 30_000):
+        p = by_n[n]
+        if not p.measured:
+            assert p.low <= cost(n) <= p.high
+            assert 1 / 3 <= p.value / cost(n) <= 3
+    assert result.axis == "ops_inlined" and result.exponents[-1] == pytest.approx(1.5, abs=0.1)
+    assert result.memory and result.memory[-1].value == pytest.approx(100.0 + 24.0 * 30_000, rel=0.05)
+
+
+def test_a_size_predicted_to_blow_the_budget_is_never_compiled():
+    cost = lambda n: 1e-6 * n**2  # noqa: E731  (n = 4096: 16.8 s; n = 8192: 67 s)
+    compiler = FakeCompiler(cost)
+    result = run(compiler, [100_000], budget=30.0)
+    compiled = [n for n, _ in compiler.calls]
+    assert max(compiled) <= 4096 and all(s.killed_after is None for s in result.samples)
+    assert "would take" in result.stopped
+    (p,) = result.seconds
+    assert p.low <= cost(100_000) <= p.high
+    assert result.flagged and "over the 30 s budget" in result.message
+
+
+def test_a_killed_compile_is_a_lower_bound_and_never_projected_under_it():
+    # Cheap until n = 512, then a cliff the calibration cannot see coming.
+    cost = lambda n: 0.1 + 1e-3 * n if n < 512 else 50.0  # noqa: E731
+    compiler = FakeCompiler(cost)
+    result = run(compiler, [2_048], budget=20.0, step_limit=5.0)
+    assert result.samples[-1].killed_after == 5.0 and "ran past 5 s" in result.stopped
+    (p,) = result.seconds
+    assert p.low >= 5.0 and p.value >= 5.0
+
+
+def test_ops_grow_but_compile_stays_flat():
+    compiler = FakeCompiler(lambda n: 0.3)
+    result = run(compiler, [256], budget=30.0)
+    assert result.verdict == "flat" and result.message == "structure grows, compile flat over the calibration range"
+    assert result.seconds[-1].value == pytest.approx(0.3)
+
+
+def test_too_few_compiles_give_no_projection():
+    compiler = FakeCompiler(lambda n: 100.0)
+    result = run(compiler, [1_000], budget=10.0)
+    assert result.verdict == "unknown" and result.seconds == []
+    assert "too few compiles to project" in result.message
+
+
+def test_projection_exponent_range_widens_with_distance():
+    points = [(100.0, 0.2), (200.0, 0.4), (400.0, 0.9), (800.0, 2.1)]
+    floor, exponents, (near, far) = project(points, [(1600, 1600.0), (16000, 16000.0)])
+    assert floor == 0.2 and len(exponents) >= 2
+    assert (far.high / far.value) > (near.high / near.value) > 1
+    assert far.low <= far.value <= far.high
+
+
+def test_real_compile_in_a_fresh_process():
+    sample = compile_in_fresh_process({"path": str(EXAMPLES / "growth_cases.py"), "name": "stacked_save_buffer", "n": 16}, 120.0)
+    assert sample.error is None and sample.killed_after is None
+    assert sample.ops_inlined == 18 and sample.seconds > 0 and sample.peak_bytes > 0
+
+
+def test_a_compile_past_its_limit_is_killed_with_its_lowering_kept(tmp_path: Path):
+    case = tmp_path / "slow.py"
+    case.write_text(textwrap.dedent("""
+        import time
+        import jax
+        import jax.numpy as jnp
+
+        def slow(n):
+            def f(x):
+                return jax.pure_callback(lambda v: (time.sleep(60), v)[1], jax.ShapeDtypeStruct((), jnp.float32), x)
+
+            original = jax.stages.Lowered.compile
+            jax.stages.Lowered.compile = lambda self, *a, **k: (time.sleep(60), original(self, *a, **k))[1]
+            return f, (jnp.float32(1.0),)
+    """))
+    sample = compile_in_fresh_process({"path": str(case), "name": "slow", "n": 4}, 10.0)
+    assert sample.killed_after == 10.0 and sample.seconds is None
+    assert sample.ops_inlined is not None  # the lowering was written before the compile began
