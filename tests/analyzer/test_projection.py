@@ -138,3 +138,23 @@ def test_a_compile_past_its_limit_is_killed_with_its_lowering_kept(tmp_path: Pat
     sample = compile_in_fresh_process({"path": str(case), "name": "slow", "n": 4}, 10.0)
     assert sample.killed_after == 10.0 and sample.seconds is None
     assert sample.ops_inlined is not None  # the lowering was written before the compile began
+
+
+def test_report_labels_every_figure_a_projection():
+    import io
+
+    from rich.console import Console
+
+    from jaxlint.analyzer.projection_report import projection_markdown, projection_to_json, render_projection
+
+    compiler = FakeCompiler(lambda n: 0.2 + 2e-5 * n**1.5)
+    result = run(compiler, [1_000, 30_000], budget=30.0)
+    stream = io.StringIO()
+    render_projection(Console(file=stream, width=200), result)
+    text = stream.getvalue()
+    assert "compile PROJECTION" in text and "n (projected)" in text and "(measured)" in text and "range: " in text
+    document = projection_to_json(result)
+    assert document["kind"] == "projection" and document["compile_seconds"][-1]["n"] == 30_000
+    assert document["compile_seconds"][0]["measured"] is True and document["compile_seconds"][-1]["measured"] is False
+    markdown = "\n".join(projection_markdown(result))
+    assert markdown.startswith("**Compile projection**") and "| 30,000 | ~" in markdown

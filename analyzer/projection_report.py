@@ -1,0 +1,98 @@
+"""Report of ``--project-compile``: a table, JSON and markdown, every figure labelled a projection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .projection import CompileProjection, Projected
+
+RANGE_NOTE = (
+    "range: from the smallest to the last local log-log exponent of the calibration compiles, "
+    "the upper end raised by the exponent's rise per doubling for each doubling beyond them"
+)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3g} s" if value < 120 else f"{value / 60:.3g} min"
+
+
+def _bytes(value: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def _cell(p: Projected, fmt: Any) -> str:
+    if p.measured:
+        return f"{fmt(p.value)} (measured)"
+    return f"~{fmt(p.value)} ({fmt(p.low)}–{fmt(p.high)})"
+
+
+def calibration_line(projection: CompileProjection) -> str:
+    done = [s for s in projection.samples if s.seconds is not None]
+    sizes = ", ".join(f"{s.n:,}: {s.seconds:.3g} s" for s in done) or "none"
+    return (f"calibration ({projection.spent:.1f} s of a {projection.budget:g} s budget, CPU seconds per compile "
+            f"at n = {sizes}); stopped: {projection.stopped}")
+
+
+def render_projection(console: Console, projection: CompileProjection) -> None:
+    """Below a case's scale table: projected compile seconds and memory per requested n."""
+    style = {"flag": "bold red", "flat": "yellow", "ok": "green"}.get(projection.verdict, "")
+    console.print(Text.assemble(("  compile PROJECTION ", "bold"), (f"[{projection.verdict}] ", style), projection.message))
+    if projection.seconds:
+        table = Table(show_edge=True, header_style="bold")
+        table.add_column("n (projected)")
+        table.add_column("compile seconds (CPU)", justify="right")
+        if projection.memory:
+            table.add_column("compiled memory", justify="right")
+        for index, p in enumerate(projection.seconds):
+            row = [f"{p.n:,}", _cell(p, _seconds)]
+            if projection.memory:
+                row.append(_cell(projection.memory[index], _bytes))
+            table.add_row(*row)
+        console.print(table)
+        console.print(f"  fitted against {projection.axis}; {RANGE_NOTE}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"  {calibration_line(projection)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _projected_json(p: Projected) -> dict[str, Any]:
+    return {"n": p.n, "x": p.x, "value": p.value, "low": p.low, "high": p.high, "measured": p.measured}
+
+
+def projection_to_json(projection: CompileProjection) -> dict[str, Any]:
+    """``compile_projection`` of a case in ``jaxlint.scale/1`` (every value a projection unless ``measured``)."""
+    return {
+        "kind": "projection",
+        "verdict": projection.verdict,
+        "message": projection.message,
+        "axis": projection.axis,
+        "budget_seconds": projection.budget,
+        "calibration_seconds": projection.spent,
+        "stopped": projection.stopped,
+        "floor_seconds": projection.floor,
+        "exponents": projection.exponents,
+        "range": RANGE_NOTE,
+        "calibration": [s.to_json() for s in projection.samples],
+        "compile_seconds": [_projected_json(p) for p in projection.seconds],
+        "compiled_memory_bytes": [_projected_json(p) for p in projection.memory],
+    }
+
+
+def projection_markdown(projection: CompileProjection) -> list[str]:
+    out = [f"**Compile projection** ({projection.verdict}): {projection.message}", ""]
+    if projection.seconds:
+        header = "| n | projected compile (CPU s) |" + (" projected memory |" if projection.memory else "")
+        out += [header, "| ---: | ---: |" + (" ---: |" if projection.memory else "")]
+        for index, p in enumerate(projection.seconds):
+            row = f"| {p.n:,} | {_cell(p, _seconds)} |"
+            if projection.memory:
+                row += f" {_cell(projection.memory[index], _bytes)} |"
+            out.append(row)
+        out += ["", f"Fitted against {projection.axis}; {RANGE_NOTE}."]
+    out += ["", calibration_line(projection).capitalize() + "."]
+    return out
