@@ -78,8 +78,17 @@ _STRUCTURAL_WORDS = frozenset(
         # array axes and spatial dimensions (2 or 3), a robot's links/joints and their degrees of
         # freedom, devices: fixed by the model or the machine, not by the data
         "dim", "dimension", "spatial", "devices", "device", "link", "links", "joint", "joints", "dof", "dofs",
+        "attributes", "attrs",
     }
 )
+# Functions whose result is a size when an argument is (`int(n / 2)`, `math.ceil(n / k)`).
+_SIZE_FUNCTIONS = frozenset(
+    {"builtins.int", "builtins.min", "builtins.max", "builtins.abs", "builtins.round", "math.ceil", "math.floor"}
+)
+# Functions that keep the length of their first argument's leading axis.
+_ORDER_PRESERVING = frozenset({"jax.numpy.flip", "numpy.flip", "jax.numpy.asarray", "numpy.asarray", "builtins.reversed"})
+# Library code is not a size helper (`jnp.sum(x)` in a bound would fail under jit anyway).
+_LIBRARY_ROOTS = ("builtins.", "jax.", "numpy.", "math.", "functools.", "operator.", "itertools.", "equinox.")
 # Names that denote an array of times or samples when iterated directly (`for t in ts`).
 _ARRAY_NAMES = frozenset({"ts", "times", "t_eval", "timesteps", "save_ts", "saveat_ts"})
 _TREE_FUNCTIONS = frozenset(
@@ -336,9 +345,16 @@ class SizeClassifier:
                 return self.is_sized_collection(expr.args[0].value)
             if qualified in ("jax.numpy.size", "numpy.size"):
                 return True
-            if qualified in ("builtins.int", "builtins.min", "builtins.max", "builtins.abs", "builtins.round"):
+            if qualified in _SIZE_FUNCTIONS:
                 return any(self.is_size(a.value, depth + 1) for a in expr.args)
-            return False
+            if qualified is not None and qualified.startswith(_LIBRARY_ROOTS):
+                return False
+            # A helper's result (`samples.ntheta(L, sampling)`, `sys.act_size()`): a size when
+            # the helper is named as a count or is computed from one, unless named as structure.
+            name = last_identifier(expr.func)
+            if name is None or is_structural_name(name):
+                return False
+            return is_count_name(name) or any(self.is_size(a.value, depth + 1) for a in expr.args if not a.keyword)
         if isinstance(expr, cst.BinaryOperation):
             return self.is_size(expr.left, depth + 1) or self.is_size(expr.right, depth + 1)
         return False
@@ -361,20 +377,49 @@ class SizeClassifier:
                 return False  # a literal collection: its length is written in the code
         return not is_structural_name(name)
 
-    def is_array_iterable(self, expr: cst.BaseExpression) -> bool:
-        """Iterating this walks an array's leading axis: ``jnp.linspace(...)``, ``ts``."""
+    def is_array_iterable(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """Iterating this walks an array's leading axis: ``jnp.linspace(...)``, ``ts``,
+        ``jnp.arange(n)`` / ``np.arange(start=1, stop=model.NB)`` with a size as its end."""
+        if depth > 8:
+            return False
         if isinstance(expr, cst.Call):
             found = array_elements(expr, self.context, self.constants)
-            return found is not None and (found[0] == LOADED or found[0] > SMALL_LOOP_MAX)
+            if found is not None:
+                return found[0] == LOADED or found[0] > SMALL_LOOP_MAX
+            if self.context.qualified_name(expr.func) in _ORDER_PRESERVING and expr.args:
+                return self.is_array_iterable(expr.args[0].value, depth + 1)  # jnp.flip(ms), ms.astype(int)
+            if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _SIZE_PRESERVING_METHODS:
+                return self.is_array_iterable(expr.func.value, depth + 1)
+            return self._sized_range(expr)
         if isinstance(expr, cst.Name):
             value = self.local_values.get(expr.value)
-            if value is not None and isinstance(value, cst.Call):
-                return self.is_array_iterable(value)
+            if value is not None and not isinstance(value, cst.Name):
+                return self.is_array_iterable(value, depth + 1)
             return expr.value in _ARRAY_NAMES
+        if isinstance(expr, cst.BinaryOperation):  # `jnp.arange(k, -1, -1) - k + el`: same length
+            return self.is_array_iterable(expr.left, depth + 1) or self.is_array_iterable(expr.right, depth + 1)
+        if isinstance(expr, cst.UnaryOperation):
+            return self.is_array_iterable(expr.expression, depth + 1)
         if isinstance(expr, cst.Attribute):
             return expr.attr.value in _ARRAY_NAMES
         if isinstance(expr, cst.Subscript):  # ts[:-1], ts[1:]
-            return self.is_array_iterable(expr.value)
+            return self.is_array_iterable(expr.value, depth + 1)
+        return False
+
+    def _sized_range(self, call: cst.Call) -> bool:
+        """``jnp.arange(n)``, ``np.linspace(a, b, num)`` whose length is not a literal: a size
+        when its end / count is one."""
+        qualified = self.context.qualified_name(call.func)
+        if qualified is None or not qualified.startswith(_NUMPY_ROOTS):
+            return False
+        short = qualified.rsplit(".", 1)[-1]
+        if _CONSTRUCTORS.get(short) == "range":
+            # its length is |stop - start| / step: a size when either end is one
+            ends = [_argument(call, 0, "start"), _argument(call, 1, "stop")]
+            return any(end is not None and self.is_size(end) for end in ends)
+        if _CONSTRUCTORS.get(short) == "num":
+            num = _argument(call, 2, "num")
+            return num is not None and self.is_size(num)
         return False
 
     def loop_size(self, iterable: cst.BaseExpression) -> LoopSize | None:
@@ -403,12 +448,31 @@ class SizeClassifier:
             if qualified == "builtins.zip" and arguments:
                 # zip stops at its shortest argument: one fixed-size argument bounds the loop
                 inner_sizes = [self.loop_size(a) for a in arguments]
-                if all(s is not None for s in inner_sizes):
+                if all(s is not None for s in inner_sizes) or self._pairwise(arguments):
                     return LoopSize(code_of(iterable))
                 return None
         if self.is_array_iterable(iterable):
             return LoopSize(code_of(iterable))
         return None
+
+    def _pairwise(self, arguments: list[cst.BaseExpression]) -> bool:
+        """``zip(xs[:-1], xs[1:])``: consecutive pairs of one sequence, as long as it; a size
+        unless the sequence is structure (``layer_sizes``) or a literal collection."""
+        if len(arguments) < 2 or not all(
+            isinstance(a, cst.Subscript) and any(isinstance(e.slice, cst.Slice) for e in a.slice) for a in arguments
+        ):
+            return False
+        base = arguments[0].value  # type: ignore[attr-defined]
+        if not all(a.value.deep_equals(base) for a in arguments[1:]):  # type: ignore[attr-defined]
+            return False
+        name = last_identifier(base)
+        if name is None or is_structural_name(name):
+            return False
+        if isinstance(base, cst.Name):
+            value = self.local_values.get(base.value, self.constants.get(base.value))
+            if isinstance(value, (cst.Tuple, cst.List)):
+                return False
+        return True
 
     def literal_count(self, iterable: cst.BaseExpression) -> int | None:
         """The trip count of ``range(<literals>)`` or a literal tuple/list, else None."""

@@ -8,6 +8,7 @@ import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo, is_count_name, last_identifier
+from jaxlint.rules._python_values import PythonValues
 from jaxlint.rules._scopes import code_of
 
 # Builders JL001 already reports when handed a comprehension over range(n).
@@ -30,11 +31,22 @@ class PythonLoopOverSize(LintRule):
         StableHLO program, and so trace, lowering and XLA compile time, grow linearly in n
         (compile time often super-linearly). 1000 Euler steps written as a Python loop lower to
         10,005 HLO lines and compile in 1.9 s; the same steps in `lax.scan` are 39 lines and
-        0.09 s, at any n. The rule fires on loops whose trip count is a problem size:
-        `range(n)`, `range(len(ts))`, `range(max_steps)`, `x.shape[0]`, literal counts above 16,
-        iteration over arrays of times (`for t in jnp.linspace(...)`), and `while` loops that
-        compare against such a count. Loops over a few literal items, over pytree leaves,
-        over layers/stages/blocks (model structure) and loops in plain Python are left alone.
+        0.09 s, at any n.
+
+        When it fires: the loop is in traced code, its trip count is a problem size, and its
+        body may emit JAX ops. A size is `range(n)` / `range(len(ts))` / `range(max_steps)` /
+        `x.shape[0]` / an attribute (`model.NB`) / a helper's result named as a count or
+        computed from a size (`ntheta = samples.ntheta(L, sampling)`) / a literal above 16;
+        iteration over an array (`for t in jnp.linspace(...)`, `enumerate(jnp.arange(n))`,
+        `np.arange(start=1, stop=model.NB)`, `ts`); consecutive pairs `zip(xs[:-1], xs[1:])`;
+        and `while` loops that compare against a count.
+
+        Not reported (fixed structure, tied to the model or machine, not the data): literal
+        counts up to 16, `len()` of a literal tuple, names made of structure words (layers,
+        blocks, stages, leaves, params, dims/`dim`/`ndim`/spatial dimension, links/joints/dofs,
+        devices, args): an MLP's loop over `self.layers` is a fixed small depth. Loops whose
+        body builds Python values only (an einsum string, index lists, a graph walk over a
+        Python list, HTML): they unroll into no op. Loops in plain Python (not traced).
     """
     PITFALL = "P2"
     REFERENCES = ("diffrax#94", "diffrax PR #124", "jax#2777", "pmwd PR #11", "flowpm#82")
@@ -117,6 +129,37 @@ def configure(f, ys, max_vec_size, max_out_size):
         vec_size *= 2
     return f(ys), vec_size
 """,
+        # Bodies that build Python values only: an einsum string, index lists, HTML, a walk
+        # over a Python parent list. Counts fixed by space / joints: spatial dimension, dofs.
+        """
+import jax
+import jax.numpy as jnp
+
+@jax.jit
+def contract(x, n, num_links, fields, spatial_dimension, num_dofs, dim):
+    letters = ''.join([chr(ord('a') + i) for i in range(n)])
+    pairs, head = [], []
+    for i in range(n):
+        for j in range(i + 1, n):
+            pairs.append((i, j))
+            head.append(f"<td>{i}:{j}</td>")
+    parents = [-1] + list(range(num_links - 1))
+    roots = []
+    for i in range(num_links):
+        j = i
+        while parents[j] > -1:
+            j = parents[j]
+        roots.append(j)
+    while len(fields) < n:
+        fields.append(None)
+    for d in range(spatial_dimension):
+        x = x + jnp.roll(x, 1, axis=d)
+    for k in range(1, dim):
+        x = x * k
+    for q in range(num_dofs):
+        x = jnp.sin(x)
+    return jnp.einsum(letters + "->", x), pairs, roots, head
+""",
         # zip stops at its shortest argument: a few save groups bound the loop.
         """
 import jax
@@ -198,6 +241,51 @@ def loss(y):
 """,
             expected_message_contains="comprehension",
         ),
+        # Iterating an arange whose length is a size; a size from a helper or an attribute.
+        Invalid(
+            """
+import jax
+import jax.numpy as jnp
+
+@jax.jit
+def recursion(dl, L, el):
+    ms = jnp.arange((L - 1) - 2, -1, -1) - (L - 1) + el
+    for i, m in enumerate(ms):
+        dl = dl.at[i].set(dl[i - 1] * m)
+    return dl
+""",
+            expected_message_contains="enumerate(ms)",
+        ),
+        Invalid(
+            """
+import jax
+import jax.numpy as jnp
+import numpy as np
+from mypkg import samples
+
+@jax.jit
+def transform(f, L, sampling, model):
+    ntheta = samples.ntheta(L, sampling)
+    out = []
+    for t in range(ntheta):
+        out.append(jnp.fft.fft(f[t]))
+    for i in np.arange(start=1, stop=model.NB):
+        f = f + model.parent_transform(i) @ f
+    return out, f
+""",
+            expected_message_contains="range(ntheta)",
+        ),
+        # Consecutive pairs of an array: one body per interval.
+        Invalid(
+            """
+import jax
+
+@jax.jit
+def areas(f, grid):
+    return sum((b - a) * f(a) for a, b in zip(grid[:-1], grid[1:]))
+""",
+            expected_message_contains="zip(grid[:-1], grid[1:])",
+        ),
         Invalid(
             """
 import jax
@@ -217,9 +305,10 @@ def rollout(y):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.memo = FileMemo(context)
+        self._values: dict[cst.CSTNode | None, PythonValues] = {}
 
     def visit_For(self, node: cst.For) -> None:
-        self._check(node, node.iter, "for")
+        self._check(node, node.iter, "for", node.body)
 
     def visit_CompFor(self, node: cst.CompFor) -> None:
         comprehension = self.context.parent(node)
@@ -227,7 +316,21 @@ def rollout(y):
             comprehension = self.context.parent(comprehension)
         if isinstance(comprehension, _COMPREHENSIONS) and self._reported_by_jl001(comprehension):
             return
-        self._check(node, node.iter, "comprehension")
+        if isinstance(comprehension, cst.DictComp):
+            made: cst.CSTNode = cst.Tuple([cst.Element(comprehension.key), cst.Element(comprehension.value)])
+        elif isinstance(comprehension, _COMPREHENSIONS):
+            made = comprehension.elt  # type: ignore[attr-defined]
+        else:
+            made = node
+        self._check(node, node.iter, "comprehension", made)
+
+    def _python_only(self, node: cst.CSTNode, body: cst.CSTNode) -> bool:
+        """The loop body builds Python values only (strings, index lists): nothing unrolls."""
+        function = self.context.enclosing_function(node)
+        values = self._values.get(function)
+        if values is None:
+            values = self._values[function] = PythonValues(self.context, function)
+        return not values.emits_ops(body)
 
     def visit_While(self, node: cst.While) -> None:
         reason = self.context.traced_reason(node)
@@ -235,6 +338,8 @@ def rollout(y):
             return
         if _grows_geometrically(node):
             return  # `while n < limit: n *= 2` runs log(limit) times
+        if self._python_only(node, node.body):
+            return
         classifier = self.memo.classifier(node)
         for comparison in _comparisons(node.test):
             operands = [comparison.left, *(target.comparator for target in comparison.comparisons)]
@@ -248,12 +353,12 @@ def rollout(y):
                 )
                 return
 
-    def _check(self, node: cst.For | cst.CompFor, iterable: cst.BaseExpression, kind: str) -> None:
+    def _check(self, node: cst.For | cst.CompFor, iterable: cst.BaseExpression, kind: str, body: cst.CSTNode) -> None:
         reason = self.context.traced_reason(node)
         if reason is None:
             return
         size = self.memo.classifier(node).loop_size(iterable)
-        if size is None:
+        if size is None or self._python_only(node, body):
             return
         what = "a comprehension" if kind == "comprehension" else "a Python `for` loop"
         count = f" ({size.count} iterations)" if size.count is not None else ""

@@ -89,6 +89,23 @@ def test_array_elements(text: str, elements: int | None) -> None:
         ("layers", False),
         ("zip(subs, ts)", False),
         ("range(len(leaves))", False),
+        # sizes from helpers, attributes, arange with keywords or arithmetic, consecutive pairs
+        ("range(samples.ntheta(n, sampling))", True),
+        ("range(sys.act_size())", True),
+        ("range(model.NB)", True),
+        ("np.arange(start=1, stop=model.NB)", True),
+        ("enumerate(jnp.arange(n))", True),
+        ("enumerate(jnp.arange(n - 3, -1, -1) - n + 1)", True),
+        ("reversed(jnp.flip(jnp.arange(1, n)))", True),
+        ("zip(grid[:-1], grid[1:])", True),
+        ("range(sys.num_links())", False),
+        ("jnp.arange(3)", False),
+        ("enumerate(jnp.arange(num_dims))", False),
+        ("zip(layer_sizes[:-1], layer_sizes[1:])", False),
+        ("zip(grid[:-1], other[1:])", False),
+        ("range(spatial_dimension)", False),
+        ("range(1, dim)", False),
+        ("range(len(devices))", False),
     ],
 )
 def test_loop_size_tells_sizes_from_structure(loop: str, is_size: bool) -> None:
@@ -154,3 +171,33 @@ def test_bind_arguments_maps_positions_and_keywords() -> None:
 def test_namespace_alias(imports: str, spelled: str | None) -> None:
     found = namespace_alias(cst.parse_module(imports), "jax.numpy")
     assert (code_of(found) if found is not None else None) == spelled
+
+
+@pytest.mark.parametrize(
+    "body, emits",
+    [
+        # Python values only: strings, index lists, HTML, a walk over a Python list
+        ("s = ''\nfor i in range(n):\n    s += chr(ord('a') + i)\n", False),
+        ("idx = []\nfor i in range(n):\n    idx.append((i, i + 1))\n", False),
+        ("html = []\nfor i in range(n):\n    html.append(f'<td>{i}</td>')\n", False),
+        ("parents = [-1, 0, 1]\nfor i in range(n):\n    j = i\n    while parents[j] > -1:\n        j = parents[j]\n", False),
+        ("for i in range(n):\n    if x.shape[0] > i:\n        break\n", False),
+        ("for i in range(n):\n    assert x[i] is not None\n", False),
+        # JAX work: a jnp call, arithmetic on an array, indexing an array, a user call, .at[] updates
+        ("for i in range(n):\n    x = jnp.sin(x)\n", True),
+        ("for i in range(n):\n    x = x + i\n", True),
+        ("out = []\nfor i in range(n):\n    out.append(x[i])\n", True),
+        ("for i in range(n):\n    step(x)\n", True),
+        ("for i in range(n):\n    x = x.at[i].add(1.0)\n", True),
+        ("s = x\nfor i in range(n):\n    s += 1\n", True),
+    ],
+)
+def test_python_values_tell_python_only_loops(body: str, emits: bool) -> None:
+    from jaxlint.rules._python_values import PythonValues
+
+    indented = textwrap.indent(body, "    ")
+    context, module = _context(f"def f(x, n, step):\n{indented}")
+    function = module.body[-1]
+    assert isinstance(function, cst.FunctionDef)
+    loop = next(s for s in function.body.body if isinstance(s, cst.For))
+    assert PythonValues(context, function).emits_ops(loop.body) == emits
