@@ -19,14 +19,18 @@ parses, through ``fix_source`` (safe, then safe + unsafe). Counted as failures:
   indentation or neighbouring code touched);
 - ``deep_jl000``: valid Python (``compile`` accepts it) reported as too deeply nested.
 
+``--real`` also runs ``check --fix --unsafe-fixes`` on a copy of the installed jax, equinox
+and diffrax sources through the real file writer, with the same ``unparseable`` / ``outside``
+checks per written file.
+
 The semantic check executes every safe fix: ``SEMANTIC_CASES`` are small programs with
 inputs; the original and the fixed program run on each input and must return equal arrays
 (values, shape, dtype), raise the same exception type, and make the same calls.
 
 Usage::
 
-    python benchmarks/fuzz_check.py --modules 12000 --hypothesmith 1000 --seed 0
-    python benchmarks/fuzz_check.py --modules 200 --semantics   # quick, with the execution check
+    python benchmarks/fuzz_check.py --modules 12000 --hypothesmith 1000 --seed 0 --semantics --real
+    python benchmarks/fuzz_check.py --modules 200 --hypothesmith 0 --semantics   # quick
 
 The tests (tests/rules/test_fuzz.py) run the same functions on a small budget.
 """
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import random
 import sys
 import textwrap
@@ -403,6 +408,57 @@ def check_semantics(cases: list[tuple[str, list[str]]] = SEMANTIC_CASES) -> dict
     return {"cases": len(cases), "fixed": fixed_cases, "differing": differing, "problems": problems}
 
 
+# --- --fix on real code, through the real writer -------------------------------------------------
+def real_code_fix(packages: tuple[str, ...] = ("jax", "equinox", "diffrax"), jobs: int = 2) -> dict[str, Any]:
+    """Copy the installed packages' sources to a scratch folder, ``check --fix
+    --unsafe-fixes`` them, and verify every written file: it compiles, and only lines some
+    reported fix covers changed (bytes, line endings and encoding everywhere else kept)."""
+    import importlib.util
+    import shutil
+    import tempfile
+
+    from jaxlint.rules._engine import check_paths
+
+    with tempfile.TemporaryDirectory(prefix="jaxlint-fix-") as scratch:
+        root = Path(scratch)
+        originals: dict[str, bytes] = {}
+        for package in packages:
+            spec = importlib.util.find_spec(package)
+            if spec is None or not spec.submodule_search_locations:
+                continue
+            source_root = Path(next(iter(spec.submodule_search_locations)))
+            for file in sorted(source_root.rglob("*.py")):
+                target = root / package / file.relative_to(source_root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(file, target)
+                originals[target.relative_to(root).as_posix()] = target.read_bytes()
+        before = check_paths([str(root)], jobs=jobs, use_cache=False)
+        allowed: dict[str, set[int]] = {}
+        for finding in before.findings:
+            if finding.fix is not None:
+                key = Path(os.path.relpath(os.path.abspath(finding.path), root)).as_posix()
+                allowed.setdefault(key, set()).update(
+                    line for e in finding.fix.edits for line in range(e.line, e.end_line + 1))
+        after = check_paths([str(root)], jobs=jobs, use_cache=False, fix=True, unsafe_fixes=True)
+        unparseable: list[str] = []
+        outside: list[str] = []
+        changed = 0
+        for name, data in originals.items():
+            new = (root / name).read_bytes()
+            if new == data:
+                continue
+            changed += 1
+            if not _compiles(new.decode("utf-8-sig")):
+                unparseable.append(name)
+            bad = lines_changed_outside(data.decode("utf-8-sig"), new.decode("utf-8-sig"), allowed.get(name, set()))
+            if bad:
+                outside.append(f"{name}: lines {bad[:5]}")
+        return {"files": len(originals), "findings": len(before.findings),
+                "fixable": sum(1 for f in before.findings if f.fix is not None),
+                "fixes_applied": after.fixes_applied, "files_changed": changed,
+                "unparseable": unparseable, "outside": outside, "errors": after.errors, "warnings": after.warnings}
+
+
 # --- the command ---------------------------------------------------------------------------------
 def run(modules: int, hypothesmith_count: int, seed: int, progress: Callable[[str], None] | None = None) -> Tally:
     tally = Tally()
@@ -423,6 +479,7 @@ def main() -> None:
     parser.add_argument("--hypothesmith", type=int, default=1_000, help="hypothesmith modules (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--semantics", action="store_true", help="also execute each safe fix before/after")
+    parser.add_argument("--real", action="store_true", help="also --fix a copy of jax, equinox and diffrax")
     args = parser.parse_args()
     started = time.perf_counter()
     tally = run(args.modules, args.hypothesmith, args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True))
@@ -440,7 +497,17 @@ def main() -> None:
               f"{result['differing']} behave differently")
         for problem in result["problems"]:
             print(problem)
-    sys.exit(1 if tally.failures else 0)
+    failed = tally.failures
+    if args.real:
+        real = real_code_fix()
+        print(f"--fix --unsafe-fixes on a copy of jax, equinox, diffrax: {real['files']} files, "
+              f"{real['findings']} findings ({real['fixable']} with a fix), {real['fixes_applied']} fixes applied "
+              f"in {real['files_changed']} files; unparseable {len(real['unparseable'])}, "
+              f"changed outside fixes {len(real['outside'])}, errors {len(real['errors'])}, warnings {len(real['warnings'])}")
+        for line in real["unparseable"] + real["outside"] + real["errors"] + real["warnings"]:
+            print(f"  {line}")
+        failed += len(real["unparseable"]) + len(real["outside"]) + len(real["errors"])
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

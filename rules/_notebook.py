@@ -81,7 +81,9 @@ class Notebook:
         spans: list[tuple[int, int, int]] = []
         line = 1
         for cell in self.cells:
-            text = cell.python if cell.python.endswith(("\n", "\r")) or not cell.python else cell.python + "\n"
+            text = cell.python if cell.python.endswith("\n") or not cell.python else cell.python + "\n"
+            # ("x\r" + "\n" is one line break: a cell ending in a bare CR gets its "\n" here so
+            # the next cell's first line cannot merge into it.)
             count = len(line_starts(text)) - 1
             spans.append((cell.index, line, count))
             parts.append(text)

@@ -324,3 +324,16 @@ def test_fix_keeps_owner_of_a_single_link_file(tmp_path: Path) -> None:
     info = os.stat(path)
     assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (1234, 5678, 0o604)
     assert [p.name for p in tmp_path.iterdir()] == ["model.py"]
+
+
+def test_notebook_string_source_keeps_escapes_outside_the_change() -> None:
+    from jaxlint.rules._notebook import _edit_token, load_notebook, dump_notebook
+
+    token = '"caf\\u00e9 \\ud83d\\ude00 \\/ x = stack(a)\\n"'
+    assert _edit_token(token, "caf\u00e9 \U0001f600 / x = tile(a)\n", True) == '"caf\\u00e9 \\ud83d\\ude00 \\/ x = tile(a)\\n"'
+    document = '{"cells": [{"cell_type": "code", "source": "a = 1\\r\\nb = \\"\\u00e9\\"\\r"},\n {"cell_type": "code", "source": "\\nc = 3"}]}'
+    notebook = load_notebook(document)
+    joined, spans = notebook.module_source()
+    assert joined == 'a = 1\r\nb = "\u00e9"\r\n\nc = 3\n' and spans == [(1, 1, 2), (2, 3, 2)]
+    notebook.cells[0].source = notebook.cells[0].source.replace("a = 1", "a = 10")
+    assert dump_notebook(notebook) == document.replace('"a = 1', '"a = 10')
