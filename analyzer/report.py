@@ -5,10 +5,13 @@ JSON schema ``jaxlint.scale/1`` (stable; new keys may be added, none removed or 
     {"schema": "jaxlint.scale/1", "jaxlint_version": str, "platform": str, "notes": [str],
      "baseline": null | {"path", "tolerance", "ok", "compared", "unmatched_cases",
                          "regressions": [{"case", "figure", "n", "old", "new"}]},
-     "cases": [{"name": str, "n": [int], "verdict": "ok" | "fail" | "error",
+     "cases": [{"name": str, "n": [int], "verdict": "ok" | "fail" | "error" | "skipped",
+                "axis": "save points" | "max_steps" | "n",  (what n counts)
+                "site": null | {"path", "line"},  (a script's call: where it is)
+                "notes": [str], "skipped": str | null,
                 "error": str | null, "details": str | null,
                 "figures": {figure: [value per n]},
-                "fits": {figure: {"order", "per_n", "coefficient", "exponent"}},
+                "fits": {figure: {"order", "per_n", "coefficient", "exponent", "judged"}},
                 "flags": [{"figure", "order", "message",
                            "lines": [{"path", "line", "counts": [per n], "gained": {op: int}}]}],
                 "top_ops": {op name: [count per n]},
@@ -55,6 +58,7 @@ _FIGURE_ORDER = (
     "trace_seconds",
     "lower_seconds",
     "compile_seconds",
+    "compile_cpu_seconds",
     "compiled_temp_bytes",
     "compiled_argument_bytes",
     "compiled_output_bytes",
@@ -103,15 +107,21 @@ def case_to_json(result: CaseResult, findings: LineFindings | None = None) -> di
         for path, line in dict.fromkeys(_case_lines(result))
         for finding in (findings or {}).get((path, line), [])
     ]
+    site = getattr(result, "site", None)
     return {
         "name": result.name,
         "n": result.ns,
         "verdict": result.status,
+        "axis": getattr(result, "axis", "n"),
+        "site": {"path": site[0], "line": site[1]} if site else None,
+        "notes": list(getattr(result, "notes", [])),
+        "skipped": getattr(result, "skipped", None),
         "error": result.error,
         "details": result.details,
         "figures": {name: [m.figures.get(name) for m in result.measurements] for name in names},
         "fits": {
-            name: {"order": fit.order, "per_n": fit.per_n, "coefficient": fit.coefficient, "exponent": fit.exponent}
+            name: {"order": fit.order, "per_n": fit.per_n, "coefficient": fit.coefficient, "exponent": fit.exponent,
+                   "judged": name not in verdict.unjudged}
             for name, fit in (verdict.fits.items() if verdict else ())
         },
         "flags": [asdict(flag) for flag in (verdict.flags if verdict else [])],
@@ -138,6 +148,19 @@ def to_json(
         "baseline": gate.to_json() if gate is not None else None,
         "cases": [case_to_json(r, findings) for r in results],
     }
+
+
+def _fit_text(result: CaseResult, name: str) -> str:
+    from .scale import UNJUDGED_NOTE
+
+    assert result.verdict is not None
+    fit = result.verdict.fits.get(name)
+    if fit is None:
+        return "-"
+    text = fit.describe(FIGURE_UNITS.get(name, ""))
+    if name in result.verdict.unjudged:
+        text += f" ({UNJUDGED_NOTE})"
+    return text
 
 
 def _format_value(name: str, value: float | None) -> str:
@@ -179,17 +202,26 @@ def _print_finding(console: Console, finding: LineFinding, indent: str) -> None:
             console.print(Text(f"{indent}  + {text.strip()}", style="green"), soft_wrap=True)
 
 
-_STATUS_STYLE = {"ok": "bold green", "fail": "bold red", "error": "bold yellow"}
+_STATUS_STYLE = {"ok": "bold green", "fail": "bold red", "error": "bold yellow", "skipped": "bold blue"}
+_STATUS_WORD = {"skipped": "SKIP"}
 
 
 def print_case_header(console: Console, result: Any) -> bool:
     """``STATUS  name``, and for a case that could not be measured its error and the user's
     traceback. False when the case errored (nothing more to show). ``result`` has ``status``,
     ``name``, ``error`` and ``details`` (scale's and residuals' case results both do)."""
+    word = _STATUS_WORD.get(result.status, result.status.upper())
     console.print(
-        Text.assemble((f"{result.status.upper():5}", _STATUS_STYLE[result.status]), " ", (result.name, "bold")),
+        Text.assemble((f"{word:5}", _STATUS_STYLE[result.status]), " ", (getattr(result, "title", result.name), "bold")),
         soft_wrap=True,
     )
+    for note in getattr(result, "notes", []):
+        console.print(f"  note: {note}", markup=False, soft_wrap=True)
+    skipped = getattr(result, "skipped", None)
+    if skipped is not None:
+        console.print(f"  {skipped}", markup=False, soft_wrap=True)
+        console.print()
+        return False
     if result.error is None:
         return True
     console.print(f"  error: {result.error}", markup=False, soft_wrap=True)
@@ -222,7 +254,7 @@ def render_table(
         table.add_column("")
         for name in _figure_names(result):
             fit = result.verdict.fits.get(name)
-            description = fit.describe(FIGURE_UNITS.get(name, "")) if fit else "-"
+            description = _fit_text(result, name)
             mark = Text("FLAG", style="bold red") if name in flagged else Text("")
             table.add_row(name, *[_format_value(name, m.figures.get(name)) for m in result.measurements], description, mark)
         console.print(table)
@@ -271,11 +303,11 @@ def render_markdown(
     gate: "BaselineComparison | None" = None,
     platform: str | None = None,
 ) -> str:
-    failed = sum(r.status != "ok" for r in results)
+    failed = sum(r.status not in ("ok", "skipped") for r in results)
     gate_failed = gate is not None and not gate.ok
     verdict = "FAIL" if failed or gate_failed else "OK"
     out = [f"## jaxlint scale: {verdict}", ""]
-    summary = f"{len(results) - failed} of {len(results)} case(s) ok"
+    summary = f"{sum(r.status == 'ok' for r in results)} of {len(results)} case(s) ok"
     if platform:
         summary += f", lowered for `{platform}`"
     out += [summary + ".", ""]
@@ -283,7 +315,15 @@ def render_markdown(
     if notes:
         out.append("")
     for result in results:
-        out += [f"### {result.status.upper()} `{result.name}`", ""]
+        out += [f"### {_STATUS_WORD.get(result.status, result.status.upper())} `{result.name}`", ""]
+        if result.title != result.name:
+            out += [f"_{result.title[len(result.name):].strip()}_", ""]
+        out += [f"> note: {_md_escape(note)}" for note in result.notes]
+        if result.notes:
+            out.append("")
+        if result.skipped is not None:
+            out += [result.skipped, ""]
+            continue
         if result.error is not None:
             out += [f"error: {result.error}", ""]
             if result.details:
@@ -295,7 +335,7 @@ def render_markdown(
         out.append("| --- | " + " | ".join("---:" for _ in result.ns) + " | --- | --- |")
         for name in _figure_names(result):
             fit = result.verdict.fits.get(name)
-            description = fit.describe(FIGURE_UNITS.get(name, "")) if fit else "-"
+            description = _fit_text(result, name)
             values = " | ".join(_format_value(name, m.figures.get(name)) for m in result.measurements)
             out.append(f"| {name} | {values} | {_md_escape(description)} | {'**FLAG**' if name in flagged else ''} |")
         out.append("")
@@ -340,6 +380,26 @@ def _gh_property(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _in_workspace(path: str) -> bool:
+    """Whether GitHub can show an annotation on this file: a relative path under the
+    current directory that exists (not site-packages, not ``<no user frame>``)."""
+    import os
+
+    if os.path.isabs(path) or path.startswith(("<", "..")):
+        return False
+    return os.path.isfile(path)
+
+
+def _line_message(line: LineGrowth, findings: LineFindings | None, *, named: bool) -> str:
+    message = f"{line.path}:{line.line}: " if named else ""
+    message += f"{_counts(line)} ({_gained(line)})"
+    for finding in (findings or {}).get((line.path, line.line), []):
+        message += f"\n{finding.code} {finding.name}: {finding.message}"
+        if finding.after is not None:
+            message += f"\nfix: {finding.after.strip()}"
+    return message
+
+
 def render_github(
     results: Sequence[CaseResult],
     *,
@@ -347,33 +407,45 @@ def render_github(
     notes: Sequence[str] = (),
     gate: "BaselineComparison | None" = None,
 ) -> str:
-    """One ``::error`` per growing line (on that line), per other flag, per failed case."""
+    """One ``::error`` per growing line of the user's files (on that line), per other flag,
+    per failed case. Lines outside the working directory (a library's) cannot carry an
+    annotation: they go into the message of the case's own annotation, on the user's call
+    site when there is one."""
     out = [f"::notice title=jaxlint scale::{_gh_data(note)}" for note in notes]
     for result in results:
         title = _gh_property(f"jaxlint scale {result.name}")
+        site = getattr(result, "site", None)
+        at_site = f"file={_gh_property(site[0])},line={site[1]}," if site and _in_workspace(site[0]) else ""
+        if getattr(result, "skipped", None) is not None:
+            out.append(f"::notice {at_site}title={title}::{_gh_data(result.skipped or '')}")
+            continue
         if result.error is not None:
-            out.append(f"::error title={title}::{_gh_data(result.error)}")
+            out.append(f"::error {at_site}title={title}::{_gh_data(result.error)}")
             continue
         assert result.verdict is not None
         if result.verdict.ok:
-            out.append(f"::notice title={title}::{_gh_data(f'{result.name}: no figure grows past the bar')}")
+            out.append(f"::notice {at_site}title={title}::{_gh_data(f'{result.name}: no figure grows past the bar')}")
             continue
         annotated: set[tuple[str, int]] = set()
+        elsewhere: list[str] = []  # library lines, told in the case's own annotation
         for flag in result.verdict.flags:
-            if not flag.lines:
-                out.append(f"::error title={title}::{_gh_data(f'{result.name}: {flag.message}')}")
-                continue
+            user_lines = [line for line in flag.lines if _in_workspace(line.path)]
             for line in flag.lines:
                 if (line.path, line.line) in annotated:
                     continue
                 annotated.add((line.path, line.line))
-                message = f"{result.name}: {flag.message}; this line: {_counts(line)} ({_gained(line)})"
-                for finding in (findings or {}).get((line.path, line.line), []):
-                    message += f"\n{finding.code} {finding.name}: {finding.message}"
-                    if finding.after is not None:
-                        message += f"\nfix: {finding.after.strip()}"
-                location = f"file={_gh_property(line.path)},line={line.line}"
-                out.append(f"::error {location},title={title}::{_gh_data(message)}")
+                text = _line_message(line, findings, named=line not in user_lines)
+                if line in user_lines:
+                    location = f"file={_gh_property(line.path)},line={line.line}"
+                    out.append(f"::error {location},title={title}::{_gh_data(f'{result.name}: {flag.message}; this line: ' + text)}")
+                else:
+                    elsewhere.append(text)
+            if not user_lines:
+                message = f"{result.name}: {flag.message}"
+                if elsewhere:
+                    message += "\ngrowing lines outside this repository:\n" + "\n".join(elsewhere)
+                    elsewhere = []
+                out.append(f"::error {at_site}title={title}::{_gh_data(message)}")
     if gate is not None:
         title = _gh_property(f"jaxlint baseline {gate.path}")
         for regression in gate.regressions:

@@ -2,55 +2,80 @@
 
 A target is ``file.py::NAME`` (a case function), ``file.py`` with ``@jaxlint.case``
 functions, or ``file.py`` as a plain script: then each ``diffeqsolve`` call site the script
-reaches is one case, named ``file.py:LINE`` (see ``script``).
+reaches is one case (see :mod:`.script`), keyed ``file.py:FUNCTION#ORDINAL`` and measured
+as the jitted function around it (see :mod:`.resize`).
 
-By default each (case, n) is lowered in a fresh subprocess (``worker``): caches distort
-timings when several sizes share a process. ``in_process=True`` is faster when only counts
-matter. With ``compile=True`` the worker also compiles (see ``compile``); a compile that
-outlives ``compile_timeout`` is killed and reported as a finding, its lowering kept.
+Where the user's code runs (see :mod:`.session`):
+
+- default: one child process runs the target and lowers it at every n. Op counts do not
+  depend on what a process has cached, so one process is enough for them; timings do, so
+  in this mode the timing figures are shown but not judged (a note says so).
+- ``fresh_process`` (and ``compile``): a fresh child process per n, so that trace, lower
+  and compile seconds are honest; a compile that outlives ``compile_timeout`` is killed and
+  reported as a finding, its lowering kept.
+- ``in_process``: everything here, under a watchdog (:mod:`.guard`).
+
+In every mode ``timeout`` bounds everything the user's code does for one target (running
+or importing it, building cases, tracing and lowering every n); compiles have their own.
+
+:func:`prepared_cases` and :func:`measure_at` are the per-size measurement on its own: a
+case, a size, a :class:`SizeMeasurement`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 from .cases import Target, TargetError, build_case, case_names, load_module
 from .compile import DEFAULT_COMPILE_TIMEOUT, timeout_message
-from .lower import LoweringError
-from .measure import Measurement, measure
-from .verdict import CaseVerdict, Flag, LineGrowth, judge
+from .lower import LoweredProgram, LoweringError, lower_call
+from .measure import Measurement, measure_lowered
+from .verdict import TIMING_FIGURES, CaseVerdict, Flag, LineGrowth, judge
 
 ProgressCallback = Callable[[str, int], None]  # (case name, n) after each measurement
 
-_POLL_SECONDS = 0.05
+# Beside a timing's fit when all n shared one process (caches carry over between sizes).
+UNJUDGED_NOTE = "not judged: one process for all n (--fresh-process)"
 
 
 @dataclass
 class CaseResult:
     """Everything measured for one case; ``error`` set when it could not be measured."""
 
-    name: str
+    name: str  # the key: file.py::NAME, or file.py:FUNCTION#ORDINAL for a script's call
     ns: list[int]
     measurements: list[Measurement] = field(default_factory=list)
     verdict: CaseVerdict | None = None
     error: str | None = None
     details: str | None = None
     compile_timeouts: list[int] = field(default_factory=list)  # sizes whose compile was cut off
+    axis: str = "n"  # what n counts: "save points", "max_steps", or "n" (a case function's own)
+    site: tuple[str, int] | None = None  # (path as shown, line) of the call in the user's file
+    notes: list[str] = field(default_factory=list)  # what was measured, fallbacks
+    skipped: str | None = None  # why the case was not measured (no size to vary)
+    aliases: list[str] = field(default_factory=list)  # names older baselines used for it
 
     @property
     def status(self) -> str:
+        if self.skipped is not None:
+            return "skipped"
         if self.error is not None:
             return "error"
         return "ok" if self.verdict is not None and self.verdict.ok else "fail"
+
+    @property
+    def title(self) -> str:
+        """The name with where it is and what n is, for headers."""
+        parts = []
+        if self.site is not None:
+            parts.append(f"line {self.site[1]}")
+        if self.axis != "n":
+            parts.append(f"n = {self.axis}")
+        return f"{self.name} ({', '.join(parts)})" if parts else self.name
 
 
 @dataclass
@@ -62,12 +87,7 @@ class ScaleRun:
     results: list[CaseResult]
     notes: list[str] = field(default_factory=list)
     compiled: bool = False
-
-
-@dataclass
-class _WorkerOutcome:
-    measurement: Measurement
-    compile_timed_out: bool = False
+    shared_process: bool = False  # all n in one process: timings not judged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,80 +135,185 @@ def resolved_platform(platform: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Workers
+# One case at one size
 
 
-def _kill(process: subprocess.Popen[Any]) -> None:
-    """End the worker we started, and anything it started (its own process group)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+@dataclass
+class PreparedCase:
+    """A case ready to be lowered at any n (the user's file has run or been imported)."""
+
+    name: str
+    axis: str = "n"
+    site: tuple[str, int] | None = None
+    site_key: str | None = None  # a script call's "abs/path.py:LINE", for workers
+    notes: list[str] = field(default_factory=list)
+    skipped: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    lower_at: Callable[[int], tuple[LoweredProgram, list[str]]] | None = None
+
+    def header(self) -> dict[str, Any]:
+        return {"name": self.name, "axis": self.axis, "site": list(self.site) if self.site else None,
+                "site_key": self.site_key, "notes": self.notes, "skipped": self.skipped, "aliases": self.aliases}
 
 
-def _read(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+@dataclass
+class SizeMeasurement:
+    """One case lowered and measured at one n."""
+
+    case: str
+    n: int
+    measurement: Measurement
+    notes: list[str]  # e.g. a fallback taken at this n
+    program: LoweredProgram  # for a later compile (stays in this process)
 
 
-def _run_worker(
-    request: dict[str, Any], label: str, timeout: float | None, compile_timeout: float | None
-) -> _WorkerOutcome:
-    """Run one worker; ``timeout`` bounds the lowering, ``compile_timeout`` the compile after it."""
-    n = request["n"]
-    with tempfile.TemporaryDirectory(prefix="jaxlint-") as scratch:
-        request_path = os.path.join(scratch, "request.json")
-        result_path = os.path.join(scratch, "result.json")
-        log_path = os.path.join(scratch, "stderr.txt")
-        with open(request_path, "w") as handle:
-            json.dump(request, handle)
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "jaxlint.analyzer.worker", request_path, result_path],
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                cwd=os.getcwd(),
-                start_new_session=True,
+def measure_at(case: PreparedCase, n: int) -> SizeMeasurement:
+    """Lower ``case`` at n and measure the program; every failure is a TargetError."""
+    assert case.lower_at is not None, "a skipped case has nothing to lower"
+    program, notes = case.lower_at(n)
+    return SizeMeasurement(case.name, n, measure_lowered(program, n=n), notes, program)
+
+
+def _case_function(module: Any, path: str, name: str, platform: str | None) -> Callable[[int], tuple[LoweredProgram, list[str]]]:
+    def lower_at(n: int) -> tuple[LoweredProgram, list[str]]:
+        built = build_case(module, path, name, n)
+        try:
+            return lower_call(built.fn, built.args, built.kwargs, platform=platform), []
+        except LoweringError as error:
+            raise TargetError(f"{path}::{name} at n={n}: {error}", details=error.details) from error
+
+    return lower_at
+
+
+@contextlib.contextmanager
+def prepared_cases(
+    target: Target,
+    *,
+    argv: Sequence[str] = (),
+    size: str | None = None,
+    platform: str | None = None,
+    capture_only: bool = False,
+    wanted_site: str | None = None,
+) -> Iterator[list[PreparedCase]]:
+    """The target's cases, ready to lower (a script's patches stay in place inside the block).
+
+    Raises TargetError for problems with the whole target (an import or script that fails,
+    a script with no solve call).
+    """
+    from .attribute import display_path
+    from .script import CallSite, ScriptRun, SkipCall, has_case_markers, size_axis
+
+    if target.name is not None or has_case_markers(target.path):
+        module = load_module(target.path)
+        base = os.path.basename(target.path)
+        yield [
+            PreparedCase(f"{base}::{name}", lower_at=_case_function(module, target.path, name, platform))
+            for name in case_names(module, target)
+        ]
+        return
+    from .resize import describe_program, lower_script_call
+
+    wanted = [CallSite.from_key(wanted_site)] if wanted_site else None
+    with ScriptRun(target.path, argv, first_only=capture_only, wanted=wanted) as capture:
+        cases = []
+        for call in capture.calls:
+            case = PreparedCase(
+                call.key, site=(display_path(call.site.path), call.site.line), site_key=call.site.key(),
+                notes=[describe_program(call)], aliases=[call.site.name],
             )
-            started = time.monotonic()
-            lowered_at: float | None = None
-            seen_mtime = 0.0
-            result: dict[str, Any] | None = None
             try:
-                while process.poll() is None:
-                    time.sleep(_POLL_SECONDS)
-                    now = time.monotonic()
-                    if lowered_at is None and os.path.exists(result_path):
-                        mtime = os.path.getmtime(result_path)
-                        if mtime != seen_mtime:
-                            seen_mtime = mtime
-                            result = _read(result_path)
-                            if result is not None and result.get("phase") == "lowered":
-                                lowered_at = now
-                    if lowered_at is None and timeout is not None and now - started > timeout:
-                        _kill(process)
-                        raise TargetError(f"{label}: lowering did not finish in {timeout:g} s at n={n}")
-                    if lowered_at is not None and compile_timeout is not None and now - lowered_at > compile_timeout:
-                        _kill(process)
-                        assert result is not None
-                        return _WorkerOutcome(Measurement.from_json(result["measurement"]), compile_timed_out=True)
-            except BaseException:
-                if process.poll() is None:
-                    _kill(process)
-                raise
-        result = _read(result_path)
-        if result is None:
-            with open(log_path) as log:
-                tail = "\n".join(log.read().strip().splitlines()[-20:])
-            raise TargetError(
-                f"{label}: the measuring process died at n={n} (exit code {process.returncode})",
-                details=tail or None,
+                case.axis = size_axis(call, size)
+            except SkipCall as skip:
+                case.skipped = str(skip)
+            else:
+                case.lower_at = lambda n, call=call, axis=case.axis: lower_script_call(call, n, axis, platform=platform)
+            cases.append(case)
+        yield cases
+
+
+# ---------------------------------------------------------------------------------------------
+# A target at every size: the events a run produces (here or in a child process)
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def measure_target(
+    target: Target,
+    ns: Sequence[int],
+    emit: Emit,
+    *,
+    argv: Sequence[str] = (),
+    size: str | None = None,
+    platform: str | None = None,
+    capture_only: bool = False,
+    activity: Any = None,
+) -> None:
+    """Prepare the target and measure every case at each n, reporting through ``emit``:
+    ``case`` (a header), ``measured`` (one n), ``case_error``, ``target_error``."""
+
+    def doing(text: str) -> None:
+        if activity is not None:
+            activity.text = text
+
+    doing(f"running {target}")
+    try:
+        with prepared_cases(target, argv=argv, size=size, platform=platform, capture_only=capture_only) as cases:
+            for case in cases:
+                emit({"event": "case", **case.header()})
+                if case.skipped is not None:
+                    continue
+                try:
+                    for n in ns:
+                        doing(f"{case.name} at n={n:,}")
+                        sized = measure_at(case, n)
+                        emit({"event": "measured", "name": case.name, "n": n,
+                              "measurement": sized.measurement.to_json(), "notes": sized.notes})
+                except TargetError as error:
+                    emit({"event": "case_error", "name": case.name, "error": str(error), "details": error.details})
+    except TargetError as error:
+        emit({"event": "target_error", "error": str(error), "details": error.details})
+
+
+class Collector:
+    """Case results built from the events of :func:`measure_target`."""
+
+    def __init__(self, ns: list[int], progress: ProgressCallback | None = None) -> None:
+        self.ns = ns
+        self.results: list[CaseResult] = []
+        self.by_name: dict[str, CaseResult] = {}
+        self.headers: dict[str, dict[str, Any]] = {}
+        self.progress = progress
+        self.target_error: TargetError | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "case":
+            result = CaseResult(
+                name=event["name"], ns=list(self.ns), axis=event.get("axis") or "n",
+                site=tuple(event["site"]) if event.get("site") else None,  # type: ignore[arg-type]
+                notes=list(event.get("notes") or []), skipped=event.get("skipped"), aliases=list(event.get("aliases") or []),
             )
-    if "error" in result:
-        raise TargetError(result["error"], details=result.get("details"))
-    return _WorkerOutcome(Measurement.from_json(result["measurement"]))
+            self.results.append(result)
+            self.by_name[result.name] = result
+            self.headers[result.name] = event
+        elif kind == "measured":
+            result = self.by_name[event["name"]]
+            result.measurements.append(Measurement.from_json(event["measurement"]))
+            result.notes.extend(note for note in event.get("notes", []) if note not in result.notes)
+            if self.progress is not None:
+                self.progress(result.name, event["n"])
+        elif kind == "case_error":
+            result = self.by_name[event["name"]]
+            result.error, result.details = event["error"], event.get("details")
+        elif kind == "target_error":
+            self.target_error = TargetError(event["error"], details=event.get("details"))
+
+    def unfinished(self) -> CaseResult | None:
+        """The case being measured when the run stopped (None if all finished)."""
+        for result in self.results:
+            if result.status != "skipped" and result.error is None and len(result.measurements) < len(result.ns):
+                return result
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,8 +338,15 @@ def run_lines(measurements: Sequence[Measurement], limit: int = 10) -> list[Line
     return grown[:limit]
 
 
-def _judge(result: CaseResult, max_order: str, compile_timeout: float | None) -> None:
-    verdict = judge(result.measurements, max_order=max_order)
+def judge_case(result: CaseResult, max_order: str, *, compile_timeout: float | None = None, judge_timings: bool = True) -> None:
+    """Fit and flag ``result``'s figures (errors for a case that cannot be judged)."""
+    if result.status in ("skipped", "error"):
+        return
+    try:
+        verdict = judge(result.measurements, max_order=max_order, unjudged=() if judge_timings else TIMING_FIGURES)
+    except ValueError as error:
+        result.error = f"{result.name}: {error}"
+        return
     for flag in verdict.flags:
         if flag.figure == "longest_run" and not flag.lines:
             flag.lines = run_lines(result.measurements)
@@ -225,115 +357,7 @@ def _judge(result: CaseResult, max_order: str, compile_timeout: float | None) ->
 
 
 # ---------------------------------------------------------------------------------------------
-# Targets
-
-
-def _case_results(
-    target: Target,
-    ns: list[int],
-    *,
-    in_process: bool,
-    timeout: float | None,
-    platform: str | None,
-    compile: bool,
-    compile_timeout: float | None,
-    progress: ProgressCallback | None,
-) -> list[CaseResult]:
-    # The parent imports the user's file only when it must: to run in-process, or to find the
-    # @jaxlint.case functions. A named case in subprocess mode is loaded by the workers alone.
-    module = None
-    if in_process or target.name is None:
-        module = load_module(target.path)  # raises TargetError for import problems
-        names = case_names(module, target)
-    else:
-        names = [target.name]
-    results: list[CaseResult] = []
-    for name in names:
-        label = f"{target.path}::{name}"
-
-        def in_process_measurement(n: int, name: str = name, label: str = label) -> Measurement:
-            built = build_case(module, target.path, name, n)
-            try:
-                return measure(built.fn, built.args, built.kwargs, n=n, platform=platform)
-            except LoweringError as error:
-                raise TargetError(f"{label} at n={n}: {error}", details=error.details) from error
-
-        def worker_request(n: int, name: str = name) -> dict[str, Any]:
-            return {"path": target.path, "name": name, "n": n, "platform": platform, "compile": compile}
-
-        result = CaseResult(name=f"{os.path.basename(target.path)}::{name}", ns=ns)
-        _measure_each_size(
-            result, label, in_process_measurement if in_process else None, worker_request,
-            timeout=timeout, compile_timeout=compile_timeout if compile else None, progress=progress,
-        )
-        results.append(result)
-    return results
-
-
-def _script_results(
-    target: Target,
-    ns: list[int],
-    *,
-    in_process: bool,
-    timeout: float | None,
-    platform: str | None,
-    compile: bool,
-    compile_timeout: float | None,
-    capture_only: bool,
-    progress: ProgressCallback | None,
-) -> list[CaseResult]:
-    from .script import build_call, capture_script, explain_lowering_error
-
-    capture = capture_script(target.path, first_only=capture_only)  # TargetError: raised / no solve
-    results: list[CaseResult] = []
-    for call in capture.calls:
-
-        def in_process_measurement(n: int, call: Any = call) -> Measurement:
-            fn, args = build_call(call, n)
-            try:
-                return measure(fn, args, n=n, platform=platform)
-            except LoweringError as error:
-                message = explain_lowering_error(call, error) or f"{call.site.name} at n={n}: {error}"
-                raise TargetError(message, details=error.details) from error
-
-        def worker_request(n: int, call: Any = call) -> dict[str, Any]:
-            return {"path": target.path, "site": call.site.key(), "n": n, "platform": platform, "compile": compile}
-
-        result = CaseResult(name=call.site.name, ns=ns)
-        _measure_each_size(
-            result, call.site.name, in_process_measurement if in_process else None, worker_request,
-            timeout=timeout, compile_timeout=compile_timeout if compile else None, progress=progress,
-        )
-        results.append(result)
-    return results
-
-
-def _measure_each_size(
-    result: CaseResult,
-    label: str,
-    in_process_measurement: Callable[[int], Measurement] | None,
-    worker_request: Callable[[int], dict[str, Any]],
-    *,
-    timeout: float | None,
-    compile_timeout: float | None,
-    progress: ProgressCallback | None,
-) -> None:
-    """Fill ``result`` with a measurement per n (in this process, or a fresh worker per n);
-    the first TargetError becomes the case's error and stops only this case."""
-    try:
-        for n in result.ns:
-            if in_process_measurement is not None:
-                measurement = in_process_measurement(n)
-            else:
-                outcome = _run_worker(worker_request(n), label, timeout, compile_timeout)
-                measurement = outcome.measurement
-                if outcome.compile_timed_out:
-                    result.compile_timeouts.append(n)
-            result.measurements.append(measurement)
-            if progress is not None:
-                progress(result.name, n)
-    except TargetError as error:
-        result.error, result.details = str(error), error.details
+# Entry point
 
 
 def run_scale_report(
@@ -341,6 +365,7 @@ def run_scale_report(
     sizes: Sequence[int],
     *,
     in_process: bool = False,
+    fresh_process: bool = False,
     timeout: float | None = None,
     platform: str | None = None,
     max_order: str = "constant",
@@ -348,36 +373,46 @@ def run_scale_report(
     compile: bool = False,
     compile_timeout: float | None = DEFAULT_COMPILE_TIMEOUT,
     capture_only: bool = False,
+    argv: Sequence[str] = (),
+    size: str | None = None,
 ) -> ScaleRun:
     """Measure every case of ``target`` at each n; a failing case never stops the others.
 
     Raises :class:`TargetError` for problems with the whole target (missing file, a script
-    that raises or calls no solve) and ``ValueError`` for contradictory options.
+    that raises or calls no solve, the timeout) and ``ValueError`` for contradictory options.
     """
-    from .script import has_case_markers
+    from .guard import check_timeout
+    from .session import run_fresh_processes, run_in_process, run_session
 
     ns = sorted(set(sizes))
     if len(ns) < 2:
         raise ValueError("--n needs at least two distinct sizes to fit growth")
-    if compile and in_process:
-        raise ValueError("--compile needs a fresh process per n (compile caches and timeouts); drop --in-process")
+    check_timeout(timeout)
+    if in_process and (compile or fresh_process):
+        raise ValueError("--compile and --fresh-process need a fresh process per n; drop --in-process")
     with platform_settings(platform) as notes:
         if compile and platform not in (None, "cpu", resolved_platform(None)):
             notes.append(f"no compile: this machine cannot compile for {platform} (lowering only)")
             compile = False
-        options = dict(in_process=in_process, timeout=timeout, platform=platform, compile=compile,
-                       compile_timeout=compile_timeout, progress=progress)
-        if target.name is None and not has_case_markers(target.path):
-            results = _script_results(target, ns, capture_only=capture_only, **options)  # type: ignore[arg-type]
+        fresh = fresh_process or compile
+        options = dict(argv=list(argv), size=size, platform=platform, capture_only=capture_only)
+        collector = Collector(ns, progress)
+        if in_process:
+            run_in_process(target, ns, collector, timeout=timeout, **options)
+        elif fresh:
+            run_fresh_processes(target, ns, collector, timeout=timeout, compile=compile,
+                                compile_timeout=compile_timeout if compile else None, **options)
         else:
-            results = _case_results(target, ns, **options)  # type: ignore[arg-type]
-    for result in results:
-        if result.error is None:
-            try:
-                _judge(result, max_order, compile_timeout)
-            except ValueError as error:
-                result.error = f"{result.name}: {error}"
-    return ScaleRun(target=str(target), platform=resolved_platform(platform), results=results, notes=notes, compiled=compile)
+            run_session(target, ns, collector, timeout=timeout, **options)
+        if collector.target_error is not None:
+            raise collector.target_error
+    for result in collector.results:
+        judge_case(result, max_order, compile_timeout=compile_timeout, judge_timings=fresh)
+    measured_on = next((m.platform for r in collector.results for m in r.measurements), None)
+    return ScaleRun(
+        target=str(target), platform=platform or measured_on or resolved_platform(None), results=collector.results,
+        notes=notes, compiled=compile, shared_process=not fresh,
+    )
 
 
 def run_scale(

@@ -17,7 +17,7 @@ from .measure import Measurement
 from .walk import BRANCH_OPS, CALL_OP, LOOP_OPS
 
 # Figures measured by a clock: fitted with noise tolerance, never flagged below super-linear.
-TIMING_FIGURES = ("trace_seconds", "lower_seconds", "compile_seconds")
+TIMING_FIGURES = ("trace_seconds", "lower_seconds", "compile_seconds", "compile_cpu_seconds")
 
 # Which op kinds make up each structural figure, to find the lines behind a flag.
 _FIGURE_OPS: dict[str, frozenset[str] | None] = {
@@ -51,6 +51,7 @@ class Flag:
 class CaseVerdict:
     fits: dict[str, Fit]
     flags: list[Flag]
+    unjudged: tuple[str, ...] = ()  # fitted and shown, never flagged (timings from one shared process)
 
     @property
     def ok(self) -> bool:
@@ -89,9 +90,13 @@ def growing_lines(
 
 
 def judge(
-    measurements: Sequence[Measurement], max_order: str = "constant", figures: Sequence[str] | None = None
+    measurements: Sequence[Measurement],
+    max_order: str = "constant",
+    figures: Sequence[str] | None = None,
+    unjudged: Sequence[str] = (),
 ) -> CaseVerdict:
-    """Fit every figure across the measurements and flag those past the bar."""
+    """Fit every figure across the measurements and flag those past the bar (``unjudged``
+    figures are fitted and shown, never flagged: timings from one shared process)."""
     ordered = sorted(measurements, key=lambda m: m.n or 0)
     ns = [m.n for m in ordered]
     if any(n is None for n in ns) or len(set(ns)) < 2:
@@ -107,7 +112,7 @@ def judge(
         exact = name not in TIMING_FIGURES
         fit = fit_growth(ns, values, exact=exact)  # type: ignore[arg-type]
         fits[name] = fit
-        if fit.order == "constant" or fit.per_n <= 0:
+        if fit.order == "constant" or fit.per_n <= 0 or name in unjudged:
             continue
         bar = structural_bar if name in STRUCTURAL_FIGURES else other_bar
         if order_rank(fit.order) <= order_rank(bar):
@@ -116,4 +121,4 @@ def judge(
         message = f"{name} grows {fit.describe(unit)} (allowed: {bar})"
         lines = growing_lines(ordered, _FIGURE_OPS[name]) if name in _FIGURE_OPS else []
         flags.append(Flag(figure=name, order=fit.order, message=message, lines=lines))
-    return CaseVerdict(fits=fits, flags=flags)
+    return CaseVerdict(fits=fits, flags=flags, unjudged=tuple(name for name in unjudged if name in fits))

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 _SIZE = re.compile(r"^(?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?P<suffix>[kKmM]?)$")
 _SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000}
@@ -77,3 +78,49 @@ def size_progress(console: Console, description: str) -> Iterator[Callable[[str,
             bar.update(task, advance=1, description=f"{what} n={n:,}")
 
         yield advance
+
+
+class ScriptArgsCommand(click.Command):
+    """A command whose arguments after ``--`` are not its own: ``jaxlint scale solve.py --n 1k,2k
+    -- cfg.yaml`` hands ``["cfg.yaml"]`` to the script as ``sys.argv[1:]``
+    (``ctx.meta["script_args"]``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta["script_args"] = list(args[cut + 1 :])
+            args = args[:cut]
+        else:
+            ctx.meta["script_args"] = []
+        return super().parse_args(ctx, args)
+
+
+class SecondsParam(click.ParamType):
+    """A positive, finite number of seconds (``nan`` and ``inf`` are refused)."""
+
+    name = "SECONDS"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float) and math.isfinite(value) and value > 0:
+            return value
+        try:
+            seconds = float(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a positive, finite number of seconds", param, ctx)
+        return seconds
+
+
+def output_format_option(choices: list[str], help_text: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
+    """``--output-format`` (``--format`` kept as an alias)."""
+    return click.option(
+        "--output-format", "--format", "output_format", type=click.Choice(choices), default=choices[0],
+        show_default=True, help=help_text,
+    )
+
+
+def exit_interrupted(console: Console, message: str = "interrupted") -> NoReturn:
+    """Ctrl-C, or KeyboardInterrupt raised by the user's code: one line, exit 130."""
+    console.print(f"error: {message}", markup=False, soft_wrap=True)
+    sys.exit(EXIT_INTERRUPTED)

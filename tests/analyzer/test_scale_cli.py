@@ -95,9 +95,9 @@ def test_bad_input_exits_2_with_a_named_error(target, sizes, message):
 
 
 def test_bad_name_is_named_in_subprocess_mode_too():
-    code, out, _ = run("scale", f"{PROGRAMS}::nope", "--n", "16,64")
+    code, out, err = run("scale", f"{PROGRAMS}::nope", "--n", "16,64")
     assert code == 2
-    assert "no function named 'nope'" in out
+    assert "no function named 'nope'" in err
 
 
 @pytest.mark.parametrize("token, value", [("1k", 1000), ("2.5k", 2500), ("1e4", 10000), ("30000", 30000), ("1M", 1_000_000)])
