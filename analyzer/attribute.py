@@ -110,17 +110,67 @@ def parse_location(location: str) -> Frames:
     return Frames(frames, blamed)
 
 
+@lru_cache(maxsize=256)
+def _loops(path: str) -> tuple[tuple[int, int, int], ...]:
+    """(loop line, first body line, last body line) of every Python ``for``/``while`` in a file."""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename=path)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return ()
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and node.body:
+            end = max(getattr(child, "end_lineno", None) or child.lineno for child in node.body)
+            spans.append((node.lineno, node.body[0].lineno, end))
+    return tuple(spans)
+
+
+@lru_cache(maxsize=None)
+def _users_file(path: str) -> bool:
+    """Loops are looked up in the user's own files only (not installed packages: a library's
+    fixed loops over stages are not the user's to change, and parsing them costs)."""
+    real = os.path.realpath(path) if os.path.isabs(path) else path
+    return not is_internal(path) and not real.startswith(_SITE_ROOTS) and os.path.isfile(real)
+
+
+@lru_cache(maxsize=65536)
+def loop_lines(location: str) -> tuple[SourceLine, ...]:
+    """The Python loops that were running when the op at ``location`` was traced: every user
+    frame (the op's own line and its callers', up to jaxlint's) inside a loop's body. A loop
+    unrolls its whole body, so its line is charged with all of it as well."""
+    raw = _FRAME.findall(location)
+    cut = next((i for i, (path, _, _) in enumerate(raw) if _is_driver(path)), len(raw))
+    found: dict[SourceLine, None] = {}
+    for path, line_text, _ in raw[:cut]:
+        if not _users_file(path):
+            continue
+        line = int(line_text)
+        for loop_line, first, last in _loops(os.path.realpath(path) if os.path.isabs(path) else path):
+            if first <= line <= last:
+                found[SourceLine(display_path(path), loop_line)] = None
+    return tuple(found)
+
+
 # Ops whose every frame is internal, even after borrowing from call sites.
 UNKNOWN_LINE = SourceLine("<no user frame>", 0)
 
 LineOps = dict[SourceLine, Counter[str]]
+
+# The pseudo op kind under which a line's dense-constant bytes are kept (see attribute_lines).
+CONSTANT_BYTES_KEY = "constant_bytes"
 
 
 def attribute_lines(walk: ProgramWalk) -> LineOps:
     """Inlined op counts per blamed source line: ``{SourceLine: Counter(op name -> count)}``.
 
     Consistent with the ``ops_inlined`` figure: each call site charges its callee's ops once,
-    to the callee's own lines, or to the call site's line where the callee has none.
+    to the callee's own lines, or to the call site's line where the callee has none. A
+    constant with no user frame of its own (jax hoists literals to the jit's frame) is
+    charged to the line of the op that uses it. Each line's dense-constant bytes are kept
+    under the pseudo op :data:`CONSTANT_BYTES_KEY` (not an op: callers leave it out of op counts).
     """
     functions = walk.functions
     memo: dict[str, dict[SourceLine | None, Counter[str]]] = {}
@@ -133,6 +183,15 @@ def attribute_lines(walk: ProgramWalk) -> LineOps:
         for (location, op_name), count in body.located_ops.items():
             blamed = parse_location(location).blamed
             lines.setdefault(blamed, Counter())[op_name] += count
+            for loop in loop_lines(location):
+                if loop != blamed:
+                    lines.setdefault(loop, Counter())[op_name] += count
+        for (location, user, size), count in body.constants.items():
+            blamed = parse_location(location).blamed or (parse_location(user).blamed if user else None)
+            ops = lines.setdefault(blamed, Counter())
+            ops["stablehlo.constant"] += count
+            if size:
+                ops[CONSTANT_BYTES_KEY] += size * count
         for site_ in body.calls:
             if site_.callee not in functions:
                 continue

@@ -16,6 +16,7 @@ JSON schema ``jaxlint.scale/1`` (stable; new keys may be added, none removed or 
                            "lines": [{"path", "line", "counts": [per n], "gained": {op: int}}]}],
                 "top_ops": {op name: [count per n]},
                 "runs": [{"path", "line", "pattern": [op names], "repeats": [per n]}],
+                "constant_lines": [{"path", "line", "counts": [bytes per n], "gained"}],
                 "compile_timeouts": [n],
                 "lint": [{"path", "line", "code", "name", "message",
                           "fix": null | {"applicability", "before", "after"}}]}]}
@@ -127,6 +128,7 @@ def case_to_json(result: CaseResult, findings: LineFindings | None = None) -> di
         "flags": [asdict(flag) for flag in (verdict.flags if verdict else [])],
         "top_ops": _top_ops(result),
         "runs": _runs_across_n(result),
+        "constant_lines": [asdict(line) for line in _constant_lines(result)],
         "compile_timeouts": result.compile_timeouts,
         "lint": lint,
     }
@@ -190,7 +192,21 @@ def _sections(result: CaseResult) -> list[tuple[str, list[LineGrowth]]]:
     growing_runs = runs.lines if runs is not None else run_lines(result.measurements)
     if growing_runs:
         sections.append(("unrolled runs that grow (repeats of one op pattern in a row, at each n)", growing_runs))
+    constants = _constant_lines(result)
+    if constants:
+        sections.append(("source lines whose constant bytes grow (bytes at each n)", constants))
     return sections
+
+
+def _constant_lines(result: CaseResult) -> list[LineGrowth]:
+    """Lines whose dense constants grow (a closed-over array baked into the program)."""
+    from .attribute import CONSTANT_BYTES_KEY
+    from .verdict import growing_lines
+
+    fit = result.verdict.fits.get("constant_bytes") if result.verdict else None
+    if fit is None or fit.order == "constant":
+        return []
+    return growing_lines(result.measurements, frozenset({CONSTANT_BYTES_KEY}))
 
 
 def _print_finding(console: Console, finding: LineFinding, indent: str) -> None:

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from .attribute import CONSTANT_BYTES_KEY, UNKNOWN_LINE
 from .figures import FIGURE_UNITS, STRUCTURAL_FIGURES
 from .fit import ORDERS, Fit, fit_growth, order_rank
 from .measure import Measurement
@@ -26,6 +27,7 @@ _FIGURE_OPS: dict[str, frozenset[str] | None] = {
     "branches": BRANCH_OPS,
     "loops": LOOP_OPS,
     "calls": frozenset({CALL_OP}),
+    "constant_bytes": frozenset({CONSTANT_BYTES_KEY}),
 }
 
 
@@ -69,12 +71,16 @@ def allowed_orders(max_order: str) -> tuple[str, str]:
 def growing_lines(
     measurements: Sequence[Measurement], op_kinds: frozenset[str] | None, limit: int = 10
 ) -> list[LineGrowth]:
-    """Lines whose op count (of ``op_kinds``, or all ops) is larger at the largest n than the smallest."""
+    """Lines whose op count (of ``op_kinds``, or all ops) is larger at the largest n than the
+    smallest (a Python loop's line counts every op made while it ran: see attribute). Ops with no user frame
+    at all (``<no user frame>``) count in the figures but name no line here."""
     ordered = sorted(measurements, key=lambda m: m.n or 0)
-    keys = sorted({key for m in ordered for key in m.lines})
+    keys = sorted({key for m in ordered for key in m.lines} - {str(UNKNOWN_LINE)})
 
     def selected(ops: dict[str, int]) -> Counter[str]:
-        return Counter({k: v for k, v in ops.items() if op_kinds is None or k in op_kinds})
+        if op_kinds is None:  # every op (the constant-bytes tally is not an op)
+            return Counter({k: v for k, v in ops.items() if k != CONSTANT_BYTES_KEY})
+        return Counter({k: v for k, v in ops.items() if k in op_kinds})
 
     grown: list[LineGrowth] = []
     for key in keys:

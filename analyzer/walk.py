@@ -42,6 +42,10 @@ class FunctionBody:
     located_ops: Counter[tuple[str, str]] = field(default_factory=Counter)
     custom_call_targets: Counter[str] = field(default_factory=Counter)
     constant_bytes: int = 0
+    # Constants apart: (own location, first user's location or "", dense bytes) -> count.
+    # A constant jax hoisted out of the user's code carries only the jit's own frame; the
+    # op that uses it says which line it belongs to (see attribute).
+    constants: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     max_depth: int = 0
     # Every op in walk order as (block number within this function, op name, the op).
     # The live op objects are kept so that only ops inside candidate runs ever pay for a
@@ -133,6 +137,7 @@ def _walk_function(body: FunctionBody, func_op: Any) -> None:
     from jaxlib.mlir import ir
 
     located: dict[tuple[Any, str], int] = {}
+    constants: dict[tuple[Any, Any, int], int] = {}
     calls: list[tuple[Any, Any]] = []  # (call op, location attribute)
     sequence = body.sequence
     # Block tracking without asking each op for its block (as costly as the whole walk):
@@ -173,12 +178,17 @@ def _walk_function(body: FunctionBody, func_op: Any) -> None:
         if name == CALL_OP:
             calls.append((op, location))
             return advance
+        if name == CONSTANT_OP:
+            size = _dense_constant_bytes(op)
+            body.constant_bytes += size
+            user = next(iter(op.result.uses), None)
+            constant_key = (location, user.owner.location.attr if user is not None else None, size)
+            constants[constant_key] = constants.get(constant_key, 0) + 1
+            return advance
         key = (location, name)
         located[key] = located.get(key, 0) + 1
         if name == CUSTOM_CALL_OP:
             body.custom_call_targets[_custom_call_target(op)] += 1
-        elif name == CONSTANT_OP:
-            body.constant_bytes += _dense_constant_bytes(op)
         return advance
 
     func_op.walk(visit, ir.WalkOrder.PRE_ORDER)
@@ -192,6 +202,9 @@ def _walk_function(body: FunctionBody, func_op: Any) -> None:
     for (location, name), count in located.items():
         body.located_ops[(text(location), name)] += count
         body.op_counts[name] += count
+    for (location, user, size), count in constants.items():
+        body.constants[(text(location), text(user) if user is not None else "", size)] += count
+        body.op_counts[CONSTANT_OP] += count
     if calls:
         body.op_counts[CALL_OP] += len(calls)
     body.calls.extend(

@@ -90,3 +90,14 @@ def not_a_case(n):
 
 def raises(n):
     raise RuntimeError(f"no program at n={n}")
+
+
+def closed_over_table(n):
+    import numpy as np
+
+    table = np.linspace(0.0, 1.0, n, dtype=np.float32)
+
+    def shift(x):
+        return x + jnp.sum(jnp.asarray(table) * 2.0)  # LINE: table
+
+    return shift, (jnp.ones(3),)
