@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.rules._lint import ModuleResult
 
-ENGINE_VERSION = "4"
+ENGINE_VERSION = "5"  # 5: summaries carry types (bases, fields, dispatches, flows)
 # Below this much source, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 400_000
 _RULES_DIR = Path(__file__).resolve().parent
@@ -41,18 +41,26 @@ def content_hash(*parts: str | bytes) -> str:
     return digest.hexdigest()
 
 
+def _libcst_version() -> str:
+    """libcst's version from the name of its ``.dist-info`` folder on sys.path (what
+    importlib.metadata reads too, without importing email, urllib and friends)."""
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith("libcst-") and name.endswith(".dist-info"):
+                return name[len("libcst-") : -len(".dist-info")]
+    return "?"
+
+
 @functools.lru_cache(maxsize=1)  # one read of the rule sources per process (the server lints per keystroke)
 def rules_fingerprint() -> str:
     """Changes whenever any rule's (or the engine's) source changes: part of result keys."""
     # The parser and Python's own grammar (ast) shape every result: part of the key too
-    # (read from the installed metadata: importing libcst would cost the warm path 0.2 s).
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        libcst_version = version("libcst")
-    except PackageNotFoundError:
-        libcst_version = "?"
-    runtime = f"{ENGINE_VERSION}|{_PYTHON}|{libcst_version}"
+    # (importing libcst would cost the warm path 0.2 s, importlib.metadata 0.03 s).
+    runtime = f"{ENGINE_VERSION}|{_PYTHON}|{_libcst_version()}"
     digest = hashlib.blake2b(runtime.encode(), digest_size=16)
     for file in sorted(_RULES_DIR.glob("*.py")):
         try:
