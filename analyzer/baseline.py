@@ -4,7 +4,10 @@
 platform it was lowered for (counts differ between platforms, so a baseline is per
 platform) and the jaxlint/jax versions. ``--baseline F --tolerance 5%`` compares each
 structural figure (ops, inlined ops, branches, loops, calls, longest run) at each n the
-two runs share: a figure above ``old × (1 + tolerance)`` fails the gate. Timings are kept
+two runs share: a figure above ``old × (1 + tolerance)`` fails the gate. A script's cases are
+keyed by function and ordinal (``solve.py:step#1``), so lines added above a call do not
+unmatch it; a baseline from before, keyed by line (``solve.py:24``), is matched to them
+(:func:`_old_keys`) and re-saved with the new keys by ``--save-baseline``. Timings are kept
 in the file for the reader but never gated: this machine's noise is not a regression.
 """
 
@@ -52,6 +55,7 @@ class BaselineComparison:
     regressions: list[Regression] = field(default_factory=list)
     compared: int = 0  # (case, figure, n) triples compared
     unmatched_cases: list[str] = field(default_factory=list)  # cases of this run not in the baseline
+    migrated: dict[str, str] = field(default_factory=dict)  # this run's case -> the old key it matched
 
     @property
     def ok(self) -> bool:
@@ -64,6 +68,7 @@ class BaselineComparison:
             "ok": self.ok,
             "compared": self.compared,
             "unmatched_cases": self.unmatched_cases,
+            "migrated": self.migrated,
             "regressions": [
                 {"case": r.case, "figure": r.figure, "n": r.n, "old": r.old, "new": r.new} for r in self.regressions
             ],
@@ -86,13 +91,17 @@ def baseline_document(run: ScaleRun) -> dict[str, Any]:
 
     cases = {}
     for result in run.results:
-        if result.error is not None:
+        if result.error is not None or result.skipped is not None:
             continue
         names = sorted({name for m in result.measurements for name in m.figures})
         cases[result.name] = {
             "n": result.ns,
             "figures": {name: [m.figures.get(name) for m in result.measurements] for name in names},
         }
+        if result.site is not None:  # shown to the reader; never the key
+            cases[result.name]["line"] = result.site[1]
+        if result.axis != "n":
+            cases[result.name]["axis"] = result.axis
     return {
         "schema": SCHEMA,
         "jaxlint_version": __version__,
@@ -147,6 +156,39 @@ def load_baseline(path: str) -> dict[str, Any]:
     return document
 
 
+_OLD_SCRIPT_KEY = re.compile(r"^(?P<file>.+\.py):(?P<line>\d+)$")
+
+
+def _old_keys(document: dict[str, Any], run: ScaleRun) -> dict[str, str]:
+    """This run's script cases -> keys of a baseline written before cases were keyed by
+    function (``solve.py:24``, by line). A case whose old line is unchanged matches it
+    directly; otherwise, per file, the old keys and this run's cases are paired in line
+    order when there are as many of each (lines added above a call move it, not reorder)."""
+    old_by_file: dict[str, list[tuple[int, str]]] = {}
+    for key in document["cases"]:
+        match = _OLD_SCRIPT_KEY.match(key)
+        if match:
+            old_by_file.setdefault(match.group("file"), []).append((int(match.group("line")), key))
+    if not old_by_file:
+        return {}
+    pairs: dict[str, str] = {}
+    new_by_file: dict[str, list[tuple[int, str]]] = {}
+    for result in run.results:
+        if result.name in document["cases"] or result.site is None:
+            continue
+        direct = next((alias for alias in result.aliases if alias in document["cases"]), None)
+        if direct is not None:
+            pairs[result.name] = direct
+            continue
+        new_by_file.setdefault(result.name.split(":", 1)[0], []).append((result.site[1], result.name))
+    for file, new in new_by_file.items():
+        old = [entry for entry in sorted(old_by_file.get(file, [])) if entry[1] not in pairs.values()]
+        if old and len(old) == len(new):
+            for (_, old_key), (_, new_key) in zip(old, sorted(new)):
+                pairs[new_key] = old_key
+    return pairs
+
+
 def compare(document: dict[str, Any], run: ScaleRun, tolerance: float, path: str) -> BaselineComparison:
     """Structural figures of ``run`` against the baseline, at every n both have."""
     if document["platform"] != run.platform:
@@ -155,10 +197,14 @@ def compare(document: dict[str, Any], run: ScaleRun, tolerance: float, path: str
             f"(keep one baseline per platform, or pass --platform {document['platform']})"
         )
     comparison = BaselineComparison(path=path, tolerance=tolerance)
+    migration = _old_keys(document, run)
     for result in run.results:
-        if result.error is not None:
+        if result.error is not None or result.skipped is not None:
             continue
         old_case = document["cases"].get(result.name)
+        if old_case is None and result.name in migration:
+            old_case = document["cases"][migration[result.name]]
+            comparison.migrated[result.name] = migration[result.name]
         if old_case is None:
             comparison.unmatched_cases.append(result.name)
             continue

@@ -87,6 +87,7 @@ def _os_exit_raises() -> Iterator[None]:
 def guarded(timeout: float | None, activity: Activity, *, redirect: bool = True) -> Iterator[None]:
     """Run the block under a deadline (whole-process exit 2 when missed), with stdout on
     stderr and ``os._exit`` turned into :class:`UserExit`."""
+    _THREADS_BEFORE.update(threading.enumerate())
     done = threading.Event()
     real_exit = os._exit
 
@@ -109,10 +110,16 @@ def guarded(timeout: float | None, activity: Activity, *, redirect: bool = True)
         done.set()
 
 
+_THREADS_BEFORE: set[threading.Thread] = set()  # threads alive before any user code ran
+
+
 def exit_now(code: int) -> None:
     """End the process with ``code`` once our output is flushed, even when the user's code
     left non-daemon threads running (they would keep the interpreter alive forever)."""
-    alive = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    alive = [
+        t for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive() and _THREADS_BEFORE and t not in _THREADS_BEFORE
+    ]
     if not alive:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):

@@ -301,6 +301,8 @@ def _print_gate(console: Console, gate: "BaselineComparison") -> None:
             console.print(f"  {regression.describe()}", markup=False, soft_wrap=True)
     for name in gate.unmatched_cases:
         console.print(f"  note: {name} is not in the baseline (not gated)", markup=False, soft_wrap=True)
+    for name, old in getattr(gate, "migrated", {}).items():
+        console.print(f"  note: {name} matched the baseline's {old} (keyed by line; --save-baseline re-keys it)", markup=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------------
