@@ -30,7 +30,7 @@ from ._interpolation import (
     ThirdOrderHermitePolynomialInterpolation,
 )
 from ._kvaerno import Kvaerno3, Kvaerno4, Kvaerno5
-from ._newton import Newton
+from ._newton import Newton, VeryChord, with_stepsize_controller_tols
 from ._results import RESULTS
 from ._rk2 import Heun, Midpoint, Ralston
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
@@ -69,6 +69,8 @@ __all__ = [
     "Kvaerno4",
     "Kvaerno5",
     "Newton",
+    "VeryChord",
+    "with_stepsize_controller_tols",
     "AbstractStepSizeController",
     "ConstantStepSize",
     "StepTo",

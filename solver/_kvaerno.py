@@ -7,7 +7,7 @@ stages, step ``h`` and increments ``k_i = f(t0 + c_i h, Y_i) h`` solves, stage a
     Y_i = y0 + sum_{j<i} a_ij k_j + gamma k_i,  k_i = f(t0 + c_i h, Y_i) h   (i = 2..s)
 
 Every implicit stage has the same diagonal ``gamma``, so one LU factorisation of
-``I - gamma h J`` serves all stages (chord iterations, see `Newton`). Kværnø's methods are
+``I - gamma h J`` serves all stages (chord iterations, see `VeryChord`). Kværnø's methods are
 *stiffly accurate*: the solution is the last stage (``b = a_s``) and the embedded solution of
 one order less is the stage before (``b_hat = a_{s-1}``), both at ``c = 1``, so the error
 estimate ``y1 - y1_hat`` costs nothing extra. The main methods are L-stable.
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -36,9 +36,9 @@ import numpy as np
 from jax import lax
 
 from ._custom_types import Args, Array, BoolScalarLike, DenseInfo, RealScalarLike, Y
-from ._implicit import chord_factor, linearise_step
+from ._implicit import chord_factor, linearise_step, solve_stage
 from ._interpolation import ThirdOrderHermitePolynomialInterpolation
-from ._newton import Newton
+from ._newton import VeryChord, is_very_chord
 from ._results import RESULTS
 from ._solver_base import AbstractImplicitSolver
 from ._term import AbstractTerm
@@ -215,7 +215,8 @@ class AbstractESDIRK(AbstractImplicitSolver):
     interpolation_cls: ClassVar[type[ThirdOrderHermitePolynomialInterpolation]] = (
         ThirdOrderHermitePolynomialInterpolation
     )
-    root_finder: eqx.AbstractVar[Newton]
+    root_finder: eqx.AbstractVar[Any]
+    root_find_max_steps: eqx.AbstractVar[int]
 
     def order(self, terms: AbstractTerm) -> int:
         del terms
@@ -242,10 +243,11 @@ class AbstractESDIRK(AbstractImplicitSolver):
     ) -> tuple[Y, Y, DenseInfo, None, Array]:
         del solver_state, made_jump
         tableau = self.tableau
-        problem = linearise_step(terms, t0, t1, y0, args)
+        chord = is_very_chord(self.root_finder)
+        problem = linearise_step(terms, t0, t1, y0, args, with_jacobian=chord)
         dtype = problem.y0.dtype
         gamma = tableau.gamma
-        chord_solve = chord_factor(problem.jacobian, gamma)
+        chord_solve = chord_factor(problem.jacobian, gamma) if chord else None
 
         a_explicit = jnp.asarray(tableau.a_explicit, dtype)
         predictor = jnp.asarray(tableau.predictor, dtype)
@@ -267,8 +269,8 @@ class AbstractESDIRK(AbstractImplicitSolver):
                 return w - gamma * problem.increment(t_i, known + w)
 
             guess = gamma * (predictor[i] @ stages)
-            w, stage_result, _ = self.root_finder.solve(
-                residual, guess, chord_solve, problem.y0, skip=result != RESULTS.successful
+            w, stage_result = solve_stage(
+                self, residual, guess, chord_solve, problem.y0, skip=result != RESULTS.successful
             )
             stages = stages.at[i].set(w / gamma)
             result = RESULTS.promote(result, stage_result, stage_result != RESULTS.successful)
@@ -295,12 +297,14 @@ class Kvaerno3(AbstractESDIRK):
 
     **Arguments:**
 
-    - `root_finder`: the `Newton` root finder (tolerances from the step-size controller when
-      left ``None``).
+    - `root_finder`: `VeryChord` (default) or an optimistix root finder; tolerances from the
+      step-size controller when left unset.
+    - `root_find_max_steps`: the most root-finder iterations per stage.
     """
 
     tableau: ClassVar[ESDIRKTableau] = KVAERNO3_TABLEAU
-    root_finder: Newton = eqx.field(default_factory=Newton)
+    root_finder: Any = eqx.field(default_factory=VeryChord)
+    root_find_max_steps: int = eqx.field(static=True, default=10)
 
 
 class Kvaerno4(AbstractESDIRK):
@@ -310,12 +314,14 @@ class Kvaerno4(AbstractESDIRK):
 
     **Arguments:**
 
-    - `root_finder`: the `Newton` root finder (tolerances from the step-size controller when
-      left ``None``).
+    - `root_finder`: `VeryChord` (default) or an optimistix root finder; tolerances from the
+      step-size controller when left unset.
+    - `root_find_max_steps`: the most root-finder iterations per stage.
     """
 
     tableau: ClassVar[ESDIRKTableau] = KVAERNO4_TABLEAU
-    root_finder: Newton = eqx.field(default_factory=Newton)
+    root_finder: Any = eqx.field(default_factory=VeryChord)
+    root_find_max_steps: int = eqx.field(static=True, default=10)
 
 
 class Kvaerno5(AbstractESDIRK):
@@ -327,12 +333,14 @@ class Kvaerno5(AbstractESDIRK):
 
     **Arguments:**
 
-    - `root_finder`: the `Newton` root finder (tolerances from the step-size controller when
-      left ``None``).
+    - `root_finder`: `VeryChord` (default) or an optimistix root finder; tolerances from the
+      step-size controller when left unset.
+    - `root_find_max_steps`: the most root-finder iterations per stage.
     """
 
     tableau: ClassVar[ESDIRKTableau] = KVAERNO5_TABLEAU
-    root_finder: Newton = eqx.field(default_factory=Newton)
+    root_finder: Any = eqx.field(default_factory=VeryChord)
+    root_find_max_steps: int = eqx.field(static=True, default=10)
 
 
 __all__ = [

@@ -27,6 +27,7 @@ import equinox as eqx
 
 from ._custom_types import VF, Args, BoolScalarLike, DenseInfo, RealScalarLike, SolverState, Y
 from ._interpolation import AbstractLocalInterpolation
+from ._newton import bind_tolerances, check_root_finder
 from ._term import AbstractTerm
 
 
@@ -83,10 +84,14 @@ class AbstractImplicitSolver(AbstractSolver):
     """
 
     root_finder: eqx.AbstractVar[Any]
+    root_find_max_steps: eqx.AbstractVar[int]
+
+    def __check_init__(self) -> None:
+        check_root_finder(self.root_finder, type(self).__name__)
 
     def bind_tolerances(self, rtol: Any, atol: Any) -> "AbstractImplicitSolver":
         return eqx.tree_at(
-            lambda solver: solver.root_finder, self, self.root_finder.bind_tolerances(rtol, atol)
+            lambda solver: solver.root_finder, self, bind_tolerances(self.root_finder, rtol, atol)
         )
 
     def init(self, terms: Any, t0: Any, t1: Any, y0: Any, args: Any) -> None:

@@ -376,7 +376,7 @@ def test_newton_solves_and_counts_iterations():
     )
     assert int(result) == RESULTS.successful
     np.testing.assert_allclose(w, [0.7390851332151607], rtol=1e-11)
-    assert 2 <= int(steps) <= newton.max_steps
+    assert 2 <= int(steps) <= 10  # the default budget
     # An equation without a real root (implicit Euler for y' = y^2 past the blow-up).
     w, result, _ = newton.solve(
         lambda w: w - 0.9 * (1 + w) ** 2, jnp.zeros(1), lambda r: r / (1 - 1.8), jnp.ones(1)
@@ -387,7 +387,7 @@ def test_newton_solves_and_counts_iterations():
     _, result, steps = newton.solve(
         lambda w: w - jnp.cos(w), jnp.zeros(1), lambda r: r, jnp.ones(1)
     )
-    assert int(result) == RESULTS.implicit_nonconvergence and int(steps) < newton.max_steps
+    assert int(result) == RESULTS.implicit_nonconvergence and int(steps) < 10
     # A step count too small to converge.
     _, result, steps = Newton(rtol=1e-12, atol=1e-12, max_steps=2).solve(
         lambda w: w - jnp.cos(w), jnp.full(1, 0.7), lambda r: r / slope, jnp.ones(1)
