@@ -474,10 +474,24 @@ class SizeClassifier:
                 return False
         return True
 
-    def literal_count(self, iterable: cst.BaseExpression) -> int | None:
-        """The trip count of ``range(<literals>)`` or a literal tuple/list, else None."""
+    def literal_count(self, iterable: cst.BaseExpression, depth: int = 0) -> int | None:
+        """The trip count of ``range(<literals>)``, a literal tuple/list, a name bound once to
+        one (a Butcher tableau ``A = ((), (0.5,), ...)`` at module level), or ``np.array`` of
+        one; else None."""
         if isinstance(iterable, (cst.Tuple, cst.List)):
+            if any(isinstance(e, cst.StarredElement) for e in iterable.elements):
+                return None
             return len(iterable.elements)
+        if isinstance(iterable, cst.Name) and depth < 4:
+            value = self.local_values.get(iterable.value, self.constants.get(iterable.value))
+            return self.literal_count(value, depth + 1) if value is not None else None
+        if (
+            isinstance(iterable, cst.Call)
+            and iterable.args
+            and self.context.qualified_name(iterable.func) in ("numpy.array", "numpy.asarray", "jax.numpy.array", "jax.numpy.asarray")
+            and isinstance(iterable.args[0].value, (cst.Tuple, cst.List))
+        ):
+            return self.literal_count(iterable.args[0].value, depth + 1)
         if isinstance(iterable, cst.Call) and self.context.qualified_name(iterable.func) == "builtins.range":
             values = [int_value(a.value, self.constants) for a in iterable.args]
             if iterable.args and all(v is not None for v in values) and len(values) <= 3:

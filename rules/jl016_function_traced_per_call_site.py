@@ -32,6 +32,27 @@ _VECTOR_FIELD_WORDS = frozenset(
 )
 
 
+# Straight-line repeats: callees whose name says they are a vector field, a step or a loop body
+# (`self.step`, `term.vf`, `body_fn`); a callable *parameter* may also be a plain `f`/`fn`/`func`
+# (`energy_fn`): its cost is the user's and unknown. Not `model`, `solve`: two forward passes of a
+# model in a loss are usually the point of the code; not the module's own helpers.
+_STRONG_WORDS = frozenset({"vf", "rhs", "drift", "diffusion", "step", "stepper", "dynamics", "body", "residual"})
+_CALLABLE_WORDS = _STRONG_WORDS | {"f", "fn", "fun", "func"}
+# Loop primitives whose body argument is a function traced once more by the primitive.
+_LOOP_PRIMITIVES = {"jax.lax.while_loop": 1, "jax.lax.fori_loop": 2, "jax.lax.scan": 0, "equinox.internal.while_loop": 1}
+
+
+def _reads_as_repeated_body(name: str, parameter: bool) -> bool:
+    """``self.step``, ``term.vf``, ``body_fn``, ``vector_field``; for a callable parameter also
+    ``f``, ``func``, ``energy_fn``."""
+    words = [w.lower() for w in name_words(name)]
+    if not words:
+        return False
+    if words[-2:] == ["vector", "field"] or words[-1] in _STRONG_WORDS or "body" in words[-2:]:
+        return True
+    return parameter and words[-1] in _CALLABLE_WORDS
+
+
 def _reads_as_vector_field(name: str) -> bool:
     """``vector_field``, ``rk4_step``, ``f``, ``term.vf``: the last word names the function's
     role (``_assert_term_compatible`` merely mentions a term)."""
@@ -45,28 +66,47 @@ class FunctionTracedPerCallSite(LintRule):
     CODE = "JL016"
     NAME = "function-traced-per-call-site"
     MESSAGE = (
-        "the same function is called in several branches of a `lax.cond`/`lax.switch`, or once per "
-        "iteration of a Python loop in traced code: it is traced and compiled at every call site"
+        "the same function is called in several branches of a `lax.cond`/`lax.switch`, once per "
+        "iteration of a Python loop, or at several sites of straight-line traced code: it is traced "
+        "and compiled at every call site"
     )
     WHY = """
         JAX inlines every call it traces: a function called in both branches of `lax.cond` is traced
-        twice and its ops appear twice in the program (both branches are always compiled), and a
-        vector field called in a Python loop over Runge–Kutta stages appears once per stage. The
-        program, and compile time, grow with the number of call sites. diffrax moved its stages
-        into a loop primitive (diffrax#94, PR #124), and met the cond case in PR #453, #290 and
-        #174; `eqx.internal.noinline` on a repeated expensive call halved diffrax's own gradient
-        compile benchmark (15.5 s to 6.3 s). Rewrite: select the arguments with `jnp.where` and
-        call once, loop with `lax.fori_loop`/`lax.scan`, or `noinline`. In loops the rule only
-        counts calls whose name ends like a vector field or step (`f`, `vf`, `rhs`,
-        `vector_field`, `rk4_step`, `term.vf`, `self.step`): a cheap helper is not worth a loop
-        primitive.
+        twice and its ops appear twice in the program (both branches are always compiled), a
+        vector field called in a Python loop over Runge–Kutta stages appears once per stage, and
+        one called twice in a row appears twice. The program, and compile time, grow with the
+        number of call sites. diffrax moved its stages into a loop primitive (diffrax#94, PR #124),
+        met the cond case in PR #453, #290 and #174, evaluated the initial-step vector field once
+        in a scan instead of at two call sites (commit 3829d4d), and stopped running its Newton
+        body twice before the `while_loop` (PR #123: 20 s to 12 s compile);
+        `eqx.internal.noinline` on a repeated expensive call halved diffrax's own gradient compile
+        benchmark (15.5 s to 6.3 s).
+
+        When it fires, in traced code:
+        - the same user function in several branches of `lax.cond` / `lax.switch`;
+        - a vector field or step called in a Python loop over stages: a literal tuple or a
+          name bound to one (`for a, c in zip(A, C)` with module-level tableau rows), a count
+          or collection named after stages or a tableau (`range(num_stages)`, `tableau.c`);
+        - straight-line code: one function body calls the same vector field / step / loop body
+          (`f`, `func`, `fn`, `vf`, `rhs`, `step`, `body_fn`, `vector_field`, `term.vf`,
+          `self.step`: a callable parameter, method, or function of the project) at two or
+          more sites that both run (not in exclusive `if`/`else` branches, not in loops);
+        - "peeled" iterations: a local function passed to `lax.while_loop` / `fori_loop` /
+          `scan` and also called directly (each direct call is one more copy).
+        Not reported: cheap helpers (names that do not read as a vector field or step; in
+        loops and straight-line code only such names count), `model(x)` twice (two forward
+        passes are usually the point), library functions, methods of local values.
+        Rewrite: select the arguments with `jnp.where` and call once, evaluate the points
+        together (`jax.vmap` over stacked inputs, a `lax.scan`), loop with
+        `lax.fori_loop`/`lax.scan`, or wrap the call in `eqx.internal.noinline`.
     """
     PITFALL = "P5"
     REFERENCES = ("diffrax PR #453", "diffrax#290", "diffrax PR #174", "diffrax#94", "diffrax PR #124")
     TRACED_ONLY = False  # lax.cond traces both branches anywhere; the loop half checks tracing itself
     FIX_SAFETY = "none"
-    PREFILTER = ("cond", "switch", "for ")
-    REQUIRES = ("jax.lax.cond", "jax.lax.switch", "traced:for")
+    PREFILTER = ("cond", "switch", "for ", "jax")
+    # straight-line repeats can be in any traced function of a file that uses JAX
+    REQUIRES = ("jax", "equinox", "traced:for")
 
     VALID: ClassVar[list[str | Valid]] = [
         # Different functions per branch; jnp functions are primitives, not user functions.
@@ -113,6 +153,48 @@ def vector_field(t, y):
 def step(t, y, dt, accept):
     k = vector_field(t, y)
     return jax.lax.cond(accept, lambda: y + dt * k, lambda: y)
+""",
+        # Straight-line code: exclusive branches trace one call; a model's two forward passes and
+        # a cheap helper called twice are not reported; untraced code is not either.
+        """
+import jax
+import jax.numpy as jnp
+
+def norm(x):
+    return jnp.sqrt(jnp.sum(x**2))
+
+@jax.jit
+def initial(func, model, t0, y0, x_real, x_fake, implicit):
+    if implicit:
+        f0 = func(t0, y0)
+    else:
+        f0 = -func(t0, y0)
+    d = model(x_real) - model(x_fake)
+    return f0, d, norm(y0) / norm(f0)
+
+def host(vector_field, t0, t1, y0):
+    return vector_field(t0, y0), vector_field(t1, y0)
+
+def momentum_step(state, dt):
+    return state + dt
+
+class Sampler:
+    @jax.jit
+    def verlet(self, state, dt, energy_fn, position, capacity):
+        state = momentum_step(state, dt / 2)
+        state = momentum_step(state, dt / 2)
+        params = self.constrain_fn(state), self.constrain_fn(position)
+        try:
+            energy = energy_fn(position, box=state)
+        except ValueError:
+            energy = energy_fn(position)
+        return energy, params
+
+    @jax.jit
+    def update(self, position, capacity, cell_list_fn):
+        if isinstance(capacity, int):
+            return cell_list_fn(position, capacity)
+        return cell_list_fn(position, 0)
 """,
         # Plain Python stage loop: nothing is traced.
         """
@@ -204,6 +286,69 @@ solve = jax.jit(rk4_step, static_argnums=0)
 """,
             expected_message_contains="once per iteration",
         ),
+        # A vector field at two sites of straight-line code (diffrax's initial step size).
+        Invalid(
+            """
+import jax
+import jax.numpy as jnp
+
+def select_initial_step(terms, t0, y0, args, func, error_order):
+    f0 = func(terms, t0, y0, args)
+    h0 = 0.01 * jnp.linalg.norm(y0) / jnp.linalg.norm(f0)
+    t1 = t0 + h0
+    y1 = y0 + h0 * f0
+    f1 = func(terms, t1, y1, args)
+    return jnp.minimum(100 * h0, (0.01 / jnp.linalg.norm(f1 - f0)) ** (1 / error_order))
+
+@jax.jit
+def solve(terms, t0, y0, args, func):
+    return select_initial_step(terms, t0, y0, args, func, 2)
+""",
+            expected_message_contains="`func` is called at 2 sites of `select_initial_step`",
+        ),
+        # A Newton body run twice before the while_loop that runs it again.
+        Invalid(
+            """
+import jax
+from jax import lax
+
+@jax.jit
+def newton(fn, x0):
+    def cond_fn(val):
+        return val[1] < 10
+
+    def body_fn(val):
+        x, step = val
+        return x - fn(x) / jax.grad(fn)(x), step + 1
+
+    val = (x0, 0)
+    val = body_fn(val)
+    val = body_fn(val)
+    return lax.while_loop(cond_fn, body_fn, val)
+""",
+            expected_message_contains="`body_fn` is the body of `lax.while_loop`",
+        ),
+        # Stages from module-level Butcher tableau rows.
+        Invalid(
+            """
+import jax
+
+A = ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0))
+C = (0.0, 0.5, 0.5, 1.0)
+
+@jax.jit
+def rk4(t, y, h, args):
+    ks = []
+    for a_row, c in zip(A, C):
+        yi = y + h * sum(a * k for a, k in zip(a_row, ks))
+        ks.append(vector_field(t + c * h, yi, args))
+    return y + h * (ks[0] + 2 * ks[1] + 2 * ks[2] + ks[3]) / 6
+
+def vector_field(t, y, args):
+    return -args * y
+""",
+            expected_message_contains="(4 times)",
+        ),
         Invalid(
             """
 import equinox as eqx
@@ -293,6 +438,135 @@ class Solver(eqx.Module):
             if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
                 return statement
         return None
+
+    # -- straight-line repeats and peeled loop bodies --
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        reason = self.context.traced_reason(node.body)
+        if reason is None:
+            return
+        calls = calls_when_run(node.body)
+        loop_bodies = self._loop_bodies(calls)
+        sites: dict[str, list[cst.Call]] = {}
+        for call in calls:
+            if self._in_loop(call, node):
+                continue
+            func = call.func
+            if isinstance(func, cst.Name) and func.value in loop_bodies:
+                key: str | None = func.value
+            else:
+                key = self._repeatable_callee(func, call)
+            if key is not None:
+                sites.setdefault(key, []).append(call)
+        for key, found in sites.items():
+            if key in loop_bodies:
+                self._report_peeled(key, found, loop_bodies[key], reason)
+                continue
+            together = self._run_together(found, node)
+            if len(together) < 2:
+                continue
+            lines = ", ".join(str(self.context.position(c)[0]) for c in together)
+            self.report(
+                together[1],
+                f"`{key}` is called at {len(together)} sites of `{node.name.value}` (lines {lines}) in traced "
+                f"code ({reason}): each call site is a whole traced copy of it in the program; evaluate it once "
+                "(stack the inputs and `jax.vmap`, or a `lax.scan` over them) or wrap it in "
+                "`eqx.internal.noinline`",
+            )
+
+    def _repeatable_callee(self, func: cst.BaseExpression, at: cst.CSTNode) -> str | None:
+        """A display key when a straight-line repeat of this callee is worth reporting: a
+        callable parameter (of this or an enclosing def), a nested def, or a method of ``self`` /
+        a parameter, named as a vector field, step or loop body. Module-level functions are the
+        library's own helpers (`momentum_step`, `_apply_axis_fn`): not counted."""
+        if isinstance(func, cst.Name):
+            scope = defining_scope(func.value, at, self.context, self.memo.scopes)
+            if not isinstance(scope, cst.FunctionDef):
+                return None
+            bindings = self.memo.scopes(scope)
+            parameter = bindings.is_parameter(func.value) and len(bindings.values.get(func.value, [])) == 1
+            if not (parameter or bindings.is_def(func.value)):
+                return None
+            return func.value if _reads_as_repeated_body(func.value, parameter) else None
+        if isinstance(func, cst.Attribute):
+            key = self._user_callee(func, at, strict=True)
+            if key is None or not _reads_as_repeated_body(func.attr.value, parameter=False):
+                return None
+            return key
+        return None
+
+    def _report_peeled(self, key: str, direct: list[cst.Call], primitive: str, reason: str) -> None:
+        self.report(
+            direct[0],
+            f"`{key}` is the body of `{primitive}` and is also called directly here ({len(direct)} time"
+            f"{'s' if len(direct) > 1 else ''}) in traced code ({reason}): each direct call is one more traced "
+            f"copy of the loop body; let `{primitive}` run those iterations too",
+        )
+
+    def _loop_bodies(self, calls: list[cst.Call]) -> dict[str, str]:
+        """Local function names passed as the body of a loop primitive -> the primitive."""
+        found: dict[str, str] = {}
+        for call in calls:
+            qualified = self.context.qualified_name(call.func)
+            position = _LOOP_PRIMITIVES.get(qualified or "")
+            if position is None:
+                continue
+            positional = [a.value for a in call.args if a.keyword is None and not a.star]
+            body = positional[position] if position < len(positional) else None
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value in ("body_fun", "f", "body_fn"):
+                    body = arg.value
+            if isinstance(body, cst.Name) and self._find_def(body.value, call) is not None:
+                found[body.value] = f"lax.{qualified.rsplit('.', 1)[-1]}"  # type: ignore[union-attr]
+        return found
+
+    def _in_loop(self, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+        for ancestor in self.context.ancestors(node):
+            if ancestor is function:
+                return False
+            if isinstance(ancestor, (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+                return True
+        return False
+
+    def _branch_path(self, node: cst.CSTNode, function: cst.FunctionDef) -> tuple[dict[int, int], set[int]]:
+        """(for each `if` / conditional expression / `try` around ``node``: which branch holds
+        it; the `if` statements before it whose body returns or raises: ``node`` runs only when
+        that body did not)."""
+        path: dict[int, int] = {}
+        skipped: set[int] = set()
+        previous = node
+        for ancestor in self.context.ancestors(node):
+            if ancestor is function:
+                break
+            if isinstance(ancestor, (cst.If, cst.IfExp)):
+                if previous is ancestor.body:
+                    path[id(ancestor)] = 0
+                elif previous is ancestor.orelse:
+                    path[id(ancestor)] = 1
+            elif isinstance(ancestor, cst.Try):
+                path[id(ancestor)] = 0 if previous is ancestor.body else 1
+            elif isinstance(ancestor, cst.IndentedBlock):
+                for statement in ancestor.body:
+                    if statement is previous:
+                        break
+                    if isinstance(statement, cst.If) and _exits(statement.body):
+                        skipped.add(id(statement))
+            previous = ancestor
+        return path, skipped
+
+    def _run_together(self, calls: list[cst.Call], function: cst.FunctionDef) -> list[cst.Call]:
+        """The calls that all run in one pass (greedy, in order): not in exclusive branches,
+        not after an `if` whose body (holding the other call) returns."""
+        chosen: list[tuple[cst.Call, dict[int, int], set[int]]] = []
+        for call in calls:
+            path, skipped = self._branch_path(call, function)
+            if all(
+                all(other.get(k, v) == v for k, v in path.items())
+                and not any(other.get(k) == 0 for k in skipped)
+                and not any(path.get(k) == 0 for k in other_skipped)
+                for _, other, other_skipped in chosen
+            ):
+                chosen.append((call, path, skipped))
+        return [call for call, _, _ in chosen]
 
     # -- stage loops --
     def visit_For(self, node: cst.For) -> None:
@@ -399,6 +673,14 @@ class Solver(eqx.Module):
 
     def _is_module_def(self, name: str) -> bool:
         return any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in self.context.module.body)
+
+
+def _exits(block: cst.BaseSuite) -> bool:
+    """The block ends in `return` or `raise`: code after its `if` runs only when it did not."""
+    if not isinstance(block, cst.IndentedBlock) or not block.body:
+        return False
+    last = block.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))
 
 
 _STAGE_WORDS = frozenset({"stage", "stages", "tableau", "substep", "substeps", "nstages"})
