@@ -5,7 +5,8 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from stack061 import Euler, ODETerm, SaveAt, diffeqsolve
+from fixed_solver import ODETerm, SaveAt, diffeqsolve
+from stack061 import Euler
 
 if len(sys.argv) != 3 or sys.argv[1] != "--points":
     raise SystemExit(f"usage: needs_args.py --points N (got {sys.argv[1:]})")
