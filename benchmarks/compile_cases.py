@@ -4,9 +4,16 @@ Six that grow with n, two that do not. The two diffrax 0.6.1 cases (#606) need d
 installed; elsewhere they raise ImportError and the benchmark skips them with that reason.
 """
 
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+# The shipped examples, as the README runs them: the #606 stack, a Python-loop Euler, a scan.
+from growth_cases import python_loop_euler, stacked_save_buffer as stacked_repeats, scan_euler as flat_scan_euler  # noqa: E402
 
 
 def _vector_field(t, y):
@@ -55,28 +62,6 @@ def diffrax606_literal_t(n):
     return solve, (jnp.ones(3), jnp.linspace(0.0, 10.0, n))
 
 
-def stacked_repeats(n):
-    """diffrax 0.6.1's save-buffer initialisation alone: one operand per save point."""
-
-    def init(y0, ts):
-        return jnp.stack([y0] * ts.shape[0])
-
-    return init, (jnp.ones(3), jnp.linspace(0.0, 1.0, n))
-
-
-def python_loop_euler(n):
-    """A Python `for` over the steps: the trace is unrolled, n copies of the step."""
-
-    def solve(y0, dt):
-        y, t = y0, 0.0
-        for _ in range(n):
-            y = y + dt * _vector_field(t, y)
-            t = t + dt
-        return y
-
-    return solve, (jnp.ones(3), 0.01)
-
-
 def scan_full_unroll(n):
     """`lax.scan(..., unroll=n)`: a loop in the source, fully unrolled in the program."""
 
@@ -120,20 +105,6 @@ def quadratic_pairs(n):
         return acc
 
     return pairwise, (jnp.ones(n),)
-
-
-def flat_scan_euler(n):
-    """Flat: `lax.scan` over the steps."""
-
-    def solve(y0, dt):
-        def step(carry, _):
-            t, y = carry
-            return (t + dt, y + dt * _vector_field(t, y)), None
-
-        (_, y), _ = lax.scan(step, (0.0, y0), None, length=n)
-        return y
-
-    return solve, (jnp.ones(3), 0.01)
 
 
 def flat_solver_save_points(n):
