@@ -108,6 +108,8 @@ def _write_text(text: str) -> None:
 @click.option("--extend-exclude", multiple=True, metavar="PATTERNS", help="Skip these patterns too (adds to the excludes).")
 @click.option("--stdin-filename", default=None, metavar="PATH",
               help="With PATH '-': the name of the file read from stdin (for config, messages, project context).")
+@click.option("--traced", multiple=True, metavar="ENTRIES",
+              help="Functions your users jit, as module:function or module:Class.method (adds to the config's `traced`).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .jaxlint_cache/.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -128,6 +130,7 @@ def check(
     exclude: tuple[str, ...],
     extend_exclude: tuple[str, ...],
     stdin_filename: str | None,
+    traced: tuple[str, ...],
     no_cache: bool,
     jobs: int | None,
     config_path: Path | None,
@@ -143,7 +146,7 @@ def check(
                                           lint stdin; with --fix, print the fixed code
     """
     from jaxlint._console import error, warning
-    from jaxlint.rules._config import ConfigError, load_config
+    from jaxlint.rules._config import ConfigError, load_config, validate_entry_points
     from jaxlint.rules._engine import check_paths
     from jaxlint.rules._files import MissingPathError
     from jaxlint.rules._output import render_github, render_json, render_sarif, render_statistics, render_text
@@ -163,6 +166,8 @@ def check(
         if exclude:
             config.default_exclude, config.exclude = (), _patterns(exclude)
         config.exclude += _patterns(extend_exclude)
+        if traced:
+            config.traced = [*config.traced, *validate_entry_points(list(traced), "--traced")]
         result = check_paths(
             targets,
             select=_split(select),

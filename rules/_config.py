@@ -10,6 +10,7 @@ extend-exclude = ["legacy/"]    # adds to them
 per-file-ignores = { "tests/**" = ["JL002"], "__init__.py" = ["JL001"] }
 max-file-size = 8               # MB; bigger files are reported (JL000), not parsed
 respect-gitignore = true
+traced = ["pkg.solve:run", "pkg.model:MLP.__call__"]  # entry points that users jit
 ```
 
 Patterns are gitignore-style, relative to the folder holding the ``pyproject.toml``. The
@@ -36,8 +37,10 @@ _RULES_DIR = Path(__file__).resolve().parent
 _MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _KEYS = {
     "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
-    "max-file-size", "respect-gitignore",
+    "max-file-size", "respect-gitignore", "traced",
 }
+# `traced` entries: "dotted.module:function" or "dotted.module:Class.method" (a class: __call__)
+_ENTRY_POINT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
 class ConfigError(Exception):
@@ -84,6 +87,7 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     max_file_bytes: int = MAX_FILE_BYTES
     respect_gitignore: bool = True
+    traced: list[str] = field(default_factory=list)  # declared entry points (see validate_entry_points)
     _per_file: list[tuple[IgnorePattern | None, list[str]]] | None = field(default=None, repr=False, compare=False)
 
     def exclude_patterns(self) -> list[IgnorePattern]:
@@ -205,7 +209,24 @@ def config_from_table(table: dict[str, Any], file: Path) -> Config:
         if not isinstance(table["respect-gitignore"], bool):
             raise ConfigError(f"{where} respect-gitignore: expected true or false")
         config.respect_gitignore = table["respect-gitignore"]
+    if "traced" in table:
+        config.traced = validate_entry_points(table["traced"], f"{where} traced")
     return config
+
+
+def validate_entry_points(values: Any, where: str) -> list[str]:
+    """Functions a library's users jit, declared traced: ``"pkg.module:function"`` or
+    ``"pkg.module:Class.method"`` (a class alone means its ``__call__``)."""
+    if isinstance(values, str):
+        values = [v for v in values.split(",") if v.strip()]
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}: expected a list of \"module:function\" strings, got {values!r}")
+    out = []
+    for value in values:
+        if not _ENTRY_POINT.match(value.strip()):
+            raise ConfigError(f"{where}: {value!r} is not \"module:function\" or \"module:Class.method\"")
+        out.append(value.strip())
+    return out
 
 
 def merge_selection(

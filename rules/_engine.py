@@ -355,8 +355,8 @@ def check_paths(
     with QuietGC():
         try:
             _read_all(entries, config, result)
-            _summaries(entries, cache, runner)
-            facts = _call_graph(entries, cache)
+            _summaries(entries, cache, runner, config.traced)
+            facts = _call_graph(entries, cache, config.traced, result.warnings)
             enabled_codes = _run_lint(entries, facts, cache, runner, result, select, ignore_list, extend, config)
             if fix or diff:
                 _run_fixes(entries, facts, enabled_codes, result, fix, diff, unsafe_fixes, config)
@@ -409,7 +409,7 @@ def _read_all(entries: list[_Entry], config: Config, result: CheckResult) -> Non
         entry.summary_key = content_hash(ENGINE_VERSION, _PYTHON, entry.module, str(entry.is_package), entry.content_key)
 
 
-def _summaries(entries: list[_Entry], cache: Cache, runner: Runner) -> None:
+def _summaries(entries: list[_Entry], cache: Cache, runner: Runner, entry_points: Sequence[str] = ()) -> None:
     """Attach an ast summary to every readable entry (from cache, else computed in parallel).
 
     Warm path: when the call-graph facts for exactly these summary keys are cached, the
@@ -417,7 +417,7 @@ def _summaries(entries: list[_Entry], cache: Cache, runner: Runner) -> None:
     """
     readable = [e for e in entries if e.summary_key]
     facts_table = cache.table("facts")
-    stored = facts_table.get(_graph_key(readable))
+    stored = facts_table.get(_graph_key(readable, entry_points))
     if stored is not None:
         # Syntax errors are part of the stored facts: no summary needed on the warm path.
         for entry in readable:
@@ -456,21 +456,27 @@ def _syntax_finding(entry: _Entry, problem: tuple[str, int, int, str]) -> Findin
     return finding
 
 
-def _graph_key(readable: list[_Entry]) -> str:
-    return content_hash(ENGINE_VERSION, *sorted(f"{e.display}\t{e.summary_key}" for e in readable))
+def _graph_key(readable: list[_Entry], entry_points: Sequence[str] = ()) -> str:
+    return content_hash(ENGINE_VERSION, *sorted(f"{e.display}\t{e.summary_key}" for e in readable),
+                        *(f"traced\t{entry}" for entry in entry_points))
 
 
-def _call_graph(entries: list[_Entry], cache: Cache) -> dict[str, dict]:
-    """Per display path: {"traced": {qualname: reason}, "lambdas": bool, "key": facts hash}."""
+def _call_graph(entries: list[_Entry], cache: Cache, entry_points: Sequence[str] = (),
+                warnings: list[str] | None = None) -> dict[str, dict]:
+    """Per display path: {"traced": {qualname: reason}, "lambdas": bool, "key": facts hash}.
+    ``entry_points``: the ``traced`` setting; one that names nothing checked is a warning."""
     readable = [e for e in entries if e.summary_key]
-    graph_key = _graph_key(readable)
+    graph_key = _graph_key(readable, entry_points)
     stored = cache.table("facts").get(graph_key)
     if stored is not None:
+        _warn_unresolved(stored.get("unresolved", []), warnings)
         return stored["files"]
     from jaxlint.rules._callgraph import traced_functions
 
     summaries = {e.display: e.summary for e in readable if e.summary is not None}
-    traced = traced_functions(summaries)
+    unresolved: list[str] = []
+    traced = traced_functions(summaries, entry_points, unresolved)
+    _warn_unresolved(unresolved, warnings)
     files: dict[str, dict] = {}
     for entry in readable:
         if entry.summary is None:
@@ -484,8 +490,14 @@ def _call_graph(entries: list[_Entry], cache: Cache) -> dict[str, dict]:
     syntax = {e.summary_key: e.syntax_problem for e in readable if e.syntax_problem is not None}
     # Only the latest graph is kept: it is what the next (warm) run will ask for.
     cache.table("facts").clear()
-    cache.put("facts", graph_key, {"files": files, "syntax": syntax})
+    cache.put("facts", graph_key, {"files": files, "syntax": syntax, "unresolved": unresolved})
     return files
+
+
+def _warn_unresolved(unresolved: Any, warnings: list[str] | None) -> None:
+    if warnings is not None and isinstance(unresolved, list):
+        warnings.extend(f"traced entry point {entry!r} names no function or class in the checked files"
+                        for entry in unresolved if isinstance(entry, str))
 
 
 def _facts_for(entry: _Entry, file_facts: dict) -> Any:
