@@ -2,7 +2,7 @@
 
 One panel per figure, one line per case. A program that does not grow is a flat line; the
 #606 regression is a straight line of slope 1 (one op per save point). matplotlib is an
-optional extra (``pip install 'jaxlint-hlo[plot]'``): without it ``--plot`` is refused
+optional extra (``pip install '.[plot]'`` in the jaxlint checkout): without it ``--plot`` is refused
 before anything runs.
 """
 
@@ -32,7 +32,10 @@ def check_plot_path(path: str) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PlotError("--plot needs matplotlib, an optional extra: pip install 'jaxlint-hlo[plot]'") from None
+        raise PlotError(
+            "--plot needs matplotlib, an optional extra: pip install '.[plot]' in the jaxlint checkout "
+            "(or pip install matplotlib)"
+        ) from None
 
 
 def _size_label(value: float) -> str:

@@ -92,7 +92,7 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     code, _, err = run(STACKED, "--n", "16,64", "--plot", str(tmp_path / "p.png"))
     assert code == 2
-    assert "--plot needs matplotlib, an optional extra: pip install 'jaxlint-hlo[plot]'" in err
+    assert "--plot needs matplotlib, an optional extra: pip install '.[plot]' in the jaxlint checkout" in err
 
 
 def test_plot_file_name_is_checked_before_running(tmp_path):
