@@ -14,7 +14,9 @@ from jaxlint.analyzer.fit import ORDERS
 from jaxlint.analyzer.residual_growth import DEFAULT_MAX_ORDER, run_residuals
 from jaxlint.analyzer.residual_report import render_table, to_json, to_markdown
 
-from ._options import SizesParam, exit_with_usage_error, parse_size, size_progress
+from ._options import (
+    SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, output_format_option, parse_size, size_progress,
+)
 
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
 
@@ -39,7 +41,7 @@ class CountsParam(click.ParamType):
 
 
 @click.command()
-@click.argument("target")
+@click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
 @click.option("--n", "sizes", type=SizesParam(), required=True, help="Sizes (steps or save points), e.g. 100,500,2k.")
 @click.option("--compile", "compile_", is_flag=True, help="Also compile the gradient and report XLA's temp bytes.")
 @click.option("--adjoints", is_flag=True, help="Re-measure with each adjoint and compare gradients; NAME must take an `adjoint` keyword.")
@@ -61,10 +63,12 @@ class CountsParam(click.ParamType):
     help="Growth allowed for residual memory; `constant` asks for O(1) memory in n.",
 )
 @click.option("--largest", type=click.IntRange(min=0), default=5, show_default=True, help="How many of the largest residuals to list.")
-@click.option("--format", "output_format", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@output_format_option(["table", "json", "markdown"], "table (terminal), json (schema jaxlint.residuals/1), markdown (a PR comment).")
+@click.option("--timeout", type=SecondsParam(), default=None,
+              help="Seconds allowed for everything the user's code does (running it, tracing and compiling every n).")
 def residuals(
-    target: str, sizes: list[int], compile_: bool, adjoints: bool, checkpoints: list[int], backsolve_rtol: float,
-    rank_by: str, max_order: str, largest: int, output_format: str,
+    targets: tuple[str, ...], sizes: list[int], compile_: bool, adjoints: bool, checkpoints: list[int], backsolve_rtol: float,
+    rank_by: str, max_order: str, largest: int, output_format: str, timeout: float | None,
 ) -> None:
     """Measure what reverse mode saves for the backward pass of TARGET at each size n.
 
@@ -101,25 +105,48 @@ def residuals(
 
     Exit codes: 0 ok, 1 a figure grew past --max-order or an exact adjoint's
     gradient disagreed, 2 usage or user-code error (including a function that is
-    not differentiable).
+    not differentiable, an exit, a crash or --timeout), 130 interrupted.
     """
+    from jaxlint.analyzer.guard import Activity, UserExit, exit_now, guarded
+
     err = Console(stderr=True)
-    try:
-        parsed = parse_target(target)
-    except TargetError as error:
-        exit_with_usage_error(err, str(error))
+    parsed = []
+    for target in targets:
+        try:
+            parsed.append(parse_target(target))
+        except TargetError as error:
+            exit_with_usage_error(err, str(error))
 
     runner = (
         adjoint_runner(checkpoints=checkpoints, backsolve_rtol=backsolve_rtol, compile=compile_, rank_by=rank_by, largest=largest)
         if adjoints else None
     )
+    # Everything the user's code does runs here under one watchdog (--timeout: a missed
+    # deadline ends the process with exit 2), with its prints on stderr.
+    results = []
+    target_failed = False
+    activity = Activity("running the user's code")
     try:
-        with size_progress(err, "tracing gradients") as advance:
-            results = run_residuals(
-                parsed, sizes, compile=compile_, max_order=max_order, largest=largest, adjoints=runner, progress=advance
-            )
-    except TargetError as error:
-        exit_with_usage_error(err, str(error), error.details)
+        with size_progress(err, "tracing gradients") as advance, guarded(timeout, activity):
+            for target in parsed:
+                activity.text = f"measuring {target}"
+                try:
+                    results += run_residuals(
+                        target, sizes, compile=compile_, max_order=max_order, largest=largest, adjoints=runner, progress=advance
+                    )
+                except TargetError as error:
+                    target_failed = True
+                    err.print(f"error: {error}", markup=False, soft_wrap=True)
+                    if error.details:
+                        err.print(error.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
+    except UserExit as exit_:
+        exit_with_usage_error(err, f"{activity.text}: the user's code called os._exit({exit_.code})")
+    except SystemExit as exit_:
+        exit_with_usage_error(err, f"{activity.text}: the user's code called sys.exit({exit_.code!r})")
+    except KeyboardInterrupt:
+        exit_interrupted(err)
+    if not results:
+        exit_now(EXIT_USAGE)
 
     if output_format == "json":
         click.echo(json.dumps(to_json(results, max_order), indent=2))
@@ -128,10 +155,10 @@ def residuals(
     else:
         # Piped or redirected output has no terminal to fit: give the adjoint table room.
         render_table(results, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
-    if any(r.status == "error" for r in results):
+    if target_failed or any(r.status == "error" for r in results):
         if output_format != "table":
             for r in results:
                 if r.status == "error":
                     err.print(f"error: {r.error}", markup=False, soft_wrap=True)
-        sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_FLAGGED if any(r.status == "fail" for r in results) else EXIT_OK)
+        exit_now(EXIT_USAGE)
+    exit_now(EXIT_FLAGGED if any(r.status == "fail" for r in results) else EXIT_OK)
