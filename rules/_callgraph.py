@@ -154,7 +154,8 @@ Ref = tuple[str, str]  # ("local", "Class.method") or ("ext", "package.module.na
 # An instance's type, as written: (kind, name, attrs). kind "local"/"ext": instances of the
 # class `name` (a Ref), then the field types of `attrs` in turn (``self.solver.root_finder``:
 # ("local", "Cls", ("solver", "root_finder"))); kind "param": an unannotated parameter
-# ("func_qual\tparam"), typed by what the project's call sites pass (resolved project-wide).
+# ("func_qual\tparam"), typed by what the project's call sites pass (resolved project-wide);
+# kind "super": the bases of the class `name` (``super().method``).
 TypeExpr = tuple[str, str, tuple[str, ...]]
 
 
@@ -207,6 +208,9 @@ class ModuleSummary:
     # references made inside a branch of a static string switch (`if method == "numpy":`)
     guarded_edges: list[tuple[str, Ref]] = field(default_factory=list)
     numpy_only: frozenset[str] = frozenset()  # functions that use numpy and no jax/equinox
+    # references that are not called (`isinstance(x, C)`, `f` handed on): a function is
+    # assumed called by whoever receives it; a class is not constructed
+    mentions: list[tuple[str, Ref]] = field(default_factory=list)
 
 
 def module_name_for(path: Path) -> str:
@@ -247,6 +251,9 @@ class _Action:
 _NUMPY_PREFIXES = ("numpy.", "scipy.")
 _JAX_PREFIXES = ("jax.", "jaxlib.", "equinox.")
 _SWITCH_OPS = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+# `jax.pure_callback(f, ...)`, `jax.debug.callback(f, ...)`, `io_callback(f, ...)`: f runs on
+# the host with concrete arrays, never traced; matched by the callee's last name.
+_HOST_CALLBACKS = frozenset({"pure_callback", "io_callback", "callback"})
 _MAX_TYPE_DEPTH = 8
 
 
@@ -280,6 +287,7 @@ class _Summarizer:
         self.function_stack: list[str] = []  # enclosing function qualnames (name lookup scopes)
         self.class_stack: list[str | None] = []  # class of the innermost method, for self.x
         self.guard_stack: list[int] = [0]  # per function: depth of static string-switch branches
+        self.host_depth = 0  # inside the function argument of a host callback
         # (caller, scopes, class, chain, called, guarded)
         self.pending_refs: list[tuple[str, tuple[str, ...], str | None, tuple[str, ...], bool, bool]] = []
         self.pending_calls: list[tuple[ast.Call, tuple[str, ...], str | None, str]] = []
@@ -524,16 +532,23 @@ class _Summarizer:
 
     def visit_Name(self, node: ast.Name) -> None:
         self.used_chains.add((node.id,))
-        if self.function_stack and isinstance(node.ctx, ast.Load):
+        if self.function_stack and isinstance(node.ctx, ast.Load) and not self.host_depth:
             caller, scopes, cls = self._context()
             self.pending_refs.append((caller, scopes, cls, (node.id,), id(node) in self.called, self.guard_stack[-1] > 0))
 
     def visit_Attribute(self, node: ast.Attribute) -> list[Any] | None:
         chain = _chain(node)
         if chain is None:
+            value = node.value  # `super().method`: the method as the bases define it
+            if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "super"
+                    and self.function_stack and not self.host_depth):
+                caller, scopes, cls = self._context()
+                if cls is not None:
+                    self.pending_refs.append((caller, scopes, cls, ("super()", node.attr), id(node) in self.called,
+                                              self.guard_stack[-1] > 0))
             return self._children(node)
         self.used_chains.add(chain)
-        if self.function_stack and isinstance(node.ctx, ast.Load):
+        if self.function_stack and isinstance(node.ctx, ast.Load) and not self.host_depth:
             caller, scopes, cls = self._context()
             self.pending_refs.append((caller, scopes, cls, chain, id(node) in self.called, self.guard_stack[-1] > 0))
         return None
@@ -545,6 +560,17 @@ class _Summarizer:
         caller, scopes, cls = self._context()
         self.pending_calls.append((node, scopes, cls, caller))
         self.called.add(id(node.func))
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if name in _HOST_CALLBACKS and node.args and not isinstance(node.args[0], ast.Starred):
+
+            def enter() -> None:
+                self.host_depth += 1
+
+            def leave() -> None:
+                self.host_depth -= 1
+
+            return [func, _Action(enter), node.args[0], _Action(leave), *node.args[1:], *node.keywords]
         return self._children(node)
 
     # -- syntax features (LintRule.REQUIRES) --
@@ -754,6 +780,8 @@ class _Summarizer:
         """A dotted name as a function: a plain reference, or a method of a typed instance
         (``self.step``, ``solver.step``; a bare typed name only when ``called``: ``__call__``)."""
         text = ".".join(chain)
+        if chain[0] == "super()":
+            return [(("super", cls), False, (), chain[1], text)] if cls is not None else []
         if len(chain) > 1:
             receivers = self._receiver_types(chain[:-1], scopes, cls)
             if receivers is not None:
@@ -792,6 +820,7 @@ class _Summarizer:
     def finish(self, summary_module: str) -> ModuleSummary:
         edges: list[tuple[str, Ref]] = []
         guarded_edges: list[tuple[str, Ref]] = []
+        mentions: list[tuple[str, Ref]] = []
         dispatches: list[tuple[str, TypeExpr, str, str, bool, bool]] = []
         seen: set[tuple] = set()
         numpy_users: set[str] = set()
@@ -809,10 +838,10 @@ class _Summarizer:
                         numpy_users.add(caller)
                     elif ref[1].startswith(_JAX_PREFIXES) or ref[1] in ("jax", "equinox"):
                         jax_users.add(caller)
-                key = (caller, ref, guarded)
+                key = (caller, ref, guarded, called)
                 if key not in seen:
                     seen.add(key)
-                    (guarded_edges if guarded else edges).append((caller, ref))
+                    (guarded_edges if guarded else edges if called else mentions).append((caller, ref))
         roots: list[Root] = []
         transform_lambdas = False
         for decorator, qual, scopes, line in self.pending_decorators:
@@ -885,6 +914,7 @@ class _Summarizer:
             dispatches=dispatches,
             flows=flows,
             guarded_edges=guarded_edges,
+            mentions=mentions,
             numpy_only=frozenset(numpy_users - jax_users),
         )
 
@@ -1114,7 +1144,9 @@ class _Hierarchy:
         self._texprs[key] = frozenset()
         kind, name, attrs = texpr
         current: set[Node]
-        if kind == "param":
+        if kind == "super":
+            current = set(self.bases.get((path, name), ()))
+        elif kind == "param":
             current = set(self.param_types.get((path, name), ()))
         else:
             target = self.project.resolve(path, (kind, name))
@@ -1131,6 +1163,10 @@ class _Hierarchy:
         is called reaches its type's ``__call__``."""
         found: list[Node] = []
         for cls in sorted(self.types(path, texpr)):
+            if texpr[0] == "super":  # no override below: the bases' own (or inherited) method
+                inherited = self.find_up(cls, method)
+                found += [inherited] if inherited is not None else []
+                continue
             targets = self.methods(cls, method)
             if not targets and called and method != "__call__":
                 targets = [t for f in sorted(self.field_types(cls, method, 0)) for t in self.methods(f, "__call__")]
@@ -1243,7 +1279,7 @@ def traced_functions(
         graph.setdefault(source, {}).setdefault(target, hop)
 
     for path, summary in summaries.items():
-        for edges, guarded in ((summary.edges, False), (summary.guarded_edges, True)):
+        for edges, kind in ((summary.edges, "call"), (summary.mentions, "mention"), (summary.guarded_edges, "guarded")):
             for caller, ref in edges:
                 if caller not in summary.functions:
                     continue
@@ -1252,6 +1288,8 @@ def traced_functions(
                     continue
                 tpath, tqual = target
                 if hierarchy.is_class(target):  # C(...) runs the constructor methods
+                    if kind == "mention":  # isinstance(x, C), a type handed on: nothing runs
+                        continue
                     for constructor in hierarchy.constructors(target):
                         add((path, caller), constructor)
                 else:
@@ -1265,7 +1303,7 @@ def traced_functions(
                         target = found
                     # A NumPy-only helper in a branch of a static string switch
                     # (`if method == "numpy":`) is the host alternative, not traced code.
-                    if guarded and target[1] in summaries[target[0]].numpy_only:
+                    if kind == "guarded" and target[1] in summaries[target[0]].numpy_only:
                         continue
                     add((path, caller), target)
         for caller, texpr, method, text, guarded, called in summary.dispatches:

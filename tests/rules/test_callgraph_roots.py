@@ -166,3 +166,42 @@ def test_string_switch_criterion() -> None:
     only_switched = SWITCH.replace("    return host(x)\n", "    return x\n")
     found = traced_functions({"s.py": summarize_module(only_switched, "s")})["s.py"]
     assert set(found) == {"run", "check"}
+
+
+HOST = '''
+import jax
+from jax.experimental import io_callback
+
+
+class Config:
+    def __init__(self):
+        self.n = 1
+
+
+def log(x):
+    print(x)
+
+
+def save(x):
+    return x
+
+
+def helper(x):
+    return x
+
+
+@jax.jit
+def run(x, config):
+    jax.debug.callback(log, x)
+    io_callback(save, None, helper(x))
+    if isinstance(config, Config):
+        return x
+    return x
+'''
+
+
+def test_host_callbacks_and_class_mentions_are_not_traced() -> None:
+    # log/save run on the host (callbacks); isinstance(config, Config) constructs nothing;
+    # helper(x) is an argument computed in traced code
+    found = traced_functions({"h.py": summarize_module(HOST, "h")})["h.py"]
+    assert set(found) == {"run", "helper"}

@@ -256,3 +256,53 @@ def test_unresolvable_and_cyclic_types_are_ignored() -> None:
             return a.f()
     ''')})
     assert names(found) == {"m.py": {"run", "A.f"}}
+
+
+def test_super_call_reaches_the_base_method_only() -> None:
+    found = traced({"m.py": ("m", '''
+        import jax
+
+        class Base:
+            def step(self, y):
+                return y
+
+        class Child(Base):
+            def step(self, y):
+                return super().step(y)
+
+        class Sibling(Base):
+            def step(self, y):
+                return y
+
+        @jax.jit
+        def run(c: Child, y):
+            return c.step(y)
+    ''')})
+    assert names(found) == {"m.py": {"run", "Child.step", "Base.step"}}
+    assert found["m.py"]["Base.step"] == (
+        "`Base.step` ← `super().step` in `m.Child.step` ← … ← `run` (jitted at m.py:16)"
+    )
+
+
+def test_summary_with_types_round_trips_through_the_cache_format() -> None:
+    from jaxlint.rules._cache_format import dumps, loads
+
+    for path, (module, text) in with_driver('''
+        import equinox as eqx
+        from pkg.base import AbstractSolver
+
+        def loop(*, solver, y):
+            return solver.step(y), jax.jit(solver.step)
+
+        class Child(AbstractSolver):
+            inner: "AbstractSolver"
+
+            def step(self, y):
+                return super().step(self.inner.step(y))
+
+        @eqx.filter_jit
+        def solve(solver: AbstractSolver, y):
+            return loop(solver=solver, y=y)
+    ''').items():
+        summary = summarize_module(textwrap.dedent(text), module, path.endswith("__init__.py"))
+        assert loads(dumps(summary)) == summary
