@@ -9,13 +9,19 @@ import libcst as cst
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo, is_count_name, last_identifier
 from jaxlint.rules._python_values import PythonValues
-from jaxlint.rules._scopes import code_of
+from jaxlint.rules._scopes import calls_when_run, code_of
 
 # Builders JL001 already reports when handed a comprehension over range(n).
 _JL001_BUILDERS = frozenset(
     {"jax.numpy.stack", "jax.numpy.concatenate", "jax.numpy.array", "jax.numpy.asarray", "jax.numpy.vstack", "jax.numpy.hstack"}
 )
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+# A Python loop in one branch and one of these in the other: the author wrote both on purpose
+# (a debug / NumPy fallback next to the loop primitive).
+_LOOP_PRIMITIVES = frozenset(
+    {"jax.lax.while_loop", "jax.lax.fori_loop", "jax.lax.scan", "jax.lax.map", "equinox.internal.while_loop",
+     "equinox.internal.scan"}
+)
 
 
 class PythonLoopOverSize(LintRule):
@@ -46,7 +52,9 @@ class PythonLoopOverSize(LintRule):
         blocks, stages, leaves, params, dims/`dim`/`ndim`/spatial dimension, links/joints/dofs,
         devices, args): an MLP's loop over `self.layers` is a fixed small depth. Loops whose
         body builds Python values only (an einsum string, index lists, a graph walk over a
-        Python list, HTML): they unroll into no op. Loops in plain Python (not traced).
+        Python list, HTML): they unroll into no op. A loop in one branch of an `if` whose other
+        branch runs `lax.fori_loop`/`while_loop`/`scan` (a deliberate debug or NumPy fallback).
+        Loops in plain Python (not traced).
     """
     PITFALL = "P2"
     REFERENCES = ("diffrax#94", "diffrax PR #124", "jax#2777", "pmwd PR #11", "flowpm#82")
@@ -159,6 +167,23 @@ def contract(x, n, num_links, fields, spatial_dimension, num_dofs, dim):
     for q in range(num_dofs):
         x = jnp.sin(x)
     return jnp.einsum(letters + "->", x), pairs, roots, head
+""",
+        # A debug fallback next to the loop primitive: the author chose both.
+        """
+import jax
+from jax import lax
+
+DISABLE_CONTROL_FLOW = False
+
+@jax.jit
+def fori_loop(lower, upper, body_fun, init_val):
+    if DISABLE_CONTROL_FLOW:
+        val = init_val
+        for i in range(int(lower), int(upper)):
+            val = body_fun(i, val)
+        return val
+    else:
+        return lax.fori_loop(lower, upper, body_fun, init_val)
 """,
         # zip stops at its shortest argument: a few save groups bound the loop.
         """
@@ -324,6 +349,22 @@ def rollout(y):
             made = node
         self._check(node, node.iter, "comprehension", made)
 
+    def _fallback_of_primitive(self, node: cst.CSTNode) -> bool:
+        """The loop sits in one branch of an `if` whose other branch runs a loop primitive
+        (`if DISABLE_CONTROL_FLOW: for ... else: lax.fori_loop(...)`): a deliberate fallback."""
+        previous = node
+        for ancestor in self.context.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                return False
+            if isinstance(ancestor, cst.If):
+                other = ancestor.orelse if previous is ancestor.body else ancestor.body if previous is not ancestor.test else None
+                if other is not None and any(
+                    self.context.qualified_name(call.func) in _LOOP_PRIMITIVES for call in calls_when_run(other)
+                ):
+                    return True
+            previous = ancestor
+        return False
+
     def _python_only(self, node: cst.CSTNode, body: cst.CSTNode) -> bool:
         """The loop body builds Python values only (strings, index lists): nothing unrolls."""
         function = self.context.enclosing_function(node)
@@ -338,7 +379,7 @@ def rollout(y):
             return
         if _grows_geometrically(node):
             return  # `while n < limit: n *= 2` runs log(limit) times
-        if self._python_only(node, node.body):
+        if self._python_only(node, node.body) or self._fallback_of_primitive(node):
             return
         classifier = self.memo.classifier(node)
         for comparison in _comparisons(node.test):
@@ -358,7 +399,7 @@ def rollout(y):
         if reason is None:
             return
         size = self.memo.classifier(node).loop_size(iterable)
-        if size is None or self._python_only(node, body):
+        if size is None or self._python_only(node, body) or self._fallback_of_primitive(node):
             return
         what = "a comprehension" if kind == "comprehension" else "a Python `for` loop"
         count = f" ({size.count} iterations)" if size.count is not None else ""

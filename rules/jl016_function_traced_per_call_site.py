@@ -195,6 +195,18 @@ class Sampler:
         if isinstance(capacity, int):
             return cell_list_fn(position, capacity)
         return cell_list_fn(position, 0)
+
+@jax.jit
+def memoized(fn, x, refs):
+    if x is None:
+        key = 0
+    elif isinstance(x, int):
+        key = x
+    else:
+        return fn(x)
+    if key not in refs:
+        refs[key] = fn(x)
+    return refs[key]
 """,
         # Plain Python stage loop: nothing is traced.
         """
@@ -527,12 +539,14 @@ class Solver(eqx.Module):
                 return True
         return False
 
-    def _branch_path(self, node: cst.CSTNode, function: cst.FunctionDef) -> tuple[dict[int, int], set[int]]:
+    def _branch_path(
+        self, node: cst.CSTNode, function: cst.FunctionDef
+    ) -> tuple[dict[int, int], set[tuple[int, int]]]:
         """(for each `if` / conditional expression / `try` around ``node``: which branch holds
-        it; the `if` statements before it whose body returns or raises: ``node`` runs only when
-        that body did not)."""
+        it; the (if, branch) pairs before it whose block returns or raises: ``node`` runs only
+        when that branch did not)."""
         path: dict[int, int] = {}
-        skipped: set[int] = set()
+        skipped: set[tuple[int, int]] = set()
         previous = node
         for ancestor in self.context.ancestors(node):
             if ancestor is function:
@@ -548,21 +562,21 @@ class Solver(eqx.Module):
                 for statement in ancestor.body:
                     if statement is previous:
                         break
-                    if isinstance(statement, cst.If) and _exits(statement.body):
-                        skipped.add(id(statement))
+                    if isinstance(statement, cst.If):
+                        skipped.update(_exiting_branches(statement))
             previous = ancestor
         return path, skipped
 
     def _run_together(self, calls: list[cst.Call], function: cst.FunctionDef) -> list[cst.Call]:
         """The calls that all run in one pass (greedy, in order): not in exclusive branches,
         not after an `if` whose body (holding the other call) returns."""
-        chosen: list[tuple[cst.Call, dict[int, int], set[int]]] = []
+        chosen: list[tuple[cst.Call, dict[int, int], set[tuple[int, int]]]] = []
         for call in calls:
             path, skipped = self._branch_path(call, function)
             if all(
                 all(other.get(k, v) == v for k, v in path.items())
-                and not any(other.get(k) == 0 for k in skipped)
-                and not any(path.get(k) == 0 for k in other_skipped)
+                and not any(other.get(k) == branch for k, branch in skipped)
+                and not any(path.get(k) == branch for k, branch in other_skipped)
                 for _, other, other_skipped in chosen
             ):
                 chosen.append((call, path, skipped))
@@ -673,6 +687,20 @@ class Solver(eqx.Module):
 
     def _is_module_def(self, name: str) -> bool:
         return any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in self.context.module.body)
+
+
+def _exiting_branches(statement: cst.If) -> set[tuple[int, int]]:
+    """(id of an `if`/`elif`, 0 body / 1 else) for each branch of this chain that returns or
+    raises: code after the chain runs only when none of them was taken."""
+    found: set[tuple[int, int]] = set()
+    if _exits(statement.body):
+        found.add((id(statement), 0))
+    orelse = statement.orelse
+    if isinstance(orelse, cst.If):
+        found.update(_exiting_branches(orelse))
+    elif isinstance(orelse, cst.Else) and _exits(orelse.body):
+        found.add((id(statement), 1))
+    return found
 
 
 def _exits(block: cst.BaseSuite) -> bool:
