@@ -167,7 +167,7 @@ def check(
             config.default_exclude, config.exclude = (), _patterns(exclude)
         config.exclude += _patterns(extend_exclude)
         if traced:
-            config.traced = [*config.traced, *validate_entry_points(list(traced), "--traced")]
+            config.traced = [*config.traced, *validate_entry_points(_split(traced) or [], "--traced")]
         result = check_paths(
             targets,
             select=_split(select),

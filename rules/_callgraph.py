@@ -1352,8 +1352,8 @@ def traced_functions(
         if not targets and unresolved is not None:
             unresolved.append(entry)
         for target in targets:
-            where = f"declared traced (`{entry}`)"
-            start(target, f"`{target[1]}` is {where}", _Reach(f"`{target[1]}` ({where})"))
+            start(target, f"`{target[1]}` is declared traced (`{entry}`)",
+                  _Reach(f"`{target[1]}` (declared traced: `{entry}`)"))
 
     index = 0
     while index < len(queue):

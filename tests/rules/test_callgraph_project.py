@@ -67,7 +67,7 @@ def test_config_key_declares_a_class_method_and_a_class(tmp_path: Path) -> None:
     make_project(tmp_path, '[tool.jaxlint]\ntraced = ["pkg.lib:Model.__call__"]\n')
     code, findings, _ = loop_findings(tmp_path)  # with the cache: the key is part of it
     assert code == 1 and [f["line"] for f in findings] == [7]
-    assert "reached from `Model.__call__` (declared traced (`pkg.lib:Model.__call__`))" in findings[0]["message"]
+    assert "reached from `Model.__call__` (declared traced: `pkg.lib:Model.__call__`)" in findings[0]["message"]
     # a class alone means its __call__; the re-export through the package is followed
     (tmp_path / "pyproject.toml").write_text("[tool.jaxlint]\ntraced = [\"pkg.lib:Model\"]\n")
     code, findings, _ = loop_findings(tmp_path)
