@@ -28,8 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.analyzer.scale import CaseResult, ScaleRun
 
 DEFAULT_SIZES = (16, 64, 256)
-# Clock readings: noisy, so never judged in a test (jaxlint scale reports them).
-_TIMED = ("trace_seconds", "lower_seconds", "compile_seconds")
 _REPORT_WIDTH = 120
 
 
@@ -76,7 +74,7 @@ def measure_case(
     """Lower ``factory(n)`` at each n, measure and judge it; nothing is raised for growth."""
     from jaxlint.analyzer.measure import measure
     from jaxlint.analyzer.scale import CaseResult, ScaleRun, resolved_platform, run_lines
-    from jaxlint.analyzer.verdict import judge
+    from jaxlint.analyzer.verdict import TIMING_FIGURES, judge
 
     sizes = sorted(set(int(size) for size in n))
     if len(sizes) < 2:
@@ -86,7 +84,8 @@ def measure_case(
     for size in sizes:
         fn, args, kwargs = _built(factory, label, size)
         measurement = measure(fn, args, kwargs, n=size, platform=platform)
-        measurement.figures = {k: v for k, v in measurement.figures.items() if k not in _TIMED}
+        # Clock readings are noisy: never judged in a test (jaxlint scale reports them).
+        measurement.figures = {k: v for k, v in measurement.figures.items() if k not in TIMING_FIGURES}
         result.measurements.append(measurement)
     result.verdict = judge(result.measurements, max_order=max_order)
     for flag in result.verdict.flags:  # as `jaxlint scale` does: a growing run names its lines
