@@ -117,6 +117,29 @@ def _file_findings(path: str) -> tuple[tuple[tuple[int, int, LineFinding], ...],
     return tuple(out), None
 
 
+_PREWARMED: dict[str, Any] = {}  # path -> Future of _file_findings(path), started early
+_EXECUTOR: Any = None
+
+
+def prewarm(shown_paths: Iterable[str]) -> None:
+    """Start linting these files in a background thread, before the flags are final.
+
+    Linting a library file is slow (diffrax/_integrate.py: ~2.7 s of CPU), and the lines
+    that grow are known as soon as two sizes are measured; while a child process lowers the
+    largest n, this process is idle, so the lint runs beside it on the second core.
+    """
+    global _EXECUTOR
+    for shown in shown_paths:
+        path = resolve_source(shown)
+        if path is None or path in _PREWARMED:
+            continue
+        if _EXECUTOR is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jaxlint-lint")
+        _PREWARMED[path] = _EXECUTOR.submit(_file_findings, path)
+
+
 def findings_for_lines(lines: Iterable[tuple[str, int]], problems: list[str] | None = None) -> LineFindings:
     """Lint findings on each (shown path, line); lines without any are left out.
 
@@ -127,6 +150,9 @@ def findings_for_lines(lines: Iterable[tuple[str, int]], problems: list[str] | N
         path = resolve_source(shown)
         if path is None:
             continue
+        started = _PREWARMED.get(path)
+        if started is not None:
+            started.result()  # the same result lands in _file_findings' cache
         findings, problem = _file_findings(path)
         if problem is not None and problems is not None and problem not in problems:
             problems.append(problem)

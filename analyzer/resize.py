@@ -128,7 +128,8 @@ def lower_script_call(call: CapturedCall, n: int, axis: str, *, platform: str | 
     n) the solve on its own. Returns ``(LoweredProgram, notes)``; raises TargetError."""
     notes: list[str] = []
     if call.entry is not None:
-        jax.clear_caches()  # a nested jit between the entry and the solve would reuse its old trace
+        if call.nested_jits:  # a jit between the entry and the solve would reuse its trace at the old n
+            jax.clear_caches()
         program = entry_program(call, n, axis)
         try:
             lowered = lower_call(program.fn, program.args, platform=platform)

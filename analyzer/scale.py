@@ -284,6 +284,7 @@ class Collector:
         self.headers: dict[str, dict[str, Any]] = {}
         self.progress = progress
         self.target_error: TargetError | None = None
+        self.on_measured: Callable[[CaseResult], None] | None = None
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event["event"]
@@ -300,6 +301,8 @@ class Collector:
             result = self.by_name[event["name"]]
             result.measurements.append(Measurement.from_json(event["measurement"]))
             result.notes.extend(note for note in event.get("notes", []) if note not in result.notes)
+            if self.on_measured is not None:
+                self.on_measured(result)
             if self.progress is not None:
                 self.progress(result.name, event["n"])
         elif kind == "case_error":
@@ -356,6 +359,17 @@ def judge_case(result: CaseResult, max_order: str, *, compile_timeout: float | N
     result.verdict = verdict
 
 
+def _prewarm_lint(result: CaseResult) -> None:
+    """Once two sizes show which lines grow, start linting their files (see lint_match.prewarm)."""
+    if len(result.measurements) < 2:
+        return
+    from .lint_match import prewarm
+    from .verdict import growing_lines
+
+    lines = growing_lines(result.measurements, None) + run_lines(result.measurements)
+    prewarm(dict.fromkeys(line.path for line in lines))
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry point
 
@@ -397,6 +411,8 @@ def run_scale_report(
         fresh = fresh_process or compile
         options = dict(argv=list(argv), size=size, platform=platform, capture_only=capture_only)
         collector = Collector(ns, progress)
+        if not in_process:  # this process waits on a child: lint the growing lines' files meanwhile
+            collector.on_measured = _prewarm_lint
         if in_process:
             run_in_process(target, ns, collector, timeout=timeout, **options)
         elif fresh:

@@ -112,6 +112,7 @@ class CapturedCall:
     function_name: str = "<module>"  # qualified name of the user function making the call
     ordinal: int = 1  # 1 for its first solve call (in source order), 2 for the next, ...
     under_transform: bool = False  # traced values in the call but no jit around it (vmap/grad)
+    nested_jits: int = 0  # user jits between the outermost one and the call (their trace caches go stale)
 
     @property
     def key(self) -> str:
@@ -459,6 +460,7 @@ class _Recorder:
                 call.function_name = getattr(user.f_code, "co_qualname", user.f_code.co_name)  # type: ignore[union-attr]
                 if state.entries:
                     call.entry = _entry_of(*state.entries[0])
+                    call.nested_jits = len(state.entries) - 1
                 elif _holds_tracer((args, kwargs), set()):
                     call.under_transform = True
                 self.calls[site] = call
