@@ -13,6 +13,7 @@ pygls is an optional extra (``pip install '.[server]'`` in the jaxlint checkout)
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ def lint_text(
 
     try:
         config = load_config(Path(path))
+        if _excluded(config, path):
+            return [], text, []
         result = check_paths([path], sources={path: text}, jobs=1, config=config, fix=fix, unsafe_fixes=unsafe,
                              use_cache=cache is not None, cache=cache)
     except ConfigError as error:
@@ -70,6 +73,25 @@ def lint_text(
                 table.pop(next(iter(table)))
     fixed = next(iter(result.fixed_sources.values()), text)
     return result.findings, fixed, [*result.errors, *result.warnings]
+
+
+def _excluded(config: Any, path: str) -> bool:
+    """As ``jaxlint check .`` would skip it: under a default-excluded folder (``.venv``,
+    ``site-packages``, ``build``, ... : library code an editor opened by go-to-definition) or
+    matching the config's ``exclude`` / ``extend-exclude``."""
+    from jaxlint.rules._files import is_ignored
+
+    absolute = Path(os.path.abspath(path))
+    try:
+        folders = absolute.parent.relative_to(config.root.resolve()).parts
+    except ValueError:  # outside the project: every folder name counts
+        folders = absolute.parent.parts
+    if set(folders) & set(config.default_exclude):
+        return True
+    patterns = config.exclude_patterns()
+    return any(is_ignored(patterns, parent.as_posix(), True) for parent in absolute.parents) or is_ignored(
+        patterns, absolute.as_posix(), False
+    )
 
 
 def _position(document: "TextDocument", line: int, column: int) -> "types.Position":

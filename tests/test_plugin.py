@@ -127,3 +127,11 @@ def test_assert_program_size_for_other_runners() -> None:
     assert figures_per_n(run, "longest_run") == {4: 4, 8: 8}
     with pytest.raises(TypeError, match=r"stack\(4\) returned int; expected \(fn, args\)"):
         assert_program_size(lambda n: n, n=[4, 8], name="stack")
+
+
+def test_plugin_is_registered_with_the_package() -> None:
+    from importlib.metadata import entry_points
+
+    (entry,) = [e for e in entry_points(group="pytest11") if e.name == "jaxlint"]
+    assert entry.value == "jaxlint.pytest_plugin"
+    assert entry.dist is not None and entry.dist.name == "jaxlint-hlo"

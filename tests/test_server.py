@@ -44,7 +44,7 @@ CALLER = "import jax\nfrom helper import euler\n\nsolve = jax.jit(euler, static_
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    (tmp_path / "pyproject.toml").write_text('[tool.jaxlint]\nignore = ["JL003"]\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.jaxlint]\nignore = ["JL003"]\nextend-exclude = ["legacy/"]\n')
     (tmp_path / "caller.py").write_text(CALLER)
     return tmp_path
 
@@ -144,6 +144,9 @@ async def test_project_context_config_and_noqa(client: LanguageClient, workspace
     from jaxlint.rules import check_source
 
     assert {f.code for f in check_source(silenced.replace("  # noqa: JL001", ""), "other.py")} == {"JL001", "JL003"}
+    # Files `jaxlint check .` would skip get no diagnostics: config excludes, library folders.
+    assert await _open(client, workspace / "legacy" / "old.py", SOURCE) == []
+    assert await _open(client, workspace / ".venv" / "lib" / "site-packages" / "lib.py", SOURCE) == []
     column = silenced.splitlines()[6].index("JL001") + 2  # the cursor on the code in the comment
     hover = await client.text_document_hover_async(
         types.HoverParams(text_document=types.TextDocumentIdentifier(uri=other.as_uri()), position=types.Position(line=6, character=column))
