@@ -274,6 +274,10 @@ def render_table(
             mark = Text("FLAG", style="bold red") if name in flagged else Text("")
             table.add_row(name, *[_format_value(name, m.figures.get(name)) for m in result.measurements], description, mark)
         console.print(table)
+        if result.verdict.unjudged:
+            from .scale import UNJUDGED_WHY
+
+            console.print(f"  {UNJUDGED_WHY}", markup=False, soft_wrap=True)
         for flag in result.verdict.flags:
             console.print(Text.assemble(("  flag ", "bold red"), flag.message))
         explained: set[tuple[str, int]] = set()  # a line's lint finding is shown once per case
@@ -357,6 +361,10 @@ def render_markdown(
             values = " | ".join(_format_value(name, m.figures.get(name)) for m in result.measurements)
             out.append(f"| {name} | {values} | {_md_escape(description)} | {'**FLAG**' if name in flagged else ''} |")
         out.append("")
+        if result.verdict.unjudged:
+            from .scale import UNJUDGED_WHY
+
+            out += [f"_{UNJUDGED_WHY}_", ""]
         for flag in result.verdict.flags:
             out.append(f"- **flag** {_md_escape(flag.message)}")
         if result.verdict.flags:
@@ -442,7 +450,7 @@ def render_github(
             continue
         assert result.verdict is not None
         if result.verdict.ok:
-            out.append(f"::notice {at_site}title={title}::{_gh_data(f'{result.name}: no figure grows past the bar')}")
+            out.append(f"::notice {at_site}title={title}::{_gh_data(f'{result.title}: no figure grows past the bar')}")
             continue
         annotated: set[tuple[str, int]] = set()
         elsewhere: list[str] = []  # library lines, told in the case's own annotation
@@ -455,11 +463,11 @@ def render_github(
                 text = _line_message(line, findings, named=line not in user_lines)
                 if line in user_lines:
                     location = f"file={_gh_property(line.path)},line={line.line}"
-                    out.append(f"::error {location},title={title}::{_gh_data(f'{result.name}: {flag.message}; this line: ' + text)}")
+                    out.append(f"::error {location},title={title}::{_gh_data(f'{result.title}: {flag.message}; this line: ' + text)}")
                 else:
                     elsewhere.append(text)
             if not user_lines:
-                message = f"{result.name}: {flag.message}"
+                message = f"{result.title}: {flag.message}"
                 if elsewhere:
                     message += "\ngrowing lines outside this repository:\n" + "\n".join(elsewhere)
                     elsewhere = []

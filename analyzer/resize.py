@@ -115,9 +115,8 @@ def bare_program(call: CapturedCall, n: int, axis: str) -> SizedProgram:
 
 def describe_program(call: CapturedCall) -> str:
     """What is measured for the call, for the report."""
-    axis_note = ""
     if call.entry is not None:
-        return f"measured: `{call.entry.name}`, the jitted function around the call, re-traced at each n{axis_note}"
+        return f"measured: `{call.entry.name}`, the jitted function around the call, re-traced at each n"
     if call.under_transform:
         return "measured: the solve on its own, per example (it runs under vmap/grad outside any jit)"
     return "measured: the solve on its own (it is not called inside a jitted function)"

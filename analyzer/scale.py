@@ -38,8 +38,10 @@ from .verdict import TIMING_FIGURES, CaseVerdict, Flag, LineGrowth, judge
 
 ProgressCallback = Callable[[str, int], None]  # (case name, n) after each measurement
 
-# Beside a timing's fit when all n shared one process (caches carry over between sizes).
-UNJUDGED_NOTE = "not judged: one process for all n (--fresh-process)"
+# Beside a timing's fit when all n shared one process (caches carry over between sizes),
+# and the line under the table that says why.
+UNJUDGED_NOTE = "not judged"
+UNJUDGED_WHY = "timings: every n was lowered in one process (caches carry over), so they are shown, not judged; --fresh-process judges them"
 
 
 @dataclass
