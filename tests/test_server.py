@@ -170,3 +170,15 @@ async def test_unsafe_fix_is_marked_and_left_out_of_fix_all(client: LanguageClie
     (action,) = actions  # no fix-all: it applies safe fixes only
     assert action.title == "jaxlint: fix JL003 (large-unroll) [unsafe: may change behaviour]"
     assert not action.is_preferred
+
+
+def test_without_pygls_says_how_to_get_it() -> None:
+    import subprocess
+
+    code = "import sys; sys.modules['pygls'] = None; from jaxlint.cli import main; main(['server'], prog_name='jaxlint')"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2
+    assert completed.stderr == (
+        "error: jaxlint server needs pygls, an optional extra: pip install '.[server]' in the jaxlint checkout "
+        "(or pip install pygls)\n"
+    )
