@@ -37,6 +37,8 @@ DEFAULT_EXCLUDE = (
 )
 MAX_FILE_BYTES = 8 * 1024 * 1024  # libcst needs ~2 s per MB: a bigger file is generated code
 MAX_IGNORE_FILE_BYTES = 4 * 1024 * 1024
+MAX_PATTERN_CHARS = 4096  # PATH_MAX: a longer gitignore line matches no path
+CHUNK_LINES = 256  # lines per compiled matcher (one, for nearly every .gitignore)
 
 
 class MissingPathError(Exception):
@@ -62,22 +64,31 @@ def _compile(lines: Sequence[str]):
     return GitIgnoreSpec.from_lines(lines, backend=PATTERN_BACKEND)
 
 
-def pattern_problem(line: str) -> str | None:
-    """Why one gitignore line is invalid (None when it compiles)."""
+def _compile_chunks(lines: Sequence[str], first: int) -> tuple[list[Any], list[tuple[int, str]]]:
+    """Compiled specs for consecutive runs of ``lines`` and (line number, problem) for each
+    line that cannot be compiled. Splitting in halves keeps this O(n log n) compiles at worst:
+    a line that is invalid (``[z-a]``) or too large for the matcher (re2's memory budget) is
+    dropped alone, and lines that only fail together are kept as separate runs."""
     try:
-        _compile([line])
-    except (ValueError, re.error) as error:  # GitIgnorePatternError is a ValueError
-        return str(error) or type(error).__name__
-    return None
+        spec = _compile(lines)
+    except Exception as error:  # noqa: BLE001 - any failure to compile user patterns is reported
+        if len(lines) == 1:
+            return [], [(first, str(error) or type(error).__name__)]
+        middle = len(lines) // 2
+        head, head_problems = _compile_chunks(lines[:middle], first)
+        tail, tail_problems = _compile_chunks(lines[middle:], first + middle)
+        return head + tail, head_problems + tail_problems
+    return ([spec] if any(p.include is not None for p in spec.patterns) else []), []
 
 
 @dataclass(frozen=True)
 class IgnorePattern:
     """gitignore lines (one file's, or one config pattern), relative to ``base`` (an absolute
-    posix folder). Within the group the last matching line wins, as in git."""
+    posix folder). The last matching line wins, as in git (``specs`` are consecutive runs of
+    the lines, usually one)."""
 
     base: str
-    spec: Any
+    specs: tuple[Any, ...]
 
     @classmethod
     def parse(cls, line: str, base: str) -> "IgnorePattern | None":
@@ -90,24 +101,34 @@ class IgnorePattern:
     @classmethod
     def from_lines(cls, lines: Sequence[str], base: str) -> "tuple[IgnorePattern | None, list[tuple[int, str]]]":
         """The valid lines as one group, and (1-based line number, problem) for each invalid one."""
-        cleaned = [line.rstrip("\r\n") for line in lines]
-        try:
-            spec = _compile(cleaned)
-            problems: list[tuple[int, str]] = []
-        except (ValueError, re.error):  # find the bad lines; keep the others
-            problems = [(n, why) for n, line in enumerate(cleaned, 1) if (why := pattern_problem(line)) is not None]
-            bad = {n for n, _ in problems}
-            spec = _compile([line for n, line in enumerate(cleaned, 1) if n not in bad])
-        if not any(p.include is not None for p in spec.patterns):
-            return None, problems
-        return cls(base.rstrip("/"), spec), problems
+        kept: list[str] = []
+        problems: list[tuple[int, str]] = []
+        for number, line in enumerate(lines, 1):
+            line = line.rstrip("\r\n")
+            if len(line) > MAX_PATTERN_CHARS:  # longer than any path it could match: skip, cheaply
+                problems.append((number, f"pattern longer than {MAX_PATTERN_CHARS} characters"))
+                line = ""  # keeps the numbering of the lines after it
+            kept.append(line)
+        specs = []
+        for start in range(0, len(kept), CHUNK_LINES):  # re2 compiles a few hundred lines at once fast
+            chunk_specs, chunk_problems = _compile_chunks(kept[start : start + CHUNK_LINES], start + 1)
+            specs += chunk_specs
+            problems += chunk_problems
+        problems.sort()
+        return (cls(base.rstrip("/"), tuple(specs)) if specs else None), problems
 
     def verdict(self, absolute: str, is_dir: bool) -> bool | None:
         """True: ignored; False: re-included by ``!``; None: these lines say nothing."""
         if not absolute.startswith(self.base + "/"):
             return None
         relative = absolute[len(self.base) + 1 :]
-        return self.spec.check_file(relative + "/" if is_dir else relative).include
+        path = relative + "/" if is_dir else relative
+        verdict = None
+        for spec in self.specs:
+            include = spec.check_file(path).include
+            if include is not None:
+                verdict = include
+        return verdict
 
 
 def is_ignored(patterns: Sequence[IgnorePattern], absolute: str, is_dir: bool) -> bool:

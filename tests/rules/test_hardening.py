@@ -175,6 +175,21 @@ def test_bad_gitignore_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
     assert done.exit_code == 1 and ".gitignore:1: invalid pattern skipped" in done.output
 
 
+def test_huge_gitignore_is_matched_in_chunks(tmp_path: Path) -> None:
+    """Thousands of lines (more than one matcher holds) and a line longer than any path."""
+    (tmp_path / ".git").mkdir()
+    lines = [f"generated_{i}_*.py" for i in range(2000)]
+    lines[1500] = "skip_me.py"
+    lines[10] = "**/" * 5000 + "x.py"
+    lines.append("!generated_7_keep.py")
+    (tmp_path / ".gitignore").write_text("\n".join(lines) + "\n")
+    for name in ("model.py", "skip_me.py", "generated_1999_a.py", "generated_7_keep.py"):
+        (tmp_path / name).write_text(JITTED_REPEAT)
+    result = run(tmp_path)
+    assert sorted(f.path for f in result.findings) == ["generated_7_keep.py", "model.py"]
+    assert result.warnings == [f"{tmp_path}/.gitignore:11: invalid pattern skipped (pattern longer than 4096 characters)"]
+
+
 def test_symlink_loop_and_missing_path_on_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "model.py").write_text(JITTED_REPEAT)
     (tmp_path / "loop_a.py").symlink_to("loop_b.py")
