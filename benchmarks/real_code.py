@@ -82,6 +82,16 @@ PROJECTS: tuple[Project, ...] = (
 )
 
 
+# No downloads (pip, git clone): only what is cached or in a mirror. Tests set it.
+OFFLINE = os.environ.get("JAXLINT_BENCH_OFFLINE", "") == "1"
+
+
+def default_mirrors() -> list[Path]:
+    """Mirror folders from $JAXLINT_BENCH_GIT_MIRRORS (os.pathsep-separated)."""
+    value = os.environ.get("JAXLINT_BENCH_GIT_MIRRORS", "")
+    return [Path(p) for p in value.split(os.pathsep) if p]
+
+
 class BenchError(RuntimeError):
     """A source that cannot be obtained (offline, unknown revision): the caller skips it."""
 
@@ -126,6 +136,8 @@ def pypi_tree(spec: str) -> Path:
     downloads = root / "dl" / spec.replace("==", "-")
     downloads.mkdir(parents=True, exist_ok=True)
     archives = [p for p in downloads.iterdir() if p.suffix in (".whl", ".gz", ".zip")]
+    if not archives and OFFLINE:
+        raise BenchError(f"{spec} is not cached and downloads are off")
     if not archives:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(downloads), spec]
         done = subprocess.run(command, capture_output=True, text=True)
@@ -148,6 +160,8 @@ def git_dir(repo: str, mirrors: list[Path]) -> Path:
     clone = cache_root() / "git" / f"{owner}+{name}.git"
     if (clone / "HEAD").is_file():
         return clone
+    if OFFLINE:
+        raise BenchError(f"no mirror or cached clone of {repo} and downloads are off")
     clone.parent.mkdir(parents=True, exist_ok=True)
     command = ["git", "clone", "--quiet", "--bare", "--filter=blob:none", f"https://github.com/{repo}", str(clone)]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -162,16 +176,18 @@ def git_tree_path(repo: str, commit: str) -> Path:
     return cache_root() / "git-src" / f"{owner}+{name}" / commit[:12]
 
 
-def git_tree(repo: str, commit: str, root: str, mirrors: list[Path]) -> Path:
-    """The folder ``root`` of ``repo`` at ``commit``, extracted once into the cache."""
+def git_tree(repo: str, commit: str, roots: tuple[str, ...], mirrors: list[Path]) -> Path:
+    """The folders ``roots`` of ``repo`` at ``commit``, extracted once into the cache."""
     destination = git_tree_path(repo, commit)
-    if (destination / root).exists():
+    if all((destination / root).exists() for root in roots):
         return destination
     gd = git_dir(repo, mirrors)
     destination.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "--git-dir", str(gd), "archive", "--format=tar", commit, root], capture_output=True)
+    listed = subprocess.run(["git", "--git-dir", str(gd), "ls-tree", "--name-only", commit, *roots], capture_output=True, text=True)
+    present = [root for root in roots if root in listed.stdout.split() or root == roots[0]]
+    archive = subprocess.run(["git", "--git-dir", str(gd), "archive", "--format=tar", commit, *present], capture_output=True)
     if archive.returncode != 0:
-        raise BenchError(f"{repo}@{commit[:12]}: git archive {root} failed: {archive.stderr.decode().strip()[-200:]}")
+        raise BenchError(f"{repo}@{commit[:12]}: git archive {' '.join(present)} failed: {archive.stderr.decode().strip()[-200:]}")
     tar = subprocess.run(["tar", "-x", "-C", str(destination)], input=archive.stdout, capture_output=True)
     if tar.returncode != 0:
         raise BenchError(f"{repo}@{commit[:12]}: tar failed: {tar.stderr.decode().strip()[-200:]}")
@@ -354,6 +370,7 @@ class BugCase:
     before: Revision
     after: Revision
     root: str  # folder linted (the package around the file)
+    tests: str  # the project's test folder, linted too ("" if none): functions jitted only in tests are traced
     file: str  # path of the culprit file, relative to the tree
     culprit: tuple[str, ...]  # substrings of culprit lines in the before file
     fixed: tuple[str, ...]  # substrings of replacement lines in the after file
@@ -405,6 +422,7 @@ def load_bugs(path: Path = BUGS) -> list[BugCase]:
                 before=_revision(entry["before"], where),
                 after=_revision(entry["after"], where),
                 root=entry["root"],
+                tests=entry.get("tests", ""),
                 file=entry["file"],
                 culprit=tuple(c.strip() for c in culprit),
                 fixed=tuple(c.strip() for c in fixed),
@@ -470,6 +488,10 @@ def score_case(case: BugCase, before_text: str, before_findings: list[dict], aft
     return result
 
 
+# Rules about recompiling (code that runs eagerly and jits per call), not about traced code.
+_RECOMPILE_RULES = frozenset({"JL008", "JL009"})
+
+
 def force_traced(source: str, lines: set[int]) -> str | None:
     """``source`` with ``@jax.jit`` on the innermost function around each of ``lines``.
 
@@ -503,6 +525,8 @@ def force_traced(source: str, lines: set[int]) -> str | None:
 
 def diagnose(case: BugCase, mirrors: list[Path]) -> str:
     """Why a missed culprit is missed: not traced, or the rule pattern does not match."""
+    if case.expect and set(case.expect) <= _RECOMPILE_RULES:
+        return "rule pattern (a recompile in code that runs eagerly: tracing it would not help)"
     tree = revision_tree(case, case.before, mirrors)
     source = (tree / case.file).read_text(encoding="utf-8")
     forced = force_traced(source, matching_lines(source, case.culprit))
@@ -510,10 +534,12 @@ def diagnose(case: BugCase, mirrors: list[Path]) -> str:
         return "culprit not inside a function"
     scratch = cache_root() / "scratch" / case.id
     shutil.rmtree(scratch, ignore_errors=True)
-    shutil.copytree(tree / case.root, scratch / case.root)
+    for folder in lint_paths(case, tree):
+        shutil.copytree(tree / folder, scratch / folder)
     (scratch / case.file).write_text(forced, encoding="utf-8")
-    run = run_check(scratch, [case.root])
+    run = run_check(scratch, lint_paths(case, scratch))
     hits = flagged(run.findings, case.file, matching_lines(forced, case.culprit))
+    hits = [f for f in hits if not case.expect or f["code"] in case.expect]
     if hits:
         return "not traced (caught once its function is jitted: " + ", ".join(sorted({f["code"] for f in hits})) + ")"
     return "rule pattern (not caught even when its function is jitted)"
@@ -522,7 +548,12 @@ def diagnose(case: BugCase, mirrors: list[Path]) -> str:
 def revision_tree(case: BugCase, revision: Revision, mirrors: list[Path]) -> Path:
     if revision.kind == "pypi":
         return pypi_tree(revision.ref)
-    return git_tree(case.repo, revision.ref, case.root, mirrors)
+    return git_tree(case.repo, revision.ref, (case.root, case.tests) if case.tests else (case.root,), mirrors)
+
+
+def lint_paths(case: BugCase, tree: Path) -> list[str]:
+    """The package and, when the revision has one, its tests (as `jaxlint check` in a repo's CI)."""
+    return [case.root] + ([case.tests] if case.tests and (tree / case.tests).is_dir() else [])
 
 
 def run_case(case: BugCase, mirrors: list[Path]) -> BugResult:
@@ -535,10 +566,10 @@ def run_case(case: BugCase, mirrors: list[Path]) -> BugResult:
     before_file = before_tree / case.file
     if not before_file.is_file():
         return BugResult(case, f"skipped: {case.file} not in the before revision")
-    before = run_check(before_tree, [case.root])
+    before = run_check(before_tree, lint_paths(case, before_tree))
     after_file = after_tree / case.file
     after_text = after_file.read_text(encoding="utf-8") if after_file.is_file() else None
-    after = run_check(after_tree, [case.root]) if after_text is not None else Run(0, [], 0.0)
+    after = run_check(after_tree, lint_paths(case, after_tree)) if after_text is not None else Run(0, [], 0.0)
     result = score_case(case, before_file.read_text(encoding="utf-8"), before.findings, after_text, after.findings)
     result.seconds = time.perf_counter() - start
     return result
@@ -659,7 +690,10 @@ def update_results(body: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=("projects", "bugs", "all"))
-    parser.add_argument("--git-mirrors", action="append", type=Path, default=[], help="folders holding bare clones (owner+name/repo)")
+    parser.add_argument(
+        "--git-mirrors", action="append", type=Path, default=default_mirrors(),
+        help="folders holding bare clones (owner+name/repo); default $JAXLINT_BENCH_GIT_MIRRORS",
+    )
     parser.add_argument("--case", action="append", help="only these bug ids")
     parser.add_argument("--jobs", type=int, default=1, help="jaxlint worker processes per project (default 1: seconds comparable)")
     parser.add_argument("--jaxlint-ref", help="lint with jaxlint at this commit of the checkout (e.g. HEAD), not the working tree")
