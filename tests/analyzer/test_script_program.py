@@ -131,3 +131,18 @@ def test_axis_is_labelled_and_the_t1_call_skipped():
     code, out, _ = run_cli(script("saves_no_ts.py"), "--n", "16,64", "--in-process")
     assert "SKIP  saves_no_ts.py:final#1" in out
     assert f"FAIL  saves_no_ts.py:every_step#1 (line {site_line('saves_no_ts.py', 'steps')}, n = max_steps)" in out
+
+
+def test_filter_jit_entry_is_measured_with_its_static_fields():
+    with ScriptRun(script("filter_jit_step.py")) as capture:
+        (call,) = capture.calls
+        assert call.entry is not None and call.entry.name == "predict"
+        (ops16, notes16), (ops64, _) = ops_at(call, (16, 64))
+    assert notes16 == []
+    namespace = runpy.run_path(script("filter_jit_step.py"), run_name="by_hand")
+    model = namespace["Model"](jnp.float32(0.5))
+    hand = [
+        measure(lambda y0, ts: namespace["predict"](model, y0, ts), (S((3,), jnp.float32), S((n,), jnp.float32))).figures["ops_inlined"]
+        for n in (16, 64)
+    ]
+    assert ops64 - ops16 == hand[1] - hand[0] > 0
