@@ -17,6 +17,7 @@ from ._adjoint import (
     RecursiveCheckpointAdjoint,
 )
 from ._bosh3 import Bosh3
+from ._clip import ClipStepSizeController
 from ._dopri5 import Dopri5
 from ._dopri8 import Dopri8
 from ._euler import Euler
@@ -36,7 +37,7 @@ from ._rk2 import Heun, Midpoint, Ralston
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
 from ._saveat import SaveAt, SubSaveAt
 from ._solution import Solution
-from ._solver_base import AbstractImplicitSolver, AbstractSolver
+from ._solver_base import AbstractAdaptiveSolver, AbstractImplicitSolver, AbstractSolver
 from ._step_size_controller import (
     AbstractStepSizeController,
     ConstantStepSize,
@@ -53,6 +54,7 @@ __all__ = [
     "ODETerm",
     "MultiTerm",
     "AbstractSolver",
+    "AbstractAdaptiveSolver",
     "AbstractImplicitSolver",
     "AbstractRungeKutta",
     "ButcherTableau",
@@ -75,6 +77,7 @@ __all__ = [
     "ConstantStepSize",
     "StepTo",
     "PIDController",
+    "ClipStepSizeController",
     "rms_norm",
     "SaveAt",
     "SubSaveAt",

@@ -6,9 +6,10 @@ from typing import ClassVar
 
 from ._interpolation import ThirdOrderHermitePolynomialInterpolation
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
+from ._solver_base import AbstractAdaptiveSolver
 
 
-class Bosh3(AbstractRungeKutta):
+class Bosh3(AbstractRungeKutta, AbstractAdaptiveSolver):
     """Bogacki–Shampine 3(2): third order, embedded second order, FSAL (three new vector-field
     evaluations per step). Dense output is the cubic Hermite interpolant.
 

@@ -9,6 +9,7 @@ import numpy as np
 from ._custom_types import Array, Y
 from ._interpolation import AbstractStagePolynomialInterpolation
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
+from ._solver_base import AbstractAdaptiveSolver
 
 _B = [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0]
 _TABLEAU = ButcherTableau.from_rows(
@@ -69,7 +70,7 @@ class Dopri5Interpolation(AbstractStagePolynomialInterpolation):
     k: Y
 
 
-class Dopri5(AbstractRungeKutta):
+class Dopri5(AbstractRungeKutta, AbstractAdaptiveSolver):
     """Dormand–Prince 5(4): fifth order with an embedded fourth-order error estimate, FSAL,
     fourth-order dense output.
 

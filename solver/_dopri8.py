@@ -12,6 +12,7 @@ from numpy.polynomial import Polynomial
 from ._custom_types import Array, Y
 from ._interpolation import AbstractStagePolynomialInterpolation
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau, _weighted_sum
+from ._solver_base import AbstractAdaptiveSolver
 
 # Coefficients of DOP853 as published by Hairer, Nørsett & Wanner, "Solving Ordinary
 # Differential Equations I" (2nd ed., 1993), and their dop853.f code: twelve stages, the
@@ -236,7 +237,7 @@ class Dopri8Interpolation(AbstractStagePolynomialInterpolation):
     k: Y
 
 
-class Dopri8(AbstractRungeKutta):
+class Dopri8(AbstractRungeKutta, AbstractAdaptiveSolver):
     """Dormand–Prince 8(5,3): eighth order, FSAL, seventh-order dense output.
 
     Each step evaluates the vector field 15 times: 11 new stages, the FSAL one at (t1, y1)

@@ -10,11 +10,12 @@ from typing import ClassVar
 
 from ._interpolation import LocalLinearInterpolation
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
+from ._solver_base import AbstractAdaptiveSolver
 
 _EULER_WEIGHTS = [1.0, 0.0]
 
 
-class _AbstractRK2(AbstractRungeKutta):
+class _AbstractRK2(AbstractRungeKutta, AbstractAdaptiveSolver):
     interpolation_cls: ClassVar[type[LocalLinearInterpolation]] = LocalLinearInterpolation
     _order: ClassVar[int] = 2
     _error_order: ClassVar[float] = 2.0

@@ -141,7 +141,9 @@ class AbstractRungeKutta(AbstractSolver):
 
     def _dense_info(self, y0: Y, y1: Y, k: Y) -> DenseInfo:
         cls = self.interpolation_cls
-        if issubclass(cls, AbstractStagePolynomialInterpolation):
+        if not isinstance(cls, type) or issubclass(cls, AbstractStagePolynomialInterpolation):
+            # A custom solver's interpolation (any callable) gets diffrax's dense_info: the
+            # step's end values and its stage buffer ``k``.
             return dict(y0=y0, y1=y1, k=k)
         if issubclass(cls, ThirdOrderHermitePolynomialInterpolation):
             fsal_stage = self.tableau.fsal_stage

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import abc
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import equinox as eqx
 
@@ -32,9 +33,17 @@ from ._term import AbstractTerm
 
 
 class AbstractSolver(eqx.Module):
-    """Abstract base of every solver (see the module docstring)."""
+    """Abstract base of every solver (see the module docstring).
 
-    interpolation_cls: eqx.AbstractClassVar[type[AbstractLocalInterpolation]]
+    - ``interpolation_cls``: a class (or any callable, e.g. a ``staticmethod``) that builds the
+      step's interpolant from ``t0``, ``t1`` and the step's ``dense_info``.
+    - ``term_structure``: the terms the solver accepts, as a type: `AbstractTerm` for one term
+      (an `ODETerm`, or a `MultiTerm` summing several), ``MultiTerm[tuple[A, B]]`` for a
+      solver that treats two terms differently.
+    """
+
+    interpolation_cls: eqx.AbstractClassVar[Callable[..., AbstractLocalInterpolation]]
+    term_structure: ClassVar[Any] = AbstractTerm
 
     @abc.abstractmethod
     def order(self, terms: AbstractTerm) -> int | None:
@@ -76,7 +85,12 @@ class AbstractSolver(eqx.Module):
         return self
 
 
-class AbstractImplicitSolver(AbstractSolver):
+class AbstractAdaptiveSolver(AbstractSolver):
+    """A solver with an embedded error estimate (``step`` returns a ``y_error``), so it can be
+    used with an adaptive step-size controller such as `PIDController`."""
+
+
+class AbstractImplicitSolver(AbstractAdaptiveSolver):
     """A solver that solves a nonlinear system per step with ``root_finder``.
 
     The root finder's tolerances follow the step-size controller's unless set explicitly.
@@ -99,4 +113,4 @@ class AbstractImplicitSolver(AbstractSolver):
         return None
 
 
-__all__ = ["AbstractSolver", "AbstractImplicitSolver"]
+__all__ = ["AbstractSolver", "AbstractAdaptiveSolver", "AbstractImplicitSolver"]

@@ -259,6 +259,8 @@ class PIDController(AbstractStepSizeController):
       (``RESULTS.dt_min_reached``) unless ``force_dtmin`` (the default), which takes the step
       of ``dtmin`` whatever its error.
     - ``step_ts``: times the solver must step to (e.g. known features of the vector field).
+      diffrax 0.7 moved these two to `ClipStepSizeController`, which wraps any adaptive
+      controller; both forms work here and clip steps the same way.
     - ``jump_ts``: times of discontinuities of the vector field: the solver steps to them and
       restarts cached derivatives after.
     - ``dt0=None`` in `diffeqsolve` picks the first step automatically (Hairer, Nørsett &
@@ -279,16 +281,14 @@ class PIDController(AbstractStepSizeController):
     factormin: RealScalarLike = 0.2
     factormax: RealScalarLike = 10.0
     safety: RealScalarLike = 0.9
-    step_ts: jax.Array | None = None
-    jump_ts: jax.Array | None = None
+    step_ts: jax.Array | None = eqx.field(
+        default=None, converter=lambda ts: sorted_times(ts, "PIDController(step_ts=...)")
+    )
+    jump_ts: jax.Array | None = eqx.field(
+        default=None, converter=lambda ts: sorted_times(ts, "PIDController(jump_ts=...)")
+    )
     error_order: float | None = None
     norm: Callable[[PyTree], jax.Array] = eqx.field(static=True, default=rms_norm)
-
-    def __check_init__(self) -> None:
-        for name in ("step_ts", "jump_ts"):
-            value = getattr(self, name)
-            if value is not None and jnp.ndim(value) != 1:
-                raise ValueError(f"`PIDController({name}=...)` must be a 1-d array of times.")
 
     @property
     def adaptive(self) -> bool:
@@ -351,17 +351,7 @@ class PIDController(AbstractStepSizeController):
         return jnp.minimum(100 * h0, h1)
 
     def _clip_to_marks(self, t_start: jax.Array, t_end: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Shorten a proposed step ``[t_start, t_end]`` to end at the first ``step_ts`` or
-        (just before) the first ``jump_ts`` after ``t_start``; also say if it ends at a jump."""
-        is_jump = jnp.asarray(False)
-        if self.step_ts is not None:
-            t_end = jnp.minimum(t_end, _next_mark(self.step_ts, t_start, t_end))
-        if self.jump_ts is not None:
-            jump = _next_mark(self.jump_ts, t_start, t_end)
-            before_jump = nextafter_down(jump)
-            is_jump = before_jump <= t_end
-            t_end = jnp.where(is_jump, jnp.maximum(before_jump, t_start), t_end)
-        return t_end, is_jump
+        return clip_to_marks(self.step_ts, self.jump_ts, t_start, t_end)
 
     def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
         del t1
@@ -463,6 +453,38 @@ def _power(x: jax.Array, exponent: RealScalarLike) -> jax.Array | float:
     return x**exponent
 
 
+def clip_to_marks(
+    step_ts: jax.Array | None, jump_ts: jax.Array | None, t_start: jax.Array, t_end: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Shorten a proposed step ``[t_start, t_end]`` to end at the first ``step_ts`` or (one
+    ulp before) the first ``jump_ts`` after ``t_start``; also say if it ends at a jump.
+    Marks are sorted internal times."""
+    is_jump = jnp.asarray(False)
+    if step_ts is not None:
+        t_end = jnp.minimum(t_end, _next_mark(step_ts, t_start, t_end))
+    if jump_ts is not None:
+        # No jump left after t_start: nothing to clip (the fallback is not a jump time).
+        jump = _next_mark(jump_ts, t_start, jnp.asarray(jnp.inf, jnp.result_type(t_end)))
+        before_jump = nextafter_down(jump)
+        is_jump = before_jump <= t_end
+        t_end = jnp.where(is_jump, jnp.maximum(before_jump, t_start), t_end)
+    return t_end, is_jump
+
+
+def sorted_times(ts: object, where: str) -> jax.Array | None:
+    """``step_ts``/``jump_ts`` as a sorted 1-d array (lists, tuples, NumPy and jax arrays are
+    accepted, as in diffrax 0.7); None stays None."""
+    if ts is None:
+        return None
+    ts = jnp.asarray(ts)
+    if ts.ndim != 1:
+        raise ValueError(f"`{where}` must be a 1-d array of times, got shape {ts.shape}.")
+    if not jnp.issubdtype(ts.dtype, jnp.floating):
+        with jax.numpy_dtype_promotion("standard"):
+            ts = ts.astype(jnp.result_type(float))
+    return jnp.sort(ts)
+
+
 def _next_mark(marks: jax.Array, t_start: jax.Array, fallback: jax.Array) -> jax.Array:
     """The first of the sorted ``marks`` strictly after ``t_start`` (``fallback`` if none)."""
     index = jnp.searchsorted(marks, t_start, side="right")
@@ -476,4 +498,6 @@ __all__ = [
     "StepTo",
     "PIDController",
     "rms_norm",
+    "clip_to_marks",
+    "sorted_times",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import equinox as eqx
 import jax
@@ -24,8 +25,17 @@ import jax.numpy as jnp
 from ._custom_types import VF, Args, Control, PyTree, RealScalarLike, Y
 
 
-class AbstractTerm(eqx.Module):
-    """Abstract base of all terms (see the module docstring for the contract)."""
+_VF = TypeVar("_VF")
+_Control = TypeVar("_Control")
+_Terms = TypeVar("_Terms")
+
+
+class AbstractTerm(eqx.Module, Generic[_VF, _Control]):
+    """Abstract base of all terms (see the module docstring for the contract).
+
+    Terms are generic in their vector-field and control types, so solvers can state the
+    structure they accept as a type, e.g. ``MultiTerm[tuple[AbstractTerm, AbstractTerm]]``
+    (a solver's ``term_structure``, as in diffrax)."""
 
     @abc.abstractmethod
     def vf(self, t: RealScalarLike, y: Y, args: Args) -> VF: ...
@@ -58,7 +68,7 @@ def _check_same_structure(y: Y, out: PyTree, what: str) -> None:
             )
 
 
-class ODETerm(AbstractTerm):
+class ODETerm(AbstractTerm[_VF, RealScalarLike]):
     """The term of an ordinary differential equation ``dy/dt = vector_field(t, y, args)``.
 
     ``vector_field`` must return a PyTree with the structure and shapes of ``y`` (checked at
@@ -79,7 +89,7 @@ class ODETerm(AbstractTerm):
         return jax.tree_util.tree_map(lambda v: v * jnp.asarray(control, v.dtype), vf)
 
 
-class MultiTerm(AbstractTerm):
+class MultiTerm(AbstractTerm, Generic[_Terms]):
     """The sum of several terms: ``MultiTerm(ODETerm(f), ODETerm(g))`` integrates ``f + g``."""
 
     terms: tuple[AbstractTerm, ...]

@@ -9,6 +9,7 @@ import numpy as np
 from ._interpolation import AbstractStagePolynomialInterpolation
 from ._custom_types import Array, Y
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
+from ._solver_base import AbstractAdaptiveSolver
 
 # Coefficients from Tsitouras (2011), Table 1 (b_embedded given through b - b_embedded).
 _B = [
@@ -75,7 +76,7 @@ class Tsit5Interpolation(AbstractStagePolynomialInterpolation):
     k: Y
 
 
-class Tsit5(AbstractRungeKutta):
+class Tsit5(AbstractRungeKutta, AbstractAdaptiveSolver):
     """Tsitouras' 5(4) method: fifth order with an embedded fourth-order error estimate, FSAL
     (six new vector-field evaluations per step), native fourth-order dense output. A good
     default for non-stiff problems.

@@ -65,3 +65,84 @@ def test_strict_dtype_promotion(solver, dtype):
         )
     assert sol.ys.dtype == dtype
     np.testing.assert_allclose(sol.ys[:, 0], np.exp(-np.linspace(0, 1, 5)), rtol=1e-3)
+
+
+# ClipStepSizeController (diffrax 0.7's home of step_ts / jump_ts)
+# ---------------------------------------------------------------------------------------------
+
+
+def _forced_oscillator(t, y, args):
+    x, v = y
+    force = jnp.where(t < 7.5, 10.0, -10.0)
+    return v, -4 * jnp.pi**2 * x - 0.2 * jnp.pi * v + force
+
+
+def _steps(controller, t0=0, t1=15):
+    sol = js.diffeqsolve(
+        js.ODETerm(_forced_oscillator), js.Dopri5(), t0, t1, None, (1.5, 0.0),
+        stepsize_controller=controller, saveat=js.SaveAt(steps=True), max_steps=2048,
+    )
+    ts = np.asarray(sol.ts)
+    return sol, ts[np.isfinite(ts)]
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_clip_controller_steps_to_step_ts_and_across_jump_ts(backwards):
+    t0, t1 = (15, 0) if backwards else (0, 15)
+    pid = js.PIDController(rtol=1e-4, atol=1e-6)
+    clip = js.ClipStepSizeController(pid, step_ts=[3.5, 8], jump_ts=[7.5])  # lists accepted
+    sol, ts = _steps(clip, t0, t1)
+    assert int(sol.result) == js.RESULTS.successful
+    assert 3.5 in ts and 8.0 in ts
+    # The step before the jump ends one ulp short of it (user time), the next starts past it.
+    near = ts[np.abs(ts - 7.5) < 1e-9]
+    assert len(near) == 1 and near[0] != 7.5
+    # The older PIDController(step_ts=..., jump_ts=...) form clips at the same times.
+    _, ts_pid = _steps(js.PIDController(rtol=1e-4, atol=1e-6, step_ts=[3.5, 8], jump_ts=[7.5]),
+                       t0, t1)
+    assert 3.5 in ts_pid and 8.0 in ts_pid
+
+
+def test_jump_ts_save_steps_forward():
+    pid = js.PIDController(rtol=1e-4, atol=1e-6)
+    plain, _ = _steps(js.ClipStepSizeController(pid))
+    jumped, _ = _steps(js.ClipStepSizeController(pid, jump_ts=[7.5]))
+    assert int(jumped.stats["num_steps"]) < int(plain.stats["num_steps"])
+
+
+def test_steps_after_the_last_jump_are_not_shortened_or_flagged():
+    # Regression: with no jump left, the end of the proposed step was taken for a jump time,
+    # so every later step was cut by an ulp and counted as a jump.
+    t_end, is_jump = js._step_size_controller.clip_to_marks(
+        None, jnp.array([1.0]), jnp.asarray(2.0), jnp.asarray(3.0)
+    )
+    assert float(t_end) == 3.0 and not bool(is_jump)
+
+
+def test_nested_clip_wrappers_bump_past_jumps():
+    pid = js.PIDController(rtol=0, atol=1.0)
+    inner = js.ClipStepSizeController(pid, jump_ts=[3.0, 13.0], step_ts=[23.0])
+    outer = js.ClipStepSizeController(inner, step_ts=[2.0, 13.0], jump_ts=[23.0])
+    term = js.ODETerm(lambda t, y, args: -y)
+    _, state = outer.init(term, -1.0, 0.0, 0.0, 4.0, None, lambda *a: 0.0, 5)
+    before = lambda x: np.nextafter(x, -np.inf)  # noqa: E731
+    after = lambda x: np.nextafter(x, np.inf)  # noqa: E731
+    _, t0, t1, jump, state, _ = outer.adapt_step_size(0.0, 1.0, 0.0, 0.0, None, 0.0, 5, state)
+    assert (float(t0), float(t1), bool(jump)) == (1.0, 2.0, False)
+    _, t0, t1, jump, state, _ = outer.adapt_step_size(t0, t1, 0.0, 0.0, None, 0.0, 5, state)
+    assert (float(t0), float(t1), bool(jump)) == (2.0, before(3.0), False)
+    _, t0, t1, jump, state, _ = outer.adapt_step_size(10.0, 11.0, 0.0, 0.0, None, 0.0, 5, state)
+    assert (float(t0), float(t1), bool(jump)) == (11.0, before(13.0), False)
+    _, t0, t1, jump, state, _ = outer.adapt_step_size(t0, t1, 0.0, 0.0, None, 0.0, 5, state)
+    assert (float(t0), float(t1), bool(jump)) == (after(13.0), before(23.0), True)
+
+
+def test_clip_controller_arguments():
+    with pytest.raises(ValueError, match="adaptive"):
+        js.ClipStepSizeController(js.ConstantStepSize(), step_ts=[1.0])
+    with pytest.raises(ValueError, match="1-d"):
+        js.ClipStepSizeController(PID, step_ts=[[1.0]])
+    with pytest.raises(NotImplementedError, match="SDE"):
+        js.ClipStepSizeController(PID, store_rejected_steps=10)
+    clip = js.ClipStepSizeController(PID, step_ts=[2, 1])
+    assert clip.step_ts.tolist() == [1.0, 2.0] and (clip.rtol, clip.atol) == (PID.rtol, PID.atol)
