@@ -35,6 +35,7 @@ from jaxlint.rules._files import (
 _SELECTOR = re.compile(r"^(ALL|JL\d{0,3})$")
 _RULES_DIR = Path(__file__).resolve().parent
 _MAX_CONFIG_BYTES = 4 * 1024 * 1024
+_MAX_FILE_SIZE_MB = 1024  # a whole file is read into memory: more is a typo (or inf/nan)
 _KEYS = {
     "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
     "max-file-size", "respect-gitignore", "traced",
@@ -127,6 +128,8 @@ def _read_toml(file: Path) -> dict[str, Any]:
         return tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{file}: cannot read ({error})") from error
+    except RecursionError as error:
+        raise ConfigError(f"{file}: cannot read (nested too deeply)") from error
 
 
 def _jaxlint_table(data: dict[str, Any], file: Path) -> Any:
@@ -202,8 +205,8 @@ def config_from_table(table: dict[str, Any], file: Path) -> Config:
         _pattern(pattern, base, f"{where} per-file-ignores")
     if "max-file-size" in table:
         size = table["max-file-size"]
-        if not isinstance(size, (int, float)) or isinstance(size, bool) or size <= 0:
-            raise ConfigError(f"{where} max-file-size: expected a positive number of MB, got {size!r}")
+        if not isinstance(size, (int, float)) or isinstance(size, bool) or not 0 < size <= _MAX_FILE_SIZE_MB:
+            raise ConfigError(f"{where} max-file-size: expected a number of MB in (0, {_MAX_FILE_SIZE_MB}], got {size!r}")
         config.max_file_bytes = int(size * 1024 * 1024)
     if "respect-gitignore" in table:
         if not isinstance(table["respect-gitignore"], bool):
