@@ -17,6 +17,11 @@ _PARTIALS = frozenset({"functools.partial", "equinox.Partial"})
 # every time it is read, so each read misses. `jax.pmap` and `eqx.filter_jit` compare bound
 # methods by equality and find them again (measured: 3 traces vs 1 in three calls).
 _IDENTITY_JITS = frozenset({"jax.jit", "jax.experimental.pjit.pjit"})
+# Transforms that return a new function object every time they are called.
+_TRANSFORMS = frozenset(
+    {"jax.vmap", "jax.grad", "jax.value_and_grad", "jax.jacfwd", "jax.jacrev", "jax.hessian", "jax.checkpoint",
+     "jax.remat", "jax.named_call", "equinox.filter_vmap", "equinox.filter_grad", "equinox.filter_value_and_grad"}
+)
 # Functions that run once per program: once per call is once.
 _RUNS_ONCE = re.compile(r"test|main$|_main$|setUp|tearDown")
 _SCOPE_BOUNDARIES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -111,14 +116,16 @@ class JitOfFreshFunction(LintRule):
         When it fires (the same-object rule): in a loop, when the function object is created
         inside the loop body (an inline lambda/partial, a `def` or `name = lambda` in the body,
         or `jax.jit(self.method)` / `jax.jit(obj.method)` with `obj` an instance of a class
-        defined in the file); per call, when a function jits such an object and calls the
+        defined in the file, or a transform's result `jax.jit(jax.vmap(f))`); per call, when a function jits such an object and calls the
         result there (not when it returns or stores it: a factory). Not reported: module-level
         functions and imported `module.func` (the same object every time), a function defined
         once before the loop (traced once per call of the enclosing function: reported as per
         call, not per iteration), attributes whose type is unknown (`opt.init` may be a plain
         function field), functions that run once per program (`test_*` tests, `main`,
         `setUp`), module level, and traced code (a nested jit is inlined). Jit once, at module
-        level or in `__init__`, and pass the changing data as arguments.
+        level or in `__init__`, and pass the changing data as arguments. A function of the
+        same module that returns a jit of its first parameter (`maybe_jit(fn, **kw)`) counts
+        as a jit.
     """
     PITFALL = "P9"
     REFERENCES = ("jax#9288", "jax#9672", "jax#1832", "equinox#686")
@@ -285,6 +292,34 @@ def run(xs):
 """,
             expected_message_contains="inside `run`, called there",
         ),
+        # A transform makes a new function each call; a module's own jit wrapper is a jit.
+        Invalid(
+            """
+import jax
+
+class ParallelTempering:
+    def _exchange(self, x):
+        return x
+
+    def __call__(self, xs):
+        return jax.jit(jax.vmap(self._exchange))(xs)
+""",
+            expected_message_contains="a new `jax.vmap(...)` function",
+        ),
+        Invalid(
+            """
+from jax import jit
+
+def maybe_jit(fn, *args, **kwargs):
+    return jit(fn, *args, **kwargs)
+
+def fori_collect(n, body_fun, init_val):
+    def loop_fn(collection):
+        return body_fun(collection)
+    return maybe_jit(loop_fn, donate_argnums=0)(init_val)
+""",
+            expected_message_contains="`maybe_jit` of the nested function `loop_fn`",
+        ),
         Invalid(
             """
 import jax
@@ -304,10 +339,11 @@ def sweep(xs, scales):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.memo = FileMemo(context)
+        self._wrappers: dict[str, str] | None = None
 
     def visit_Call(self, node: cst.Call) -> None:
-        jit = self.context.qualified_name(node.func)
-        if jit not in JITS:
+        jit = self._jit_of(node.func)
+        if jit is None:
             return
         wrapped = _function_argument(node)
         if wrapped is None:
@@ -325,6 +361,18 @@ def sweep(xs, scales):
                     decorator, f"the nested function `{node.name.value}`", node.name.value, definition=node, created=node
                 )
                 return
+
+    def _jit_of(self, func: cst.BaseExpression) -> str | None:
+        """The jit ``func`` stands for: a jit itself, or a function of this module that returns
+        a jit of its first parameter (``def maybe_jit(fn, **kw): return jax.jit(fn, **kw)``)."""
+        qualified = self.context.qualified_name(func)
+        if qualified in JITS:
+            return qualified
+        if isinstance(func, cst.Name):
+            if self._wrappers is None:
+                self._wrappers = _jit_wrappers(self.context.module, self.context)
+            return self._wrappers.get(func.value)
+        return None
 
     def _check(
         self,
@@ -407,8 +455,12 @@ def sweep(xs, scales):
         if it is the same object every time (as far as syntax can tell)."""
         if isinstance(wrapped, cst.Lambda):
             return "a lambda", at
-        if isinstance(wrapped, cst.Call) and self.context.qualified_name(wrapped.func) in _PARTIALS:
-            return "a `functools.partial`", at
+        if isinstance(wrapped, cst.Call):
+            made_by = self.context.qualified_name(wrapped.func)
+            if made_by in _PARTIALS:
+                return "a `functools.partial`", at
+            if made_by in _TRANSFORMS:
+                return f"a new `{code_of(wrapped.func)}(...)` function", at
         if isinstance(wrapped, cst.Name):
             scope = defining_scope(wrapped.value, at, self.context, self.memo.scopes)
             if not isinstance(scope, cst.FunctionDef):
@@ -504,3 +556,27 @@ def _defines_method(cls: cst.ClassDef, name: str) -> bool:
         if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
             return not any(code_of(d.decorator) == "staticmethod" for d in statement.decorators)
     return False
+
+
+def _jit_wrappers(module: cst.Module, context) -> dict[str, str]:
+    """Module functions that return a jit of their first parameter: name -> the jit."""
+    found: dict[str, str] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.FunctionDef) or not statement.params.params:
+            continue
+        first = statement.params.params[0].name.value
+
+        class _Returns(cst.CSTVisitor):
+            def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+                return False
+
+            def visit_Return(self, node: cst.Return) -> None:
+                value = node.value
+                if isinstance(value, cst.Call) and value.args:
+                    jit = context.qualified_name(value.func)
+                    head = value.args[0].value
+                    if jit in JITS and isinstance(head, cst.Name) and head.value == first:
+                        found[statement.name.value] = jit
+
+        statement.body.visit(_Returns())
+    return found

@@ -28,6 +28,8 @@ _VECTOR_FIELD_WORDS = frozenset(
     {
         "f", "fn", "fun", "func", "vf", "rhs", "drift", "diffusion", "step", "stepper", "model",
         "dynamics", "term", "solve", "solver", "residual", "jac", "jacobian", "ode",
+        # in a loop over stages, a function named for the stage is the per-stage work
+        "stage",
     }
 )
 
@@ -92,7 +94,10 @@ class FunctionTracedPerCallSite(LintRule):
           `self.step`: a callable parameter, method, or function of the project) at two or
           more sites that both run (not in exclusive `if`/`else` branches, not in loops);
         - "peeled" iterations: a local function passed to `lax.while_loop` / `fori_loop` /
-          `scan` and also called directly (each direct call is one more copy).
+          `scan` and also called directly (each direct call is one more copy);
+        - a vector field / step called only for the structure of its result (its names are
+          read only through `.shape`, `.dtype`, `jnp.shape`, `*_like` or a `tree_map` of
+          those): `jax.eval_shape` / `eqx.filter_eval_shape` give it without emitting ops.
         Not reported: cheap helpers (names that do not read as a vector field or step; in
         loops and straight-line code only such names count), `model(x)` twice (two forward
         passes are usually the point), library functions, methods of local values.
@@ -174,6 +179,12 @@ def initial(func, model, t0, y0, x_real, x_fake, implicit):
 
 def host(vector_field, t0, t1, y0):
     return vector_field(t0, y0), vector_field(t1, y0)
+
+@jax.jit
+def first_step(solver, terms, t0, t1, y0):
+    y1, info = solver.step(terms, t0, t1, y0)
+    buffer = jnp.zeros_like(info)
+    return y1 + jnp.shape(info)[0], buffer
 
 def momentum_step(state, dt):
     return state + dt
@@ -361,6 +372,43 @@ def vector_field(t, y, args):
 """,
             expected_message_contains="(4 times)",
         ),
+        # A solver step traced only to learn the structure of its output.
+        Invalid(
+            """
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+
+@jax.jit
+def diffeqsolve(solver, terms, t0, t1, y0, args, max_steps):
+    _, _, dense_info, _ = solver.step(terms, t0, t1, y0, args)
+    make_full = lambda x: jnp.full((max_steps,) + jnp.shape(x), jnp.inf)
+    dense_infos = jtu.tree_map(make_full, dense_info)
+    return dense_infos
+""",
+            expected_message_contains="only for the structure of its result",
+        ),
+        # Runge-Kutta stages over a tableau's rows: the stage evaluation is traced per stage.
+        Invalid(
+            """
+import equinox as eqx
+
+class RungeKutta(eqx.Module):
+    tableau: object
+
+    def _eval_stage(self, terms, i, ti, yi, args):
+        return terms.vf(ti, yi, args)
+
+    @eqx.filter_jit
+    def step(self, terms, t0, dt, y0, args):
+        ks = []
+        for i, (a_i, c_i) in enumerate(zip(self.tableau.a_lower, self.tableau.c)):
+            yi = y0 + dt * sum(a * k for a, k in zip(a_i, ks))
+            ks.append(self._eval_stage(terms, i + 1, t0 + c_i * dt, yi, args))
+        return ks
+""",
+            expected_message_contains="`self._eval_stage` is traced once per iteration",
+        ),
         Invalid(
             """
 import equinox as eqx
@@ -473,6 +521,15 @@ class Solver(eqx.Module):
             if key in loop_bodies:
                 self._report_peeled(key, found, loop_bodies[key], reason)
                 continue
+            shape_only = next((c for c in found if self._result_used_for_shape_only(c, node)), None)
+            if shape_only is not None:
+                self.report(
+                    shape_only,
+                    f"`{key}` is traced here only for the structure of its result (shapes and dtypes) in "
+                    f"traced code ({reason}): a whole traced copy of it in the program for nothing; use "
+                    "`jax.eval_shape` / `eqx.filter_eval_shape`, which trace without emitting ops",
+                )
+                continue
             together = self._run_together(found, node)
             if len(together) < 2:
                 continue
@@ -505,6 +562,58 @@ class Solver(eqx.Module):
                 return None
             return key
         return None
+
+    def _result_used_for_shape_only(self, call: cst.Call, function: cst.FunctionDef) -> bool:
+        """``out = f(...)`` (or a tuple of names) whose names are read only through
+        ``.shape``/``.dtype``, ``jnp.shape``, ``*_like`` or a ``tree_map`` of such a function."""
+        statement = self.context.parent(call)
+        if not isinstance(statement, cst.Assign) or statement.value is not call:
+            return False
+        names: list[cst.Name] = []
+        for target in statement.targets:
+            value = target.target
+            elements = value.elements if isinstance(value, (cst.Tuple, cst.List)) else [cst.Element(value)]
+            for element in elements:
+                if not isinstance(element.value, cst.Name):
+                    return False
+                if element.value.value != "_":
+                    names.append(element.value)
+        if not names:
+            return False
+        bound = {id(n) for n in names}
+        lambdas = self.memo.scopes(function).single_values()
+        for name in {n.value for n in names}:
+            uses = [
+                n for n in self.context.descendants(function.body)
+                if isinstance(n, cst.Name) and n.value == name and id(n) not in bound
+            ]
+            if not uses or not all(self._shape_use(use, lambdas) for use in uses):
+                return False
+        return True
+
+    def _shape_use(self, use: cst.Name, lambdas: dict[str, cst.BaseExpression], depth: int = 0) -> bool:
+        parent = self.context.parent(use)
+        if isinstance(parent, cst.Attribute) and parent.value is use:
+            return parent.attr.value in _STRUCTURE_ATTRIBUTES
+        if not isinstance(parent, cst.Arg):
+            return False
+        call = self.context.parent(parent)
+        if not isinstance(call, cst.Call) or not call.args:
+            return False
+        qualified = self.context.qualified_name(call.func) or ""
+        if qualified in _STRUCTURE_FUNCTIONS:
+            return call.args[0] is parent
+        if qualified in _TREE_MAPS and call.args[0] is not parent and depth < 3:
+            mapped = call.args[0].value
+            if isinstance(mapped, cst.Name):
+                mapped = lambdas.get(mapped.value, mapped)
+            if isinstance(mapped, cst.Lambda) and len(mapped.params.params) == 1:
+                param = mapped.params.params[0].name.value
+                inner = [
+                    n for n in self.context.descendants(mapped.body) if isinstance(n, cst.Name) and n.value == param
+                ]
+                return bool(inner) and all(self._shape_use(n, lambdas, depth + 1) for n in inner)
+        return False
 
     def _report_peeled(self, key: str, direct: list[cst.Call], primitive: str, reason: str) -> None:
         self.report(
@@ -710,6 +819,15 @@ def _exits(block: cst.BaseSuite) -> bool:
     last = block.body[-1]
     return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))
 
+
+# Reading only these of a value needs its structure, not its ops (`jax.eval_shape` gives them).
+_STRUCTURE_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
+_STRUCTURE_FUNCTIONS = frozenset(
+    {"jax.numpy.shape", "jax.numpy.ndim", "jax.numpy.size", "numpy.shape", "numpy.ndim", "jax.numpy.result_type",
+     "jax.numpy.zeros_like", "jax.numpy.ones_like", "jax.numpy.empty_like", "jax.numpy.full_like",
+     "jax.eval_shape", "jax.ShapeDtypeStruct"}
+)
+_TREE_MAPS = frozenset({"jax.tree_util.tree_map", "jax.tree.map", "jax.tree_map"})
 
 _STAGE_WORDS = frozenset({"stage", "stages", "tableau", "substep", "substeps", "nstages"})
 
