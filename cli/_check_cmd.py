@@ -265,7 +265,10 @@ def rules(output_format: str) -> None:
             }
             for r in catalogue
         ]
-        click.echo(json.dumps(rows, indent=2))
+        from jaxlint import __version__
+
+        # Named like every jaxlint JSON document: jaxlint.check/1, jaxlint.scale/1, ...
+        click.echo(json.dumps({"schema": "jaxlint.rules/1", "jaxlint_version": __version__, "rules": rows}, indent=2))
         return
     name_width = max((len(r.NAME) for r in catalogue), default=4)
     click.echo(f"{'code':<6} {'name':<{name_width}} {'fix':<6} {'fires in':<8} message")
@@ -292,9 +295,13 @@ def rule(code: str, output_format: str) -> None:
     if found is None:
         raise _fail(f"unknown rule {code!r} (`jaxlint rules` lists them)")
     if output_format == "json":
+        from jaxlint import __version__
+
         click.echo(
             json.dumps(
                 {
+                    "schema": "jaxlint.rule/1",
+                    "jaxlint_version": __version__,
                     "code": found.CODE,
                     "name": found.NAME,
                     "pitfall": found.PITFALL,

@@ -156,6 +156,9 @@ def test_json_schema_id_and_version(project: Path) -> None:
         payload = json.loads(jaxlint("check", flag, "json", "model.py", cwd=project).stdout)
         assert payload["schema"] == "jaxlint.check/1"
         assert payload["jaxlint_version"] == __version__
+    for args, schema in ((("rules",), "jaxlint.rules/1"), (("rule", "JL001"), "jaxlint.rule/1")):
+        payload = json.loads(jaxlint(*args, "--format", "json", cwd=project).stdout)
+        assert (payload["schema"], payload["jaxlint_version"]) == (schema, __version__)
 
 
 def test_colour_only_on_a_terminal(project: Path) -> None:

@@ -120,7 +120,8 @@ def test_rules_and_rule_commands() -> None:
     assert listing.exit_code == 0
     assert any(line.startswith("JL001  stack-of-repeats") for line in listing.output.splitlines())
     catalogue = json.loads(CliRunner().invoke(rules, ["--output-format", "json"]).output)
-    assert catalogue[0]["code"] == "JL001" and catalogue[0]["fix"] == "safe"
+    assert catalogue["schema"] == "jaxlint.rules/1"
+    assert catalogue["rules"][0]["code"] == "JL001" and catalogue["rules"][0]["fix"] == "safe"
     doc = CliRunner().invoke(rule, ["JL001"])
     assert doc.exit_code == 0
     for section in ("# JL001 stack-of-repeats", "## Why it costs", "## Example (fires)", "## Use instead",
