@@ -29,7 +29,7 @@ inputs; the original and the fixed program run on each input and must return equ
 
 Usage::
 
-    python benchmarks/fuzz_check.py --modules 12000 --hypothesmith 1000 --seed 0 --semantics --real
+    python benchmarks/fuzz_check.py --modules 12000 --hypothesmith 1000 --seed 0 --semantics --real --notebooks 500
     python benchmarks/fuzz_check.py --modules 200 --hypothesmith 0 --semantics   # quick
 
 The tests (tests/rules/test_fuzz.py) run the same functions on a small budget.
@@ -408,6 +408,104 @@ def check_semantics(cases: list[tuple[str, list[str]]] = SEMANTIC_CASES) -> dict
     return {"cases": len(cases), "fixed": fixed_cases, "differing": differing, "problems": problems}
 
 
+# --- notebooks: --fix edits only the source strings ------------------------------------------------
+def _notebook_document(source: str, rng: random.Random) -> bytes:
+    """``source`` as a notebook in a random JSON style: cells split at blank lines, list or
+    string sources, indent none/1/tab, escaped or raw non-ASCII, LF or CRLF, maybe a BOM,
+    malformed metadata, IPython lines, a user line ending in the placeholder comment."""
+    import json
+
+    cells: list[dict[str, Any]] = [{"cell_type": "markdown", "metadata": {}, "source": ["Caf\u00e9 \U0001f600"]}]
+    for block in source.split("\n\n"):
+        lines = block.split("\n")
+        if rng.random() < 0.2:
+            lines.insert(rng.randint(0, len(lines)), rng.choice(("%matplotlib inline", "!pip list", "x?", "%timeit f()")))
+        if rng.random() < 0.1:
+            lines.append("z = 1  # jaxlint: IPython syntax")
+        text = "\n".join(lines)
+        cell_source: Any = text.splitlines(keepends=True) if rng.random() < 0.8 else text
+        cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": cell_source})
+    metadata = rng.choice(({"language_info": {"name": "python"}}, [], {"language_info": "python"}, {}))
+    document = json.dumps({"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5},
+                          indent=rng.choice((None, 1, "\t")), ensure_ascii=rng.random() < 0.5)
+    if rng.random() < 0.4:
+        document = document.replace("\n", "\r\n")
+    data = document.encode()
+    return b"\xef\xbb\xbf" + data if rng.random() < 0.2 else data
+
+
+def _without_sources(document: str) -> str:
+    """The notebook text with each cell's source value cut out (what --fix may change)."""
+    from jaxlint.rules._notebook import source_tokens
+
+    spans = sorted((tokens[0][0], tokens[-1][1]) for tokens in source_tokens(document).values() if tokens)
+    for start, end in reversed(spans):
+        document = document[:start] + "<source>" + document[end:]
+    return document
+
+
+def _ipython_lines(notebook: Any) -> list[list[str]]:
+    """Per code cell, its IPython lines and user lines that end like a placeholder."""
+    from jaxlint.rules._files import split_lines
+    from jaxlint.rules._notebook import PLACEHOLDER_COMMENT
+
+    return [[line for number, line in enumerate(split_lines(cell.source))
+             if number in cell.magics or line.endswith(PLACEHOLDER_COMMENT)] for cell in notebook.cells]
+
+
+def notebook_fix_check(count: int, seed: int, jobs: int = 1) -> dict[str, Any]:
+    """``count`` notebooks built from the seeds (some mutated), fixed with ``--unsafe-fixes``
+    through the real writer. Failures: a crash, invalid JSON written, a byte changed outside
+    the cells' source values, or fixed cells that no longer parse."""
+    import json
+    import tempfile
+
+    from jaxlint.rules._engine import check_paths
+    from jaxlint.rules._notebook import load_notebook
+
+    rng = random.Random(seed)
+    base = seeds()
+    problems: list[str] = []
+    fixed = 0
+    with tempfile.TemporaryDirectory(prefix="jaxlint-nb-") as scratch:
+        root = Path(scratch)
+        originals: dict[Path, bytes] = {}
+        for index in range(count):
+            source = rng.choice(base)
+            if rng.random() < 0.3:
+                source = mutate(source, rng, base)
+            path = root / f"nb{index}.ipynb"
+            path.write_bytes(_notebook_document(source, rng))
+            originals[path] = path.read_bytes()
+        try:
+            result = check_paths([str(root)], jobs=jobs, use_cache=False, fix=True, unsafe_fixes=True)
+        except Exception as error:  # noqa: BLE001
+            return {"notebooks": count, "fixed": 0, "problems": [f"crash: {type(error).__name__}: {error}"]}
+        problems += [f"error: {e}" for e in result.errors]
+        for path, data in originals.items():
+            new = path.read_bytes()
+            if new == data:
+                continue
+            fixed += 1
+            if new.startswith(b"\xef\xbb\xbf") != data.startswith(b"\xef\xbb\xbf"):
+                problems.append(f"{path.name}: BOM changed")
+            old_text, new_text = data.decode("utf-8-sig"), new.decode("utf-8-sig")
+            try:
+                json.loads(new_text)
+                notebook = load_notebook(new_text)
+            except Exception as error:  # noqa: BLE001
+                problems.append(f"{path.name}: written notebook does not load ({error})")
+                continue
+            if _without_sources(old_text) != _without_sources(new_text):
+                problems.append(f"{path.name}: bytes changed outside the cells' sources")
+            old_notebook = load_notebook(old_text)
+            if not _compiles(notebook.module_source()[0]) and _compiles(old_notebook.module_source()[0]):
+                problems.append(f"{path.name}: fixed cells do not parse")
+            if _ipython_lines(old_notebook) != _ipython_lines(notebook):
+                problems.append(f"{path.name}: an IPython line or a user's placeholder-like line was changed")
+    return {"notebooks": count, "fixed": fixed, "fixes_applied": result.fixes_applied, "problems": problems}
+
+
 # --- --fix on real code, through the real writer -------------------------------------------------
 def real_code_fix(packages: tuple[str, ...] = ("jax", "equinox", "diffrax"), jobs: int = 2) -> dict[str, Any]:
     """Copy the installed packages' sources to a scratch folder, ``check --fix
@@ -480,6 +578,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--semantics", action="store_true", help="also execute each safe fix before/after")
     parser.add_argument("--real", action="store_true", help="also --fix a copy of jax, equinox and diffrax")
+    parser.add_argument("--notebooks", type=int, default=0, help="also --fix this many generated notebooks")
     args = parser.parse_args()
     started = time.perf_counter()
     tally = run(args.modules, args.hypothesmith, args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True))
@@ -498,6 +597,13 @@ def main() -> None:
         for problem in result["problems"]:
             print(problem)
     failed = tally.failures
+    if args.notebooks:
+        notebooks = notebook_fix_check(args.notebooks, args.seed, jobs=2)
+        print(f"notebooks: {notebooks['notebooks']} generated, {notebooks['fixed']} fixed in place "
+              f"({notebooks['fixes_applied']} fixes), problems {len(notebooks['problems'])}")
+        for line in notebooks["problems"][:10]:
+            print(f"  {line}")
+        failed += len(notebooks["problems"])
     if args.real:
         real = real_code_fix()
         print(f"--fix --unsafe-fixes on a copy of jax, equinox, diffrax: {real['files']} files, "

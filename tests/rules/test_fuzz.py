@@ -120,3 +120,9 @@ def test_fix_on_disk_keeps_every_byte_outside_the_fixes(tmp_path: Path, monkeypa
             compile(new, path.name, "exec", dont_inherit=True, flags=0x400)
             assert {line[len(line.rstrip("\r\n")):] for line in split_lines(new_text, keepends=True)} <= \
                 {line[len(line.rstrip("\r\n")):] for line in split_lines(old_text, keepends=True)}
+
+
+def test_notebook_fixes_change_only_cell_sources() -> None:
+    result = fuzz.notebook_fix_check(40, seed=0)
+    assert result["problems"] == []
+    assert result["fixed"] >= 5  # the generated notebooks did get fixes written
