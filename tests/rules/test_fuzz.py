@@ -126,3 +126,11 @@ def test_notebook_fixes_change_only_cell_sources() -> None:
     result = fuzz.notebook_fix_check(40, seed=0)
     assert result["problems"] == []
     assert result["fixed"] >= 5  # the generated notebooks did get fixes written
+
+
+def test_outside_check_sees_line_endings_and_neighbours() -> None:
+    """The fuzz oracle itself: a changed line ending or a touched neighbour is reported."""
+    assert fuzz.lines_changed_outside("a\r\nb\r\nc\r\n", "a\r\nB\r\nc\r\n", {2}) == []
+    assert fuzz.lines_changed_outside("a\r\nb\r\nc\r\n", "a\r\nB\r\nc\n", {2}) == [3]
+    assert fuzz.lines_changed_outside("a\nb\nc\n", "a\nB\nx\nc\n", {2}) == []  # a line added by the fix
+    assert fuzz.lines_changed_outside("a\nb\nc\nd\n", "a\nb\nC\nD\n", {3}) == [4]
