@@ -235,7 +235,10 @@ def _walk(
     inherited = _inherited_gitignores(absolute_root, warnings) if respect_gitignore else []
     # Each folder's pattern list = its parent's + its own .gitignore.
     folder_patterns: dict[str, list[IgnorePattern]] = {}
-    for folder, subfolders, files in os.walk(absolute_root, followlinks=False):
+    def unlistable(error: OSError) -> None:  # a folder we cannot list is said, never skipped silently
+        warnings.add(f"{error.filename}: cannot list folder ({error.strerror or error}); its files are not checked")
+
+    for folder, subfolders, files in os.walk(absolute_root, followlinks=False, onerror=unlistable):
         parent = os.path.dirname(folder)
         patterns = folder_patterns.get(parent, inherited) if folder != str(absolute_root) else inherited
         if respect_gitignore and ".gitignore" in files:

@@ -179,6 +179,23 @@ def test_bad_gitignore_line_is_skipped_with_a_warning(tmp_path: Path) -> None:
     assert done.exit_code == 1 and ".gitignore:1: invalid pattern skipped" in done.output
 
 
+def test_a_folder_that_cannot_be_listed_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "model.py").write_text(JITTED_REPEAT)
+    (tmp_path / "model.py").write_text(JITTED_REPEAT)
+    real_scandir = os.scandir
+
+    def scandir(path=".", *args):  # the tests run as root: chmod alone cannot deny listing
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = run(tmp_path)
+    assert [f.path for f in result.findings] == ["model.py"]
+    assert result.warnings == [f"{tmp_path}/locked: cannot list folder (Permission denied); its files are not checked"]
+
+
 def test_huge_gitignore_is_matched_in_chunks(tmp_path: Path) -> None:
     """Thousands of lines (more than one matcher holds) and a line longer than any path."""
     (tmp_path / ".git").mkdir()
