@@ -49,8 +49,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-DEFAULT_COMPILE_BUDGET = 60.0  # seconds of calibration compiles per case
+DEFAULT_COMPILE_BUDGET = 60.0  # wall seconds of calibration compiles per case
 DEFAULT_START = 16
+DEFAULT_SETUP_LIMIT = 600.0  # seconds for a calibration child to start, run the user's code and lower
 # How much the log-log slope of compile seconds rises per doubling of x when the calibration
 # cannot tell (fewer than three usable points): measured on benchmarks/compile_projection.py.
 RISE_PRIOR = 0.1
@@ -102,7 +103,8 @@ class CompileProjection:
     seconds: list[Projected] = field(default_factory=list)
     memory: list[Projected] = field(default_factory=list)
     budget: float = DEFAULT_COMPILE_BUDGET
-    spent: float = 0.0  # wall seconds of calibration
+    spent: float = 0.0  # wall seconds of calibration compiles (what the budget bounds)
+    elapsed: float = 0.0  # wall seconds of the whole calibration, child start-up and lowering included
     stopped: str = ""  # why calibration stopped
     verdict: str = ""  # "ok" | "flag" | "flat" | "unknown"
     message: str = ""
@@ -193,10 +195,7 @@ def compile_in_fresh_process(request: dict[str, Any], limit: float, *, python: s
         tail = stderr.decode(errors="replace").strip().splitlines()
         sample.error = f"the compile worker at n={n} exited with {process.returncode}" + (f": {tail[-1]}" if tail else "")
     else:
-        sample.seconds = figures.get("compile_cpu_seconds", figures.get("compile_seconds"))
-        sample.wall_seconds = figures.get("compile_seconds")
-        parts = [figures.get(k) for k in ("compiled_argument_bytes", "compiled_output_bytes", "compiled_temp_bytes")]
-        sample.peak_bytes = float(sum(parts)) if all(p is not None for p in parts) else None
+        _fill_compiled(sample, figures)
     return sample
 
 
@@ -206,6 +205,63 @@ def _kill_group(process: subprocess.Popen[Any]) -> None:
     except (ProcessLookupError, PermissionError):
         process.kill()
     process.wait()
+
+
+def session_compile_at(target: Any, case: str, options: dict[str, Any], *,
+                       setup_limit: float = DEFAULT_SETUP_LIMIT) -> Callable[[int, float], CompileSample]:
+    """``compile_at`` for any ``scale`` target (a case function or a script's call): each n is
+    lowered and compiled in a fresh child exactly as ``scale --compile`` does (the script is run
+    again, its call re-captured and re-traced at n). The compile is killed ``limit`` wall seconds
+    after the lowering arrived; start-up, the user's code and the lowering get ``setup_limit``."""
+    from .session import _Child
+
+    def compile_at(n: int, limit: float) -> CompileSample:
+        request = {"mode": "one", "path": target.path, "name": target.name, "case": case, "site_key": None,
+                   "ns": [n], "compile": True, **options}
+        measured: list[dict[str, Any]] = []
+        errors: list[str] = []
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["event"] == "measured":
+                measured.append(event["measurement"]["figures"])
+            elif event["event"] == "case_error":
+                errors.append(event["error"])
+
+        started = time.monotonic()
+        lowered_at: list[float] = []
+
+        def on_event_timed(event: dict[str, Any]) -> None:
+            if event["event"] == "measured" and not lowered_at:
+                lowered_at.append(time.monotonic())
+            on_event(event)
+
+        def deadline() -> float:
+            return lowered_at[0] + limit if lowered_at else started + setup_limit
+
+        child = _Child(request)
+        try:
+            last = child.follow(on_event_timed, deadline)
+        finally:
+            child.close()
+        sample = CompileSample(n=n, ops_inlined=measured[0].get("ops_inlined") if measured else None)
+        if last is not None and last["event"] == "timeout" and lowered_at:
+            sample.killed_after = limit
+        elif last is not None and last["event"] == "timeout":
+            sample.error = f"running and lowering the case at n={n} took over {setup_limit:g} s"
+        elif errors or last is None or last["event"] != "done" or len(measured) < 2:
+            sample.error = errors[0] if errors else f"the compile at n={n} did not finish"
+        else:
+            _fill_compiled(sample, measured[-1])
+        return sample
+
+    return compile_at
+
+
+def _fill_compiled(sample: CompileSample, figures: dict[str, Any]) -> None:
+    sample.seconds = figures.get("compile_cpu_seconds", figures.get("compile_seconds"))
+    sample.wall_seconds = figures.get("compile_seconds")
+    parts = [figures.get(k) for k in ("compiled_argument_bytes", "compiled_output_bytes", "compiled_temp_bytes")]
+    sample.peak_bytes = float(sum(parts)) if all(p is not None for p in parts) else None
 
 
 # --- fitting and projecting ----------------------------------------------------------------------
@@ -310,6 +366,7 @@ def calibrate_and_project(
     requested = sorted(set(int(n) for n in requested))
     step_limit = budget if step_limit is None else min(step_limit, budget)
     began = clock()
+    spent = 0.0  # wall seconds spent compiling (start-up and lowering are not charged to the budget)
     samples: list[CompileSample] = []
     stopped = "reached the largest requested n"
     ops_cache: dict[int, float | None] = {}
@@ -322,7 +379,7 @@ def calibrate_and_project(
         return ops_cache[n]
 
     for n in calibration_sizes(requested, start):
-        remaining = budget - (clock() - began)
+        remaining = budget - spent
         if remaining <= 0:
             stopped = f"calibration budget of {budget:g} s spent"
             break
@@ -342,13 +399,14 @@ def calibrate_and_project(
                 break
         sample = compile_at(n, min(remaining, step_limit))
         samples.append(sample)
+        spent += sample.killed_after or sample.wall_seconds or sample.seconds or 0.0
         if sample.killed_after is not None:
             stopped = f"the compile at n={n:,} ran past {sample.killed_after:.3g} s and was stopped"
             break
         if sample.error is not None:
             stopped = f"the compile at n={n:,} failed: {sample.error}"
             break
-    result = CompileProjection(samples=samples, axis="n", budget=budget, spent=clock() - began, stopped=stopped)
+    result = CompileProjection(samples=samples, axis="n", budget=budget, spent=spent, elapsed=clock() - began, stopped=stopped)
     _fill_projection(result, requested, ops)
     return result
 

@@ -36,8 +36,8 @@ def _cell(p: Projected, fmt: Any) -> str:
 def calibration_line(projection: CompileProjection) -> str:
     done = [s for s in projection.samples if s.seconds is not None]
     sizes = ", ".join(f"{s.n:,}: {s.seconds:.3g} s" for s in done) or "none"
-    return (f"calibration ({projection.spent:.1f} s of a {projection.budget:g} s budget, CPU seconds per compile "
-            f"at n = {sizes}); stopped: {projection.stopped}")
+    return (f"calibration ({projection.spent:.1f} s compiling of a {projection.budget:g} s budget, "
+            f"{projection.elapsed:.0f} s in all; CPU seconds per compile at n = {sizes}); stopped: {projection.stopped}")
 
 
 def render_projection(console: Console, projection: CompileProjection) -> None:
@@ -73,6 +73,7 @@ def projection_to_json(projection: CompileProjection) -> dict[str, Any]:
         "axis": projection.axis,
         "budget_seconds": projection.budget,
         "calibration_seconds": projection.spent,
+        "calibration_elapsed_seconds": projection.elapsed,
         "stopped": projection.stopped,
         "floor_seconds": projection.floor,
         "exponents": projection.exponents,

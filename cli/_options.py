@@ -95,16 +95,26 @@ class ScriptArgsCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
 class SecondsParam(click.ParamType):
-    """A positive, finite number of seconds (``nan`` and ``inf`` are refused)."""
+    """A positive, finite number of seconds, optionally with a unit (``90``, ``60s``, ``2min``,
+    ``1h``); ``nan`` and ``inf`` are refused."""
 
     name = "SECONDS"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
         if isinstance(value, float) and math.isfinite(value) and value > 0:
             return value
+        text = str(value).strip().lower()
+        scale = 1.0
+        for unit, factor in sorted(_TIME_UNITS.items(), key=lambda item: -len(item[0])):
+            if text.endswith(unit) and text[: -len(unit)].strip()[-1:].isdigit():
+                text, scale = text[: -len(unit)].strip(), factor
+                break
         try:
-            seconds = float(str(value))
+            seconds = float(text) * scale
         except ValueError:
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
         if not math.isfinite(seconds) or seconds <= 0:

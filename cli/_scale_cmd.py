@@ -12,6 +12,8 @@ from jaxlint.analyzer.cases import TargetError, parse_target
 from jaxlint.analyzer.compile import DEFAULT_COMPILE_TIMEOUT
 from jaxlint.analyzer.fit import ORDERS
 from jaxlint.analyzer.lower import PLATFORMS
+from jaxlint.analyzer.projection import DEFAULT_COMPILE_BUDGET, CompileProjection
+from jaxlint.analyzer.projection_report import projection_markdown, projection_to_json, render_projection
 
 from ._options import (
     ScriptArgsCommand, SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, output_format_option, size_progress,
@@ -53,6 +55,12 @@ def _tolerance(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @click.option("--compile", "compile_", is_flag=True, help="Also XLA-compile each n (fresh process, cache off): compile seconds and memory.")
 @click.option("--compile-timeout", type=SecondsParam(), default=DEFAULT_COMPILE_TIMEOUT, show_default=True,
               help="Seconds allowed per compile; a timeout is reported as a finding and the lowering figures are kept.")
+@click.option("--project-compile", is_flag=True,
+              help="Project XLA compile seconds and memory at each n from a few cheap calibration compiles "
+              "(fresh processes, doubling n); flag when the projection's upper bound passes --compile-budget.")
+@click.option("--compile-budget", type=SecondsParam(), default=DEFAULT_COMPILE_BUDGET, show_default=True,
+              help="With --project-compile: wall seconds of calibration compiles per case, and the compile time "
+              "a projection may reach at the largest n (e.g. 60s, 2min).")
 @click.option("--capture-only", is_flag=True, help="Plain scripts: stop the script at its first solve call (the real solve never runs).")
 @click.option("--save-baseline", "save_baseline_path", type=click.Path(dir_okay=False), default=None, help="Write the figures to this JSON file.")
 @click.option("--baseline", "baseline_path", type=str, default=None, metavar="FILE", help="Fail (exit 1) when a structural figure grew past this baseline.")
@@ -62,7 +70,7 @@ def _tolerance(ctx: click.Context, param: click.Parameter, value: str) -> float:
 def scale(
     ctx: click.Context, targets: tuple[str, ...], sizes: list[int], max_order: str, output_format: str, size: str,
     timeout: float | None, in_process: bool, fresh_process: bool, platform: str | None, compile_: bool,
-    compile_timeout: float, capture_only: bool, save_baseline_path: str | None, baseline_path: str | None,
+    compile_timeout: float, project_compile: bool, compile_budget: float, capture_only: bool, save_baseline_path: str | None, baseline_path: str | None,
     tolerance: float, plot_path: str | None,
 ) -> None:
     """Lower each TARGET at each size n, fit how the program grows, and flag growth.
@@ -105,6 +113,8 @@ def scale(
             parsed.append(parse_target(target))
         except TargetError as error:
             usage_error(str(error))
+    if project_compile and in_process:
+        usage_error("--project-compile compiles in fresh processes (caches distort timings; timeouts kill them): drop --in-process")
     if compile_ and in_process:
         usage_error("--compile needs a fresh process per n (compile caches distort timings; timeouts kill it): drop --in-process")
     if fresh_process and in_process:
@@ -127,6 +137,7 @@ def scale(
             usage_error(str(error))
 
     runs: list[ScaleRun] = []
+    projections: dict[str, CompileProjection] = {}
     target_failed = False
     try:
         with size_progress(err, "lowering") as advance:
@@ -137,6 +148,9 @@ def scale(
                         platform=platform, max_order=max_order, progress=advance, compile=compile_,
                         compile_timeout=compile_timeout, capture_only=capture_only, argv=script_args, size=AXES[size],
                     ))
+                    if project_compile:
+                        options = dict(argv=script_args, size=AXES[size], platform=platform, capture_only=capture_only)
+                        projections.update(project_run(target, runs[-1], sizes, compile_budget, options, err))
                 except TargetError as error:
                     target_failed = True
                     err.print(f"error: {error}", markup=False, soft_wrap=True)
@@ -167,13 +181,26 @@ def scale(
             usage_error(str(error))
 
     if output_format == "json":
-        click.echo(json.dumps(to_json(results, platform=run.platform, notes=run.notes, findings=findings, gate=gate), indent=2))
+        document = to_json(results, platform=run.platform, notes=run.notes, findings=findings, gate=gate)
+        for case in document["cases"]:
+            if case["name"] in projections:
+                case["compile_projection"] = projection_to_json(projections[case["name"]])
+        click.echo(json.dumps(document, indent=2))
     elif output_format == "markdown":
         click.echo(render_markdown(results, findings=findings, notes=run.notes, gate=gate, platform=run.platform), nl=False)
+        for name, projection in projections.items():
+            click.echo("\n".join([f"#### `{name}`: compile projection", "", *projection_markdown(projection)]))
     elif output_format == "github":
         click.echo(render_github(results, findings=findings, notes=run.notes, gate=gate), nl=False)
+        for name, projection in projections.items():
+            if projection.flagged:
+                click.echo(f"::warning title=jaxlint compile projection::{name}: {projection.message}")
     else:
-        render_table(results, Console(highlight=False), findings=findings, notes=run.notes, gate=gate)
+        console = Console(highlight=False)
+        render_table(results, console, findings=findings, notes=run.notes, gate=gate)
+        for name, projection in projections.items():
+            console.print(f"{name}", markup=False, highlight=False, soft_wrap=True)
+            render_projection(console, projection)
 
     if save_baseline_path is not None:
         try:
@@ -194,5 +221,22 @@ def scale(
                 if r.status == "error":
                     err.print(f"error: {r.error}", markup=False, soft_wrap=True)
         exit_now(EXIT_USAGE)
-    failed = any(r.status == "fail" for r in results) or (gate is not None and not gate.ok)
+    failed = (any(r.status == "fail" for r in results) or (gate is not None and not gate.ok)
+              or any(p.flagged for p in projections.values()))
     exit_now(EXIT_FLAGGED if failed else EXIT_OK)
+
+
+def project_run(target: object, run: object, sizes: list[int], budget: float, options: dict, err: Console) -> dict[str, CompileProjection]:
+    """--project-compile for each measured case of one target's run: calibrate and project."""
+    from jaxlint.analyzer.projection import calibrate_and_project, session_compile_at
+
+    out: dict[str, CompileProjection] = {}
+    for result in run.results:  # type: ignore[attr-defined]
+        if result.status not in ("ok", "fail"):
+            continue
+        ops = {m.n: m.figures.get("ops_inlined") for m in result.measurements}
+        err.print(f"calibrating the compile cost of {result.name} (budget {budget:g} s)", markup=False, soft_wrap=True)
+        out[result.name] = calibrate_and_project(
+            session_compile_at(target, result.name, options), sizes, ops_at=ops.get, budget=budget,
+        )
+    return out

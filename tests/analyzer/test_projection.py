@@ -15,8 +15,8 @@ from jaxlint.analyzer.projection import (
     CompileSample,
     calibrate_and_project,
     calibration_sizes,
-    compile_in_fresh_process,
     project,
+    session_compile_at,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -114,8 +114,14 @@ def test_projection_exponent_range_widens_with_distance():
     assert far.low <= far.value <= far.high
 
 
+def _compile_at(path: Path, name: str):
+    from jaxlint.analyzer.cases import Target
+
+    return session_compile_at(Target(str(path), name), f"{path.name}::{name}", {"argv": [], "size": None, "platform": None, "capture_only": False})
+
+
 def test_real_compile_in_a_fresh_process():
-    sample = compile_in_fresh_process({"path": str(EXAMPLES / "growth_cases.py"), "name": "stacked_save_buffer", "n": 16}, 120.0)
+    sample = _compile_at(EXAMPLES / "growth_cases.py", "stacked_save_buffer")(16, 120.0)
     assert sample.error is None and sample.killed_after is None
     assert sample.ops_inlined == 18 and sample.seconds > 0 and sample.peak_bytes > 0
 
@@ -128,16 +134,13 @@ def test_a_compile_past_its_limit_is_killed_with_its_lowering_kept(tmp_path: Pat
         import jax.numpy as jnp
 
         def slow(n):
-            def f(x):
-                return jax.pure_callback(lambda v: (time.sleep(60), v)[1], jax.ShapeDtypeStruct((), jnp.float32), x)
-
             original = jax.stages.Lowered.compile
-            jax.stages.Lowered.compile = lambda self, *a, **k: (time.sleep(60), original(self, *a, **k))[1]
-            return f, (jnp.float32(1.0),)
+            jax.stages.Lowered.compile = lambda self, *a, **k: (time.sleep(120), original(self, *a, **k))[1]
+            return (lambda x: x + 1.0), (jnp.float32(1.0),)
     """))
-    sample = compile_in_fresh_process({"path": str(case), "name": "slow", "n": 4}, 10.0)
-    assert sample.killed_after == 10.0 and sample.seconds is None
-    assert sample.ops_inlined is not None  # the lowering was written before the compile began
+    sample = _compile_at(case, "slow")(4, 3.0)
+    assert sample.killed_after == 3.0 and sample.seconds is None and sample.error is None
+    assert sample.ops_inlined is not None  # the lowering arrived before the compile began
 
 
 def test_report_labels_every_figure_a_projection():
@@ -158,3 +161,34 @@ def test_report_labels_every_figure_a_projection():
     assert document["compile_seconds"][0]["measured"] is True and document["compile_seconds"][-1]["measured"] is False
     markdown = "\n".join(projection_markdown(result))
     assert markdown.startswith("**Compile projection**") and "| 30,000 | ~" in markdown
+
+
+def test_scale_project_compile_end_to_end():
+    """`jaxlint scale ... --project-compile`: real calibration compiles in fresh processes, the
+    projection in the JSON document, every requested n compiled when the budget allows."""
+    import json
+
+    from click.testing import CliRunner
+
+    from jaxlint.cli import main
+
+    target = f"{EXAMPLES / 'growth_cases.py'}::stacked_save_buffer"
+    result = CliRunner().invoke(main, ["scale", target, "--n", "16,32", "--project-compile", "--compile-budget", "2min",
+                                       "--output-format", "json"])
+    assert result.exit_code == 1, result.output  # the stack grows with n: flagged by the counts
+    document = json.loads(result.stdout)
+    (case,) = document["cases"]
+    projection = case["compile_projection"]
+    assert projection["kind"] == "projection" and projection["budget_seconds"] == 120.0
+    assert [s["n"] for s in projection["calibration"]] == [16, 32]
+    assert [s["ops_inlined"] for s in projection["calibration"]] == [18, 36]
+    assert [p["measured"] for p in projection["compile_seconds"]] == [True, True]
+
+
+def test_project_compile_refuses_in_process():
+    from click.testing import CliRunner
+
+    from jaxlint.cli import main
+
+    result = CliRunner().invoke(main, ["scale", f"{EXAMPLES / 'growth_cases.py'}", "--n", "16,32", "--project-compile", "--in-process"])
+    assert result.exit_code == 2 and "--project-compile compiles in fresh processes" in result.output
