@@ -31,6 +31,7 @@ FIGURE_UNITS = {
     "lower_seconds": "s",
     # with --compile (see compile.py)
     "compile_seconds": "s",
+    "compile_cpu_seconds": "s",
     "compiled_temp_bytes": "bytes",
     "compiled_argument_bytes": "bytes",
     "compiled_output_bytes": "bytes",
