@@ -108,6 +108,8 @@ def load_notebook(document: str) -> Notebook:
         data = json.loads(document)
     except json.JSONDecodeError as error:
         raise NotebookError(f"not valid notebook JSON (line {error.lineno}: {error.msg})") from error
+    except ValueError as error:  # e.g. a number past Python's int-from-string digit limit
+        raise NotebookError(f"not valid notebook JSON ({str(error).split(':')[0]})") from error
     except RecursionError as error:
         raise NotebookError("not a Jupyter notebook (JSON nested too deeply)") from error
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
@@ -123,7 +125,12 @@ def load_notebook(document: str) -> Notebook:
         as_list = isinstance(source, list)
         if not (isinstance(source, str) or as_list and all(isinstance(part, str) for part in source)):
             raise NotebookError(f"cell {index}: `source` must be a string or a list of strings")
-        cells.append(Cell(index, "".join(source) if as_list else source, as_list))
+        text = "".join(source) if as_list else source
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:  # a "\ud800" escape: no Python source can hold it
+            raise NotebookError(f"cell {index}: source has a lone surrogate (U+{ord(text[error.start]):04X})") from error
+        cells.append(Cell(index, text, as_list))
     return Notebook(document, cells)
 
 

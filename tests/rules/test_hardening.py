@@ -130,14 +130,18 @@ def test_malformed_notebooks_are_findings_and_the_rest_is_checked(tmp_path: Path
     (tmp_path / "string_language.ipynb").write_text(_notebook(code, {"language_info": "python"}))
     (tmp_path / "int_source.ipynb").write_text(_notebook(["x = 1\n", 5], {}))
     (tmp_path / "deep.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "big_number.ipynb").write_text('{"cells": [], "n": ' + "1" * 5000 + "}")
+    (tmp_path / "surrogate.ipynb").write_text(_notebook(["s = '\\ud800'\n"], {}).replace("\\\\ud800", "\\ud800"))
     (tmp_path / "model.py").write_text(JITTED_REPEAT)
     found = sorted((f.path, f.code, f.message if f.code == "JL000" else "") for f in run(tmp_path).findings)
     assert found == [
+        ("big_number.ipynb", "JL000", "not valid notebook JSON (Exceeds the limit (4300 digits) for integer string conversion)"),
         ("deep.ipynb", "JL000", "not a Jupyter notebook (JSON nested too deeply)"),
         ("int_source.ipynb", "JL000", "cell 1: `source` must be a string or a list of strings"),
         ("list_metadata.ipynb", "JL001", ""),  # malformed metadata says nothing: checked as Python
         ("model.py", "JL001", ""),
         ("string_language.ipynb", "JL001", ""),
+        ("surrogate.ipynb", "JL000", "cell 1: source has a lone surrogate (U+D800)"),
     ]
     result = cli("--select", "JL001", ".")
     assert result.exit_code == 1 and "Traceback" not in result.output
