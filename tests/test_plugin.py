@@ -58,6 +58,7 @@ def test_grows_linearly_allowed(jaxlint_scale):
 @pytest.fixture
 def inner(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(test_cases=CASES)
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")  # pytest-asyncio (test extra)
     return pytester
 
 
