@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from rich.console import Console
 
+from jaxlint._console import make_console
 from jaxlint.analyzer.adjoints import DEFAULT_BACKSOLVE_RTOL, DEFAULT_CHECKPOINTS, RANKINGS, adjoint_runner
 from jaxlint.analyzer.cases import TargetError, parse_target
 from jaxlint.analyzer.fit import ORDERS
@@ -154,7 +154,7 @@ def residuals(
         click.echo(to_markdown(results), nl=False)
     else:
         # Piped or redirected output has no terminal to fit: give the adjoint table room.
-        render_table(results, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
+        render_table(results, make_console())  # colour on a terminal only; piped: never wrapped at 80 columns
     if target_failed or any(r.status == "error" for r in results):
         if output_format != "table":
             for r in results:

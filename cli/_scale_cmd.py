@@ -8,6 +8,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
+from jaxlint._console import make_console
 from jaxlint.analyzer.cases import TargetError, parse_target
 from jaxlint.analyzer.compile import DEFAULT_COMPILE_TIMEOUT
 from jaxlint.analyzer.fit import ORDERS
@@ -196,7 +197,7 @@ def scale(
             if projection.flagged:
                 click.echo(f"::warning title=jaxlint compile projection::{name}: {projection.message}")
     else:
-        console = Console(highlight=False)
+        console = make_console()  # colour on a terminal only; piped: never wrapped at 80 columns
         render_table(results, console, findings=findings, notes=run.notes, gate=gate)
         for name, projection in projections.items():
             console.print(f"{name}", markup=False, highlight=False, soft_wrap=True)
