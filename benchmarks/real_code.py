@@ -39,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import tomllib
 import zipfile
@@ -106,7 +107,7 @@ def cache_root() -> Path:
 
 
 def _unpack(archive: Path, destination: Path) -> None:
-    tmp = destination.with_name(destination.name + ".partial")
+    tmp = destination.with_name(f"{destination.name}.partial.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     if archive.suffix == ".whl" or archive.suffix == ".zip":
@@ -122,7 +123,10 @@ def _unpack(archive: Path, destination: Path) -> None:
             for child in inner.iterdir():
                 child.rename(tmp / child.name)
             inner.rmdir()
-    tmp.rename(destination)
+    try:
+        tmp.rename(destination)
+    except OSError:  # another run unpacked it first
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def pypi_tree(spec: str) -> Path:
@@ -211,14 +215,14 @@ def jaxlint_snapshot(ref: str) -> Path:
     destination = cache_root() / "jaxlint" / sha[:12]
     if (destination / "jaxlint").is_dir():
         return destination
-    raw = destination.with_name(sha[:12] + ".raw")
+    raw = destination.with_name(f"{sha[:12]}.raw.{os.getpid()}")  # other runs may build the same one
     shutil.rmtree(raw, ignore_errors=True)
     raw.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(checkout), "archive", "--format=tar", sha], capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(raw)], input=archive.stdout, check=True)
     with open(raw / "pyproject.toml", "rb") as stream:
         mapping = tomllib.load(stream)["tool"]["setuptools"]["package-dir"]
-    staging = destination.with_name(sha[:12] + ".partial")
+    staging = destination.with_name(f"{sha[:12]}.partial.{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     for package, folder in sorted(mapping.items(), key=lambda item: item[0].count(".")):
         target = staging.joinpath(*package.split("."))
@@ -226,7 +230,10 @@ def jaxlint_snapshot(ref: str) -> Path:
             if source.is_file():
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target / source.name)
-    staging.rename(destination)
+    try:
+        staging.rename(destination)
+    except OSError:  # another run finished the same snapshot first
+        shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(raw)
     return destination
 
@@ -532,12 +539,13 @@ def diagnose(case: BugCase, mirrors: list[Path]) -> str:
     forced = force_traced(source, matching_lines(source, case.culprit))
     if forced is None:
         return "culprit not inside a function"
-    scratch = cache_root() / "scratch" / case.id
-    shutil.rmtree(scratch, ignore_errors=True)
+    (cache_root() / "scratch").mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=case.id + "-", dir=cache_root() / "scratch"))  # runs may overlap
     for folder in lint_paths(case, tree):
         shutil.copytree(tree / folder, scratch / folder)
     (scratch / case.file).write_text(forced, encoding="utf-8")
     run = run_check(scratch, lint_paths(case, scratch))
+    shutil.rmtree(scratch, ignore_errors=True)
     hits = flagged(run.findings, case.file, matching_lines(forced, case.culprit))
     hits = [f for f in hits if not case.expect or f["code"] in case.expect]
     if hits:
