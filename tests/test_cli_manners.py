@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ROOT = Path(__file__).resolve().parents[1]
 SOURCE = textwrap.dedent(
     """\
     import jax
@@ -221,7 +222,7 @@ def test_every_rule_page_links_its_references() -> None:
 
 def test_606_figures_agree() -> None:
     """The #606 compile times are quoted in three places; they must be the same figures."""
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     from jaxlint.rules._catalogue import rule_by_code, rule_doc
 
     quoted = {
@@ -236,3 +237,17 @@ def test_606_figures_agree() -> None:
     results = (root / "benchmarks" / "RESULTS.md").read_text()
     seconds_1k, seconds_10k, _ = next(iter(found.values())).groups()
     assert f"| n = 1k | {seconds_1k} |" in results and f"| n = 10k | {seconds_10k}" in results
+
+
+def test_scale_table_is_not_wrapped_when_piped(tmp_path: Path) -> None:
+    """CI logs: a table wider than 80 columns keeps one line per row (COLUMNS still narrows it)."""
+    target = f"{ROOT / 'examples' / 'growth_cases.py'}::stacked_save_buffer"
+    args = ("scale", target, "--n", "16,64,256,1024", "--in-process")
+    piped = jaxlint(*args, cwd=tmp_path)
+    assert piped.returncode == 1, piped.stderr
+    table = [line for line in piped.stdout.splitlines() if line and line[0] in "┏┃┡│└"]
+    assert {len(line) for line in table} == {86}  # the table's natural width
+    assert len([line for line in table if line.startswith("│")]) == len({line.split()[1] for line in table if line.startswith("│")})
+    assert not ANSI.search(piped.stdout)
+    narrow = jaxlint(*args, cwd=tmp_path, env={"COLUMNS": "70"})
+    assert {len(line) for line in narrow.stdout.splitlines() if line and line[0] in "┏┃┡│└"} == {70}
