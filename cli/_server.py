@@ -200,7 +200,11 @@ def build_server() -> "LanguageServer":
 
     @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(params: types.DidSaveTextDocumentParams) -> None:
-        refresh(params.text_document.uri)
+        # The saved file is now part of every other file's project context on disk (it may
+        # jit a helper open in another tab): re-lint all open documents, the saved one first.
+        saved = params.text_document.uri
+        for uri in [saved, *(u for u in linted if u != saved)]:
+            refresh(uri)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:

@@ -3,6 +3,7 @@ server`` as a subprocess and talks JSON-RPC over its stdin/stdout, as an editor 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import textwrap
 from pathlib import Path
@@ -65,7 +66,7 @@ async def _open(client: LanguageClient, path: Path, text: str) -> list[types.Dia
             text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
         )
     )
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), timeout=120)
     return list(client.diagnostics[uri])
 
 
@@ -111,7 +112,7 @@ async def test_diagnostic_code_action_and_hover(client: LanguageClient, workspac
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=FIXED)],
         )
     )
-    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), timeout=120)
     assert list(client.diagnostics[path.as_uri()]) == []
 
     hover = await client.text_document_hover_async(
@@ -182,3 +183,18 @@ def test_without_pygls_says_how_to_get_it() -> None:
         "error: jaxlint server needs pygls, an optional extra: pip install '.[server]' in the jaxlint checkout "
         "(or pip install pygls)\n"
     )
+
+
+@pytest.mark.asyncio
+async def test_saving_a_file_relints_the_open_files_it_makes_traced(client: LanguageClient, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.jaxlint]\n")
+    helper = tmp_path / "helper.py"
+    helper.write_text(HELPER)
+    assert await _open(client, helper, HELPER) == []  # nothing jits euler yet
+    caller = tmp_path / "caller.py"
+    assert await _open(client, caller, CALLER) == []
+    caller.write_text(CALLER)  # the editor saved it
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=caller.as_uri())))
+    for _ in range(2):  # caller.py's diagnostics, then helper.py's (a lost one fails, never hangs)
+        await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), timeout=120)
+    assert [d.code for d in client.diagnostics[helper.as_uri()]] == ["JL002"]
