@@ -19,6 +19,7 @@ from ._adjoint import (
 from ._bosh3 import Bosh3
 from ._clip import ClipStepSizeController
 from ._dopri5 import Dopri5
+from ._dop853 import DOP853
 from ._dopri8 import Dopri8
 from ._euler import Euler
 from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection
@@ -66,6 +67,7 @@ __all__ = [
     "Tsit5",
     "Dopri5",
     "Dopri8",
+    "DOP853",
     "ImplicitEuler",
     "Kvaerno3",
     "Kvaerno4",

@@ -1,4 +1,8 @@
-"""The Dormand–Prince 8(5,3) method ("DOP853") with its seventh-order dense output."""
+"""Hairer's DOP853: the Dormand–Prince 8(5,3) method with its seventh-order dense output.
+
+Not to be confused with `Dopri8`, the Prince–Dormand 8(7) pair that diffrax calls ``Dopri8``:
+the two are different eighth-order methods (different stages, error estimates and dense
+output), so each has its own name here."""
 
 from __future__ import annotations
 
@@ -225,7 +229,7 @@ def _dense_weights() -> np.ndarray:
     return weights
 
 
-class Dopri8Interpolation(AbstractStagePolynomialInterpolation):
+class DOP853Interpolation(AbstractStagePolynomialInterpolation):
     """DOP853's seventh-order continuous extension (uses all 16 stages)."""
 
     weights: ClassVar[np.ndarray] = _dense_weights()
@@ -237,8 +241,9 @@ class Dopri8Interpolation(AbstractStagePolynomialInterpolation):
     k: Y
 
 
-class Dopri8(AbstractRungeKutta, AbstractAdaptiveSolver):
-    """Dormand–Prince 8(5,3): eighth order, FSAL, seventh-order dense output.
+class DOP853(AbstractRungeKutta, AbstractAdaptiveSolver):
+    """Dormand–Prince 8(5,3) as in Hairer's ``dop853.f`` (and SciPy's ``DOP853``): eighth
+    order, FSAL, seventh-order dense output.
 
     Each step evaluates the vector field 15 times: 11 new stages, the FSAL one at (t1, y1)
     and 3 for dense output (all in one scan, traced once). The error estimate combines the
@@ -248,7 +253,7 @@ class Dopri8(AbstractRungeKutta, AbstractAdaptiveSolver):
     """
 
     tableau: ClassVar[ButcherTableau] = _TABLEAU
-    interpolation_cls: ClassVar[type[Dopri8Interpolation]] = Dopri8Interpolation
+    interpolation_cls: ClassVar[type[DOP853Interpolation]] = DOP853Interpolation
     _order: ClassVar[int] = 8
     _error_order: ClassVar[float] = 8.0
 
@@ -264,4 +269,4 @@ class Dopri8(AbstractRungeKutta, AbstractAdaptiveSolver):
         return jax.tree_util.tree_map(combine, err5, err3)
 
 
-__all__ = ["Dopri8", "Dopri8Interpolation"]
+__all__ = ["DOP853", "DOP853Interpolation"]
