@@ -592,8 +592,15 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f} %" if whole else "–"
 
 
-def project_report(dump_untriaged: Path | None = None, jobs: int = 1) -> tuple[str, dict]:
-    triage = load_triage()
+def project_report(
+    dump_untriaged: Path | None = None,
+    jobs: int = 1,
+    projects: tuple[Project, ...] = PROJECTS,
+    triage_path: Path = TRIAGE,
+    tree_of=pypi_tree,
+) -> tuple[str, dict]:
+    """Markdown tables (findings per project, precision per rule, non-TP kinds) and a summary."""
+    triage = load_triage(triage_path)
     rows = []
     all_keys: list[TriageKey] = []
     details: dict[TriageKey, dict] = {}  # where each key was seen, for --dump-untriaged
@@ -601,9 +608,9 @@ def project_report(dump_untriaged: Path | None = None, jobs: int = 1) -> tuple[s
     totals = collections.Counter()
     by_rule_all = collections.Counter()
     failures = []
-    for project in PROJECTS:
+    for project in projects:
         try:
-            tree = pypi_tree(project.spec)
+            tree = tree_of(project.spec)
         except BenchError as error:
             failures.append(f"{project.name}: {error}")
             continue
@@ -620,7 +627,7 @@ def project_report(dump_untriaged: Path | None = None, jobs: int = 1) -> tuple[s
         totals.update(files=run.files, findings=len(run.findings), seconds=run.seconds)
         rules = ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) or "–"
         rows.append(f"| {project.spec} | {run.files} | {len(run.findings)} | {rules} | {run.seconds:.1f} |")
-    precision = score_precision(all_keys, triage, {p.name for p in PROJECTS})
+    precision = score_precision(all_keys, triage, {p.name for p in projects})
     lines = [
         "| project | files | findings | by rule | seconds |",
         "| --- | ---: | ---: | --- | ---: |",
@@ -640,6 +647,12 @@ def project_report(dump_untriaged: Path | None = None, jobs: int = 1) -> tuple[s
         lines.append(f"| {rule} | {tp} | {ok} | {fp} | {n} | {_pct(tp + ok, n)} | {_pct(fp, n)} |")
     tp, ok, fp, n = precision.row()
     lines.append(f"| **all** | {tp} | {ok} | {fp} | {n} | **{_pct(tp + ok, n)}** | **{_pct(fp, n)}** |")
+    kinds = collections.Counter(
+        (triage[k].verdict, triage[k].kind or "-", k[2]) for k in dict.fromkeys(all_keys) if k in triage and triage[k].verdict != "TP"
+    )
+    if kinds:
+        lines += ["", "| verdict | kind | rule | findings |", "| --- | --- | --- | ---: |"]
+        lines += [f"| {v} | {kind} | {rule} | {count} |" for (v, kind, rule), count in sorted(kinds.items(), key=lambda x: (x[0][0], -x[1]))]
     if precision.stale:
         lines += ["", f"Triaged findings no longer reported: {len(precision.stale)} "
                   f"({collections.Counter(triage[k].verdict for k in precision.stale)}):"]

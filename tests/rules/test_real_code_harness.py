@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -231,6 +232,32 @@ def test_run_check_and_score_on_a_local_fixture(tmp_path: Path) -> None:
     result = rc.score_case(case, (before / "m.py").read_text(), run_before.findings, (after / "m.py").read_text(), run_after.findings)
     assert result.caught and result.before_rules == ("JL001",)
     assert result.after_clean
+
+
+def test_project_report_on_a_local_release(tmp_path: Path) -> None:
+    """The per-project table, precision per rule and the kinds table, on a local 'release'."""
+    release = tmp_path / "demo-1.0"
+    (release / "demo").mkdir(parents=True)
+    (release / "demo" / "m.py").write_text(FIXTURE + "\n\n@jax.jit\ndef consts(n):\n    return jnp.array([0.5] * n)\n")
+    (release / "demo" / "m_test.py").write_text(FIXTURE)  # a test file: counted, never triaged
+    triage = tmp_path / "triage.toml"
+    triage.write_text(
+        '[[finding]]\nproject = "demo"\npath = "demo/m.py"\nrule = "JL001"\n'
+        'line = "return jnp.stack([y0] * len(ts))"\nverdict = "TP"\nwhy = "one operand per save point"\n'
+        '\n[[finding]]\nproject = "demo"\npath = "demo/gone.py"\nrule = "JL002"\n'
+        'line = "for i in range(n):"\nverdict = "FP"\nkind = "python-only-loop"\nwhy = "w"\n'
+    )
+    dump = tmp_path / "untriaged.jsonl"
+    project = rc.Project("demo", "demo==1.0", ("demo",))
+    table, summary = rc.project_report(dump, projects=(project,), triage_path=triage, tree_of=lambda spec: release)
+    assert "| demo==1.0 | 2 |" in table  # two files linted
+    assert summary["tp"] == 1 and summary["fp"] == 0 and summary["triaged"] == 1
+    assert "Findings in test files (not triaged): 1." in table
+    assert "`demo/gone.py` JL002 (FP)" in table  # a triaged finding no longer reported
+    untriaged = [json.loads(line) for line in dump.read_text().splitlines()]
+    # Python scalars are one constant (not a finding) at some revisions; whatever is left is untriaged.
+    assert all(entry["key"][1] == "demo/m.py" and entry["key"] != ["demo", "demo/m.py", "JL001", "return jnp.stack([y0] * len(ts))"] for entry in untriaged)
+    assert summary["untriaged"] == len(untriaged)
 
 
 def test_cached_upstream_case_diffrax_606(monkeypatch: pytest.MonkeyPatch) -> None:
