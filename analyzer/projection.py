@@ -12,19 +12,19 @@ compiles that each take seconds, and extrapolated with an honest range:
    that n, when known): a size predicted to exceed the remaining budget is never compiled. Each
    compile is bounded by ``min(step limit, remaining budget)`` and killed past it; a compile
    that is killed is a lower bound, and calibration stops.
-2. **Fit.** Compile seconds follow ``t(x) = floor + a·x^b`` over x = n and x = the inlined op
-   count; ``floor`` is the cost of compiling the smallest program (what does not grow). The
-   local exponents ``b_i`` between consecutive points measure how fast the cost grows *now*.
+2. **Fit.** Compile seconds follow ``t(x) = floor + a·x^b`` over x = the inlined op count (or
+   n when the lowering gives no count); ``floor``, what does not grow, is taken as half the
+   smallest compile. The exponent *now* is fitted over the last three compiles; the local
+   exponents between consecutive compiles show how fast it rises.
 3. **Project** from the largest calibration point (x_c, t_c) to each requested x:
-   ``t = floor + (t_c − floor)·(x/x_c)^b``. The central value uses the last local exponent;
-   the range runs from the smallest exponent seen (the growth cannot slow below what was
-   already measured, for a program that only gets bigger) to the last exponent plus its rise
-   per doubling over the calibration, continued for every doubling to the projected size
-   (compile cost curves upwards in log-log: XLA passes that are linear at small n become
-   super-linear later), each widened by ``EXPONENT_MARGIN`` for the noise in the slopes; the
-   central value continues half the rise. With fewer than three usable points the rise is
-   taken as ``RISE_PRIOR``.
-   A killed compile raises the low end to at least its limit, everywhere beyond it.
+   ``t = floor + (t_c − floor)·(x/x_c)^b``. Compile cost curves upwards in log-log (XLA passes
+   that are linear at small n become super-linear later), so the exponent keeps rising by its
+   measured rise per doubling (at least ``RISE_PRIOR``): the central value continues half of
+   that rise over the doublings to x, the upper end all of it, the lower end none (the smallest
+   exponent seen); both ends are widened by ``EXPONENT_MARGIN``. A compile that was killed
+   raises everything beyond it to at least its limit. When compile time has not grown at all
+   over the calibration, nothing says how it will: the range runs from flat to
+   ``FLAT_CEILING_EXPONENT`` (the steepest growth measured) and the verdict says so.
 4. **Judge.** A case whose ops grow but whose compile seconds stay within noise of the floor
    over the calibration range is said to be "structure grows, compile flat over the calibration
    range" (XLA folds it); a projection whose upper bound at the largest requested n exceeds
@@ -52,16 +52,16 @@ from typing import Any, Callable, Sequence
 DEFAULT_COMPILE_BUDGET = 60.0  # wall seconds of calibration compiles per case
 DEFAULT_START = 16
 DEFAULT_SETUP_LIMIT = 600.0  # seconds for a calibration child to start, run the user's code and lower
-# How much the log-log slope of compile seconds rises per doubling of x when the calibration
-# cannot tell (fewer than three usable points): measured on benchmarks/compile_projection.py.
-RISE_PRIOR = 0.1
-# A compile is "flat" when it stays within this factor of the floor over the calibration.
-FLAT_FACTOR = 1.5
-# Added to (taken from) the high (low) exponent: the local slopes themselves are measured
-# from noisy timings and a floor estimated as the smallest compile.
-EXPONENT_MARGIN = 0.1
-# Differences of compile time smaller than this are noise, whatever the size.
-NOISE_SECONDS = 0.02
+# The model's constants, chosen on the measured curves of benchmarks/compile_projection.py
+# (growing programs, n from 16 to where one compile takes a minute; see RESULTS.md):
+FLOOR_FRACTION = 0.5  # the part of the smallest compile that does not grow with the program
+FIT_POINTS = 3  # the exponent now: fitted over the last three calibration compiles
+RISE_PRIOR = 0.2  # the least rise of the exponent per doubling (measured: 0.1-0.6 at these sizes)
+EXPONENT_MARGIN = 0.3  # widens both ends of the range: slopes come from noisy timings
+FLAT_FACTOR = 1.5  # compile is "flat" while it stays within this factor of the smallest compile
+FLAT_CEILING_EXPONENT = 2.5  # the steepest local exponent measured on a growing program
+MEMORY_MARGIN = 0.1  # the range of a memory projection: its exponent ± this
+NOISE_SECONDS = 0.02  # differences of compile time below this are noise, whatever the size
 
 
 @dataclass
@@ -269,7 +269,7 @@ def _fill_compiled(sample: CompileSample, figures: dict[str, Any]) -> None:
 
 def _local_exponents(points: Sequence[tuple[float, float]], floor: float) -> list[float]:
     """Log-log slopes of (t − floor) between consecutive points whose growth is above noise."""
-    usable = [(x, t - floor) for x, t in points if t - floor > max(NOISE_SECONDS, 0.25 * floor) and x > 0]
+    usable = [(x, t - floor) for x, t in points if t - floor > NOISE_SECONDS and x > 0]
     slopes = []
     for (x0, y0), (x1, y1) in zip(usable, usable[1:]):
         if x1 > x0 and y1 > 0 and y0 > 0:
@@ -277,40 +277,46 @@ def _local_exponents(points: Sequence[tuple[float, float]], floor: float) -> lis
     return slopes
 
 
-def _rise_per_doubling(points: Sequence[tuple[float, float]], slopes: Sequence[float]) -> float:
-    """How much the local exponent rose per doubling of x over the calibration (≥ 0)."""
+def _recent_exponent(points: Sequence[tuple[float, float]], floor: float) -> float | None:
+    """Least-squares log-log slope of (t − floor) over the last ``FIT_POINTS`` usable points:
+    how fast the cost grows at the top of the calibration, steadier than the last pair alone."""
+    usable = [(math.log(x), math.log(t - floor)) for x, t in points[-FIT_POINTS:] if t - floor > NOISE_SECONDS and x > 0]
+    if len(usable) < 2:
+        return None
+    mean_x = sum(x for x, _ in usable) / len(usable)
+    mean_y = sum(y for _, y in usable) / len(usable)
+    spread = sum((x - mean_x) ** 2 for x, _ in usable)
+    return sum((x - mean_x) * (y - mean_y) for x, y in usable) / spread if spread > 0 else None
+
+
+def _rise_per_doubling(slopes: Sequence[float]) -> float:
+    """How much the local exponent rose per calibration step (at least ``RISE_PRIOR``)."""
     if len(slopes) < 2:
         return RISE_PRIOR
-    xs = [x for x, _ in points]
-    span = math.log2(xs[-1] / xs[0]) if xs[0] > 0 else 0.0
-    if span <= 0:
-        return RISE_PRIOR
-    # the slopes sit between consecutive points: rise over the doublings between the first and last pair
-    return max(0.0, (slopes[-1] - slopes[0]) / max(span - 1.0, 1.0))
+    return max(RISE_PRIOR, (slopes[-1] - slopes[0]) / (len(slopes) - 1))
 
 
 def project(points: Sequence[tuple[float, float]], targets: Sequence[tuple[int, float]],
-            lower_bounds: Sequence[tuple[float, float]] = ()) -> tuple[float, list[float], list[Projected]]:
+            lower_bounds: Sequence[tuple[float, float]] = (), *, curving: bool = True) -> tuple[float, list[float], list[Projected]]:
     """Project t at each target (n, x) from calibration points (x, t), x increasing.
 
     Returns (floor, local exponents, projections). ``lower_bounds``: (x, t) pairs known to cost
-    at least t (killed compiles)."""
+    at least t (killed compiles): nothing at or beyond x is projected under t. ``curving=False``
+    for a figure whose exponent does not rise with size (compiled memory: buffers scale with
+    the program, no pass turns super-linear): the exponent now is continued as it is, the
+    range widened by ``MEMORY_MARGIN``."""
     points = sorted(points)
-    floor = min(t for _, t in points)
+    smallest_t = min(t for _, t in points)
+    floor = FLOOR_FRACTION * smallest_t
     slopes = _local_exponents(points, floor)
+    recent = _recent_exponent(points, floor)
     x_c, t_c = points[-1]
     grown = t_c - floor
     measured = dict(points)
+    flat = max(t for _, t in points) < FLAT_FACTOR * smallest_t or recent is None
+    rise = _rise_per_doubling(slopes) if curving else 0.0
+    margin = EXPONENT_MARGIN if curving else MEMORY_MARGIN
     out: list[Projected] = []
-    if not slopes:  # flat over the calibration: no growth to extrapolate
-        low = high = None
-        for n, x in targets:
-            value = measured.get(x, t_c)
-            bound = max((t for bx, t in lower_bounds if bx <= x), default=0.0)
-            out.append(Projected(n, x, max(value, bound), max(floor, bound), max(value, bound) * FLAT_FACTOR, x in measured))
-        return floor, slopes, out
-    rise = _rise_per_doubling(points, slopes)
-    last, smallest = slopes[-1], min(slopes)
     for n, x in targets:
         if x in measured:
             out.append(Projected(n, x, measured[x], measured[x], measured[x], True))
@@ -321,16 +327,27 @@ def project(points: Sequence[tuple[float, float]], targets: Sequence[tuple[int, 
             value = below[1] if above[0] == below[0] else below[1] + (above[1] - below[1]) * (x - below[0]) / (above[0] - below[0])
             out.append(Projected(n, x, value, below[1], above[1]))
             continue
-        doublings = math.log2(x / x_c)
         ratio = x / x_c
-        central_exponent = last + rise * doublings / 2
-        high_exponent = last + rise * doublings + EXPONENT_MARGIN
-        low_exponent = min(smallest, last) - EXPONENT_MARGIN
-        value = floor + grown * ratio ** central_exponent
-        high = floor + grown * ratio ** high_exponent
-        low = floor + grown * ratio ** low_exponent
-        bound = max((t for bx, t in lower_bounds if bx <= x), default=0.0)
-        out.append(Projected(n, x, max(value, bound), max(low, bound), max(high, bound)))
+        if flat and curving:
+            # Nothing grew yet: the cost beyond is unknown. Central: proportional to the program;
+            # range: from flat to the steepest growth measured (FLAT_CEILING_EXPONENT).
+            high_exponent = FLAT_CEILING_EXPONENT
+            value, low, high = t_c * ratio, t_c, t_c * ratio**high_exponent
+        elif recent is None:  # a figure that does not grow at all (memory of a flat program)
+            high_exponent = 0.0
+            value = low = high = t_c
+        else:
+            doublings = math.log2(ratio)
+            high_exponent = recent + rise * doublings + margin
+            low_exponent = (min(recent, *slopes) if curving and slopes else recent) - margin
+            value = floor + grown * ratio ** (recent + rise * doublings / 2)
+            high = floor + grown * ratio**high_exponent
+            low = floor + grown * ratio**low_exponent
+        for bound_x, bound_t in lower_bounds:
+            if bound_x <= x:
+                value, low = max(value, bound_t), max(low, bound_t)
+                high = max(high, bound_t * (x / bound_x) ** high_exponent)
+        out.append(Projected(n, x, value, low, high))
     return floor, slopes, out
 
 
@@ -431,16 +448,21 @@ def _fill_projection(result: CompileProjection, requested: Sequence[int], ops: C
     result.floor, result.exponents, result.seconds = project(points, targets, bounds)  # type: ignore[arg-type]
     memory = [(x_of(s.n, s), s.peak_bytes) for s in done if s.peak_bytes]
     if len(memory) >= 2:
-        _, _, result.memory = project(memory, targets)  # type: ignore[arg-type]
+        _, _, result.memory = project(memory, targets, curving=False)  # type: ignore[arg-type]
     top = result.seconds[-1]
     grew_ops = len({s.ops_inlined for s in done}) > 1
-    if top.high > result.budget:
+    times = [s.seconds for s in done]
+    flat = max(times) < FLAT_FACTOR * min(times)  # type: ignore[type-var,operator]
+    if flat and grew_ops:
+        result.verdict = "flat"
+        result.message = ("structure grows, compile flat over the calibration range (n ≤ "
+                          f"{done[-1].n:,}); beyond it only a range can be given: raise --compile-budget to calibrate further")
+        if top.high > result.budget:
+            result.message += f" (its upper end at n={top.n:,}, {top.high:.3g} s, passes the {result.budget:g} s budget)"
+    elif top.high > result.budget:
         result.verdict = "flag"
         result.message = (f"projected compile at n={top.n:,}: {top.value:.3g} s (range {top.low:.3g}–{top.high:.3g} s), "
                           f"over the {result.budget:g} s budget")
-    elif not result.exponents and grew_ops:
-        result.verdict = "flat"
-        result.message = "structure grows, compile flat over the calibration range"
     else:
         result.verdict = "ok"
         result.message = f"projected compile at n={top.n:,}: {top.value:.3g} s (range {top.low:.3g}–{top.high:.3g} s)"
