@@ -90,23 +90,32 @@ class AbstractAdjoint(eqx.Module):
         """Call ``run(config, terms, y0, args, outer_loop, inner_loop)`` (or wrap it)."""
 
 
+_UNBOUNDED_MESSAGE = (
+    "Cannot reverse-mode differentiate `diffeqsolve(..., max_steps=None)` with "
+    "`RecursiveCheckpointAdjoint(checkpoints=None)`: the memory for the backward pass needs "
+    "a bound. Pass an int `max_steps`, or `RecursiveCheckpointAdjoint(checkpoints=k)`."
+)
+
+
 class RecursiveCheckpointAdjoint(AbstractAdjoint):
     """Reverse mode through the solver's own operations, with binomial (treeverse)
     checkpointing: ``checkpoints`` saved states bound the memory; more checkpoints, less
-    recomputation. ``checkpoints=None`` picks ``O(log max_steps)`` of them and needs an int
-    ``max_steps``. One traced loop body whatever the number of checkpoints (pitfall P4).
-    Not forward-mode differentiable (use `ForwardMode` or `DirectAdjoint`)."""
+    recomputation. ``checkpoints=None`` picks ``O(log max_steps)`` of them. One traced loop
+    body whatever the number of checkpoints (pitfall P4). Not forward-mode differentiable
+    (use `ForwardMode` or `DirectAdjoint`).
+
+    With ``max_steps=None`` and ``checkpoints=None`` nothing bounds the memory of a backward
+    pass: the solve runs (plain while loops, as diffrax does) and reverse-mode
+    differentiating it raises an error that says what to pass instead."""
 
     checkpoints: int | None = eqx.field(static=True, default=None)
 
-    def check(self, *, saveat, event, max_steps):
-        if max_steps is None and self.checkpoints is None:
-            raise ValueError(
-                "`max_steps=None` needs a bound on memory: pass "
-                "`adjoint=RecursiveCheckpointAdjoint(checkpoints=k)` or an int `max_steps`."
-            )
-
     def run(self, run, config, terms, y0, args):
+        if config.max_steps is None and self.checkpoints is None:
+            out = run(config, terms, y0, args, _lax_loop, _lax_loop)
+            # On the outputs, not the inputs: transposition meets this before the while loop
+            # (whose own error would not say what to change).
+            return eqxi.nondifferentiable_backward(out, msg=_UNBOUNDED_MESSAGE)
         outer = functools.partial(_checkpointed_loop, checkpoints=self.checkpoints)
         return run(config, terms, y0, args, outer, _save_points_loop)
 
@@ -180,7 +189,7 @@ class BacksolveAdjoint(AbstractAdjoint):
 
     Supports ``SaveAt(t0, ts, t1)`` with the default ``fn``, no events; differentiates with
     respect to ``y0``, ``args`` and arrays in the terms (closed-over ones included), not the
-    times.
+    times. Other configurations raise ``NotImplementedError`` (as in diffrax).
     """
 
     solver: AbstractSolver | None = None
@@ -188,23 +197,23 @@ class BacksolveAdjoint(AbstractAdjoint):
 
     def check(self, *, saveat, event, max_steps):
         if event is not None:
-            raise ValueError(
+            raise NotImplementedError(
                 "`BacksolveAdjoint` does not support `event`; use `RecursiveCheckpointAdjoint`."
             )
-        if len(saveat.subs) != 1 or saveat.dense:
-            raise ValueError(
+        subs = saveat.sub_list
+        if len(subs) != 1 or saveat.dense:
+            raise NotImplementedError(
                 "`BacksolveAdjoint` supports one `SaveAt(t0=..., ts=..., t1=...)` group without "
                 "`subs` or `dense`."
             )
-        sub = saveat.subs[0]
-        if sub.steps or sub.fn is not save_y:
-            raise ValueError(
-                "`BacksolveAdjoint` does not support `SaveAt(steps=True)` or `SaveAt(fn=...)`."
+        if subs[0].steps or subs[0].fn is not save_y:
+            raise NotImplementedError(
+                "`BacksolveAdjoint` does not support `SaveAt(steps=...)` or `SaveAt(fn=...)`."
             )
 
     def run(self, run, config, terms, y0, args):
         if isinstance(config.controller, StepTo):
-            raise ValueError("`BacksolveAdjoint` does not support `StepTo`; use `PIDController`.")
+            raise NotImplementedError("`BacksolveAdjoint` does not support `StepTo`; use `PIDController`.")
         user_t0 = config.to_user_time(config.t0)
         vf_fn = eqx.filter_closure_convert(terms.vf, user_t0, y0, args)
         converted = _ConvertedTerm(vf_fn, terms)
@@ -225,12 +234,12 @@ def _lean_config(config: Any) -> Any:
     the `SaveAt` (shapes are enough there; the loop reads ``config.save_ts``), and the event
     keyword arguments (no events here) but for the user's step-size controller, which the
     backward solve reuses."""
-    subs = tuple(
+    subs = config.saveat.unflatten([
         sub if sub.ts is None else eqx.tree_at(
             lambda s: s.ts, sub, jax.ShapeDtypeStruct(sub.ts.shape, sub.ts.dtype)
         )
-        for sub in config.saveat.subs
-    )  # fmt: skip
+        for sub in config.subs
+    ])  # fmt: skip
     saveat = eqx.tree_at(lambda s: s.subs, config.saveat, subs)
     event_kwargs = dict(stepsize_controller=config.event_kwargs["stepsize_controller"])
     return eqx.tree_at(lambda c: (c.saveat, c.event_kwargs), config, (saveat, event_kwargs))
@@ -262,11 +271,11 @@ def _backsolve_fwd(perturbed, inputs, adjoint, run, config):
 @_backsolve.def_bwd
 def _backsolve_bwd(out, grad_out, perturbed, inputs, adjoint, run, config):
     del perturbed
-    from ._diffeqsolve import diffeqsolve  # the backward pass is itself a solve
+    diffeqsolve = config.solve  # the backward pass is itself a solve
 
     terms, y0, args = inputs
     params, static = eqx.partition((terms, args), eqx.is_inexact_array)
-    sub = config.saveat.subs[0]
+    sub = config.subs[0]
     save_ts = config.save_ts[0]  # user time
     t_final = out.t_final  # user time
     internal = lambda t: config.to_user_time(t)  # the map is its own inverse  # noqa: E731

@@ -1,7 +1,8 @@
 """Argument checks for `diffeqsolve`: errors that name the argument at fault.
 
 Values known before tracing (Python numbers, NumPy arrays, jax arrays outside ``jit``) are
-checked with a ``ValueError``. For traced values the same predicates become a result code
+checked now with an `InvalidArgumentError`: a ``ValueError`` that is also a ``RuntimeError``,
+the type diffrax raises for the same mistakes (it checks them only when the solve runs). For traced values the same predicates become a result code
 (`RESULTS.invalid_*`): the solve does not start, and ``throw=True`` raises the message through
 the one runtime error check every solve has anyway (each separate check is a branch with a
 host callback, which costs compile time).
@@ -21,6 +22,11 @@ from ._saveat import SaveAt
 from ._solver_base import AbstractSolver
 from ._step_size_controller import AbstractStepSizeController
 from ._term import AbstractTerm
+
+
+class InvalidArgumentError(ValueError, RuntimeError):
+    """A value of an argument to `diffeqsolve` is wrong (e.g. save times outside
+    ``[t0, t1]``), found before the solve runs."""
 
 
 def concrete_value(x: Any) -> np.ndarray | None:
@@ -66,14 +72,11 @@ def check_types(
 
 
 def check_steps_need_bound(saveat: SaveAt, max_steps: int | None) -> None:
-    if max_steps is None and (saveat.dense or any(sub.steps for sub in saveat.subs)):
+    if max_steps is None and (saveat.dense or any(sub.steps for sub in saveat.sub_list)):
         raise ValueError(
-            "`max_steps=None` cannot be used with `SaveAt(steps=True)` or `SaveAt(dense=True)`: "
+            "`max_steps=None` cannot be used with `SaveAt(steps=...)` or `SaveAt(dense=True)`: "
             "their buffers have one slot per step; pass an int `max_steps`."
         )
-    for sub in saveat.subs:
-        if sub.steps and sub.ts is not None:
-            raise ValueError("`SaveAt`: use either `ts` or `steps=True` in one group, not both.")
 
 
 def check_dt0(t0: Array, t1: Array, dt0: Array | None) -> Array:
@@ -86,7 +89,7 @@ def check_dt0(t0: Array, t1: Array, dt0: Array | None) -> Array:
         span = float(concrete_value(t1)) - float(concrete_value(t0))
         step = float(concrete_value(dt0))
         if span * step < 0 or (step == 0 and span != 0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"`dt0` must have the sign of `t1 - t0` (got dt0={step}, t1 - t0={span})."
             )
         return ok
@@ -104,11 +107,11 @@ def check_save_times(ts: Array, t0: Array, t1: Array, where: str) -> Array:
         ts_np = concrete_value(ts)
         lo, hi = float(concrete_value(t0)), float(concrete_value(t1))
         if np.any(np.diff(ts_np) < 0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"`{where}` must be monotone in the direction of integration (from t0 to t1)."
             )
         if ts_np[0] < lo or ts_np[-1] > hi:
-            raise ValueError(f"`{where}` must lie inside [t0, t1].")
+            raise InvalidArgumentError(f"`{where}` must lie inside [t0, t1].")
         return ok
     unordered = jnp.any(ts[1:] < ts[:-1])
     outside = (ts[0] < t0) | (ts[-1] > t1)
@@ -116,4 +119,4 @@ def check_save_times(ts: Array, t0: Array, t1: Array, where: str) -> Array:
     return jnp.where(unordered, RESULTS.invalid_save_times_order, code).astype(jnp.int32)
 
 
-__all__ = ["check_types", "check_steps_need_bound", "check_dt0", "check_save_times", "is_concrete"]
+__all__ = ["InvalidArgumentError", "check_types", "check_steps_need_bound", "check_dt0", "check_save_times", "is_concrete"]

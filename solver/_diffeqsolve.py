@@ -66,6 +66,9 @@ def diffeqsolve(
     event: Event | None = None,
     max_steps: int | None = 4096,
     throw: bool = True,
+    solver_state: Any = None,
+    controller_state: Any = None,
+    made_jump: Any = None,
 ) -> Solution:
     """Solve ``dy/dt = f(t, y, args)`` from ``t0`` to ``t1`` (either direction).
 
@@ -78,6 +81,9 @@ def diffeqsolve(
     - ``event``: a terminating `Event`. ``max_steps``: bound on the number of steps (None
       for unbounded, where the adjoint allows).
     - ``throw``: raise a runtime error when the solve fails (else check ``Solution.result``).
+    - ``solver_state``, ``controller_state``, ``made_jump``: start from these instead of
+      initialising them (e.g. to continue a solve that returned them through
+      ``SaveAt(solver_state=True, controller_state=True, made_jump=True)``).
 
     Arguments known before tracing (Python numbers, NumPy arrays, arrays outside ``jit``) are
     checked here with a ``ValueError``; traced ones get the same checks at run time.
@@ -100,17 +106,18 @@ def diffeqsolve(
     if dt0_checked:
         check_dt0(t0, t1, dt0)
     ts_checked = direction is not None and all(
-        is_concrete(sub.ts) for sub in saveat.subs if sub.ts is not None
+        is_concrete(sub.ts) for sub in saveat.sub_list if sub.ts is not None
     )
     if ts_checked:
-        for sub in saveat.subs:
+        for sub in saveat.sub_list:
             if sub.ts is not None:
                 internal_ts = concrete_value(sub.ts) * direction
                 check_save_times(internal_ts, t0 * direction, t1 * direction, "SaveAt(ts=...)")
     return _diffeqsolve(
         terms, solver, t0, t1, dt0, y0, args, saveat=saveat,
         stepsize_controller=stepsize_controller, adjoint=adjoint, event=event,
-        max_steps=max_steps, throw=throw, static_direction=direction,
+        max_steps=max_steps, throw=throw, solver_state=solver_state,
+        controller_state=controller_state, made_jump=made_jump, static_direction=direction,
         dt0_checked=dt0_checked, ts_checked=ts_checked, controller_checked=controller_checked,
     )  # fmt: skip
 
@@ -118,7 +125,8 @@ def diffeqsolve(
 @eqx.filter_jit
 def _diffeqsolve(
     terms, solver, t0, t1, dt0, y0, args, *, saveat, stepsize_controller, adjoint, event,
-    max_steps, throw, static_direction, dt0_checked, ts_checked, controller_checked,
+    max_steps, throw, solver_state, controller_state, made_jump, static_direction, dt0_checked,
+    ts_checked, controller_checked,
 ) -> Solution:  # fmt: skip
     # Traced arguments that fail a check set this code: the loop then never starts.
     input_result = jnp.asarray(RESULTS.successful, jnp.int32)
@@ -143,7 +151,7 @@ def _diffeqsolve(
     # Save times stay in user time: the loop converts each one as it reaches it, so reverse
     # mode keeps the argument itself rather than a converted copy per save point.
     save_ts = []
-    for sub in saveat.subs:
+    for sub in saveat.sub_list:
         ts = None if sub.ts is None else jnp.asarray(sub.ts, time_dtype)
         if ts is not None and not ts_checked:
             code = check_save_times(internal(ts), internal(t0), internal(t1), "SaveAt(ts=...)")
@@ -171,14 +179,17 @@ def _diffeqsolve(
         input_result=input_result,
         t1_floor=internal(t1) - _end_tolerance(t0, t1),
         max_steps=max_steps,
+        solve=diffeqsolve,
+        initial_solver_state=solver_state,
+        initial_controller_state=controller_state,
+        initial_made_jump=made_jump,
     )  # fmt: skip
     out = adjoint.run(run, config, terms, y0, args)
-    single = saveat._single
     solution = Solution(
         t0=t0,
         t1=t1,
-        ts=(out.ts[0] if out.ts else None) if single else out.ts,
-        ys=(out.ys[0] if out.ys else None) if single else out.ys,
+        ts=saveat.unflatten(out.ts),
+        ys=saveat.unflatten(out.ys),
         interpolation=out.dense,
         stats=dict(
             num_steps=out.num_steps,
@@ -187,6 +198,10 @@ def _diffeqsolve(
             max_steps=max_steps,
         ),
         result=out.result,
+        solver_state=out.solver_state,
+        controller_state=out.controller_state,
+        made_jump=out.made_jump,
+        event_mask=None if event is None else event.unflatten(out.event_mask),
         event_time=out.event_time,
     )
     if throw:

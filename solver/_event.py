@@ -1,27 +1,39 @@
 """Terminating events: stop the solve when a condition on ``(t, y)`` is met.
 
-``Event(cond_fn)`` with ``cond_fn(t, y, args, **kwargs)`` returning either a bool (the event
-happens when it becomes True) or a real scalar (the event happens when it changes sign).
-``kwargs`` are ``terms, solver, t0, t1, dt0, saveat, stepsize_controller, max_steps``; accept
-``**kwargs`` to ignore them.
+``Event(cond_fn, root_finder=None, direction=None)``. ``cond_fn`` is one function or a PyTree
+of them, each ``cond_fn(t, y, args, **kwargs)`` returning a scalar:
 
-Without a ``root_finder`` the solve stops at the end of the step where the event was detected.
-With one, the event time is located inside that step on the step's dense interpolant:
-`Bisection` works for both kinds of condition, `NewtonBisection` (safeguarded Newton, faster)
-for real-valued ones. The located time is differentiable (implicit function theorem).
+- a bool: the event happens at the end of the first step where it is True, and before the
+  first step if it is True at ``t0`` already (the solve then takes no step);
+- a float ``g``: the event happens on the step where ``sign(g)`` changes (diffrax's rule, so
+  leaving an exact zero counts too); ``direction=True`` only for upcrossings
+  (``g <= 0`` to ``g > 0``), ``False`` only for downcrossings, ``None`` both. ``direction``
+  is one value for every condition, or a PyTree like ``cond_fn``.
+
+``kwargs`` are ``terms, solver, t0, t1, dt0, saveat, stepsize_controller, max_steps``; accept
+``**kwargs`` to ignore them. When several conditions fire on the same step, the first in
+PyTree order wins: ``Solution.event_mask`` (a PyTree of bools like ``cond_fn``) marks it.
+
+Without a ``root_finder`` the solve stops at the end of the step where the event happened.
+With one, the time where the winning float condition is zero is located inside that step on
+the step's dense interpolant (a boolean condition keeps the step end): `Bisection` and
+`NewtonBisection` (safeguarded Newton, faster) bracket the root; an optimistix root finder
+(e.g. ``optx.Newton(rtol, atol)``) is accepted too. The located time is differentiable
+(implicit function theorem).
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._custom_types import Array, RealScalarLike
+from ._custom_types import Array, PyTree, RealScalarLike
 
 
 class AbstractRootFinder(eqx.Module):
@@ -70,8 +82,13 @@ class Bisection(AbstractRootFinder):
 
 
 class NewtonBisection(AbstractRootFinder):
-    """Newton's method on the real-valued condition, falling back to bisection whenever the
-    Newton step leaves the bracket; stops when the step or the bracket is below tolerance."""
+    """Newton's method on the real-valued condition, kept inside a bracket: a Newton step
+    that would leave the closed bracket ``[lo, hi]`` is replaced by bisection. Stops when the
+    step or the bracket is below tolerance.
+
+    The bracket is closed on purpose: once an end sits on the root (a step end can land
+    exactly on it), Newton's next iterate *is* that end, and an open test would reject the
+    converging step forever and fall back to bisection's tolerance."""
 
     def find(self, value_fn, crossed, lower, upper):
         def cond(carry):
@@ -83,7 +100,7 @@ class NewtonBisection(AbstractRootFinder):
             lo, hi, t, _, i = carry
             value, slope = jax.jvp(value_fn, (t,), (jnp.ones_like(t),))
             newton = t - value / jnp.where(slope == 0, 1, slope)
-            inside = (slope != 0) & (newton > lo) & (newton < hi)
+            inside = (slope != 0) & (newton >= lo) & (newton <= hi)
             t_new = jnp.where(inside, newton, lo + 0.5 * (hi - lo))
             past = crossed(t_new)
             lo_new = jnp.where(past, lo, t_new)
@@ -95,27 +112,109 @@ class NewtonBisection(AbstractRootFinder):
         return t
 
 
+def _is_optimistix_root_finder(x: Any) -> bool:
+    try:
+        import optimistix as optx
+    except ImportError:  # then it cannot be one
+        return False
+    return isinstance(x, optx.AbstractRootFinder)
+
+
+def _is_fn(x: Any) -> bool:
+    return callable(x)
+
+
 class Event(eqx.Module):
     """A terminating event (see the module docstring)."""
 
-    cond_fn: Callable[..., Array | bool]
-    root_finder: AbstractRootFinder | None = None
+    cond_fn: PyTree[Callable[..., Array | bool]]
+    root_finder: Any = None
+    direction: PyTree[bool | None] = None
 
-    def __check_init__(self) -> None:
-        if not callable(self.cond_fn):
-            raise TypeError("`Event(cond_fn)` must be callable as `cond_fn(t, y, args, **kwargs)`.")
-        if self.root_finder is not None and not isinstance(self.root_finder, AbstractRootFinder):
+    def __init__(
+        self,
+        cond_fn: PyTree[Callable[..., Array | bool]],
+        root_finder: Any = None,
+        direction: bool | None | PyTree[bool | None] = None,
+    ):
+        conds, structure = jax.tree_util.tree_flatten(cond_fn, is_leaf=_is_fn)
+        if not conds or not all(callable(c) for c in conds):
             raise TypeError(
-                "`Event(root_finder=...)` must be a `Bisection` or `NewtonBisection`, got "
-                f"{type(self.root_finder).__name__}."
+                "`Event(cond_fn)` must be a function `cond_fn(t, y, args, **kwargs)` or a "
+                "PyTree of them."
             )
+        if direction is None or isinstance(direction, bool):
+            direction = jax.tree_util.tree_unflatten(structure, [direction] * len(conds))
+        leaves, direction_structure = jax.tree_util.tree_flatten(
+            direction, is_leaf=lambda x: x is None
+        )
+        if direction_structure != structure or any(d not in (None, True, False) for d in leaves):
+            raise ValueError(
+                "`Event(direction=...)` must be None, a bool, or a PyTree of `None | bool` "
+                "with the structure of `cond_fn`."
+            )
+        if not (
+            root_finder is None
+            or isinstance(root_finder, AbstractRootFinder)
+            or _is_optimistix_root_finder(root_finder)
+        ):
+            raise TypeError(
+                "`Event(root_finder=...)` must be `Bisection()`, `NewtonBisection()` or an "
+                f"optimistix root finder, got {type(root_finder).__name__}."
+            )
+        self.cond_fn = cond_fn
+        self.root_finder = root_finder
+        self.direction = direction
+
+    @property
+    def conditions(self) -> list[Callable[..., Array | bool]]:
+        return jax.tree_util.tree_leaves(self.cond_fn, is_leaf=_is_fn)
+
+    @property
+    def directions(self) -> list[bool | None]:
+        return jax.tree_util.tree_leaves(self.direction, is_leaf=lambda x: x is None)
+
+    def unflatten(self, values: list[Any]) -> PyTree:
+        structure = jax.tree_util.tree_structure(self.cond_fn, is_leaf=_is_fn)
+        return jax.tree_util.tree_unflatten(structure, values)
 
 
-def event_happened(previous: Array, current: Array) -> Array:
-    """Whether an event fired between two evaluations of the condition."""
-    if jnp.result_type(current) == jnp.bool_:
-        return current & ~previous
-    return ((previous < 0) & (current >= 0)) | ((previous > 0) & (current <= 0))
+def check_value(value: Any) -> Array:
+    """A condition's value as a scalar bool or float array, else a ``ValueError``."""
+    if jax.tree_util.tree_structure(value) != jax.tree_util.tree_structure(0):
+        raise ValueError(
+            "`Event`: each condition must return a scalar, got a PyTree "
+            f"{jax.tree_util.tree_structure(value)}."
+        )
+    value = jnp.asarray(value)
+    if value.shape != ():
+        raise ValueError(f"`Event`: each condition must return a scalar, got shape {value.shape}.")
+    if not (value.dtype == jnp.bool_ or jnp.issubdtype(value.dtype, jnp.floating)):
+        raise ValueError(
+            f"`Event`: each condition must return a bool or a float, got {value.dtype}."
+        )
+    return value
+
+
+def crossing(previous: Array, current: Array, direction: bool | None) -> Array:
+    """Whether a real condition changed sign between two evaluations (see the module
+    docstring for the rule and ``direction``)."""
+    before, after = jnp.sign(previous), jnp.sign(current)
+    if direction is None:
+        return before != after
+    if direction:
+        return (before <= 0) & (after > 0)
+    return (before > 0) & (after <= 0)
+
+
+def first_only(masks: list[Array]) -> list[Array]:
+    """Keep the first True of ``masks`` (PyTree order): one event wins a step."""
+    seen = jnp.asarray(False)
+    out = []
+    for mask in masks:
+        out.append(mask & ~seen)
+        seen = seen | mask
+    return out
 
 
 def is_boolean(value: Array) -> bool:

@@ -12,6 +12,7 @@ entry point, argument handling and the `Solution` are in `_diffeqsolve`. Save bu
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -20,7 +21,7 @@ import jax.numpy as jnp
 
 from . import _save
 from ._custom_types import Args, Array, PyTree, Y
-from ._event import Event, event_happened, is_boolean
+from ._event import AbstractRootFinder, Event, check_value, crossing, first_only, is_boolean
 from ._interpolation import DenseInterpolation
 from ._results import RESULTS
 from ._runge_kutta import AbstractRungeKutta
@@ -55,7 +56,8 @@ def _wrap_direction(terms: AbstractTerm, direction: Array) -> AbstractTerm:
 
 
 class _EventState(eqx.Module):
-    value: Array  # the condition at the start of the current step
+    values: list[Array]  # each condition at the end of the last accepted step
+    masks: list[Array]  # which condition fired (at most one True)
     happened: Array
     step_t0: Array  # the last accepted step, to locate the event inside it
     step_t1: Array
@@ -91,6 +93,10 @@ class _Output(eqx.Module):
     num_rejected_steps: Array
     dense: DenseInterpolation | None
     event_time: Array | None
+    event_mask: list[Array] | None
+    solver_state: PyTree
+    controller_state: PyTree
+    made_jump: Array | None
 
 
 def _all_finite(tree: PyTree) -> Array:
@@ -126,12 +132,33 @@ class _Config(eqx.Module):
     input_result: Array  # RESULTS.successful, or the code of an invalid traced argument
     t1_floor: Array  # t1 minus 100 ulp of max(|t0|, |t1|): step ends past it snap to t1
     max_steps: int | None = eqx.field(static=True)
+    # The public entry point, for adjoints whose backward pass is itself a solve (passed in
+    # rather than imported, so that `_adjoint` does not import `_diffeqsolve` back).
+    solve: Callable[..., Any] = eqx.field(static=True)
+    # `diffeqsolve(..., solver_state=, controller_state=, made_jump=)`: states to start from
+    # (e.g. those an earlier solve returned through `SaveAt(solver_state=True, ...)`).
+    initial_solver_state: PyTree = None
+    initial_controller_state: PyTree = None
+    initial_made_jump: Array | None = None
+
+    @property
+    def subs(self) -> tuple:
+        return self.saveat.sub_list
 
     def to_user_time(self, t: Array) -> Array:
         return t if isinstance(self.direction, int) else t * self.direction
 
     def internal_terms(self, terms: AbstractTerm) -> AbstractTerm:
         return terms if isinstance(self.direction, int) else _wrap_direction(terms, self.direction)
+
+
+def _event_values(config: _Config, t: Array, y: Y, args: Args) -> list[Array]:
+    """Every condition of the event at internal time ``t``."""
+    user_t = config.to_user_time(t)
+    return [
+        check_value(cond(user_t, y, args, **config.event_kwargs))
+        for cond in config.event.conditions
+    ]
 
 
 def _initial_state(config: _Config, terms: AbstractTerm, y0: Y, args: Args) -> _State:
@@ -153,13 +180,20 @@ def _initial_state(config: _Config, terms: AbstractTerm, y0: Y, args: Args) -> _
         terms, t0, t1, y0, config.dt0, args, func, error_order
     )
     tnext = _clip_to_end(t0, jnp.asarray(tnext, t0.dtype), t1, config.t1_floor, True)
-    if first_vf is not None:
+    if config.initial_controller_state is not None:  # continuing an earlier solve
+        controller_state = config.initial_controller_state
+    if config.initial_solver_state is not None:
+        solver_state = config.initial_solver_state
+    elif first_vf is not None:
         solver_state = first_vf  # what `AbstractRungeKutta.init` returns for FSAL tableaus
     else:
         solver_state = solver.init(terms, t0, tnext, y0, args)
+    made_jump = jnp.asarray(False) if controller.can_jump else None
+    if config.initial_made_jump is not None:
+        made_jump = jnp.asarray(config.initial_made_jump)
     saves = tuple(
         _save.allocate(sub, ts, t0, config.to_user_time, y0, args, config.max_steps)
-        for sub, ts in zip(config.saveat.subs, config.save_ts)
+        for sub, ts in zip(config.subs, config.save_ts)
     )
     dense = None
     if config.saveat.dense:
@@ -171,19 +205,24 @@ def _initial_state(config: _Config, terms: AbstractTerm, y0: Y, args: Args) -> _
         dense = _save.allocate_dense(t0, t1, step_shape[2], y0, config.max_steps)
     event = None
     if config.event is not None:
-        value = config.event.cond_fn(config.to_user_time(t0), y0, args, **config.event_kwargs)
-        value = jnp.asarray(value)
+        values = _event_values(config, t0, y0, args)
+        # A boolean condition already True at t0 fires before the first step; a float one
+        # has had no chance to change sign yet.
+        masks = first_only(
+            [v if is_boolean(v) else jnp.asarray(False) for v in values]
+        )
         step_info = jax.eval_shape(
             lambda: solver.step(terms, t0, tnext, y0, args, solver_state, False)[2]
         )
         step_info = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), step_info)
-        event = _EventState(value, jnp.asarray(False), t0, t0, step_info)
+        happened = functools.reduce(jnp.logical_or, masks)
+        event = _EventState(values, masks, happened, t0, t0, step_info)
     zero = jnp.asarray(0, jnp.int32)
     return _State(
         y=y0,
         tprev=t0,
         tnext=tnext,
-        made_jump=jnp.asarray(False) if controller.can_jump else None,
+        made_jump=made_jump,
         solver_state=solver_state,
         controller_state=controller_state,
         result=config.input_result,
@@ -244,26 +283,34 @@ def _body(config: _Config, terms: AbstractTerm, args: Args, inner_loop, state: _
         _step_and_adapt(config, terms, args, state)
     )
     interpolation = config.solver.interpolation_cls(t0=state.tprev, t1=state.tnext, **dense_info)
+    num_accepted = state.num_accepted_steps + keep.astype(jnp.int32)
     saves = tuple(
         _save.save_in_step(
-            sub, ts, save_state, interpolation, state.tnext, y1, keep,
+            sub, ts, save_state, interpolation, state.tnext, y1, keep, num_accepted,
             config.to_user_time, args, inner_loop,
         )
-        for sub, ts, save_state in zip(config.saveat.subs, config.save_ts, state.saves)
+        for sub, ts, save_state in zip(config.subs, config.save_ts, state.saves)
     )  # fmt: skip
     dense = state.dense
     if dense is not None:
         dense = _save.save_dense(dense, state.tnext, dense_info, keep)
     event = state.event
     if event is not None:
-        value = config.event.cond_fn(
-            config.to_user_time(state.tnext), y1, args, **config.event_kwargs
-        )
-        value = jnp.asarray(value)
-        happened = keep & event_happened(event.value, value)
+        values = _event_values(config, state.tnext, y1, args)
+        masks = []
+        for old, new, direction in zip(event.values, values, config.event.directions):
+            if old.dtype != new.dtype:
+                raise ValueError(
+                    "`Event`: a condition must return always a bool or always a float, got "
+                    f"{old.dtype} at t0 and {new.dtype} later."
+                )
+            fired = new if is_boolean(new) else crossing(old, new, direction)
+            masks.append(keep & fired)
+        masks = first_only(masks)
         event = _EventState(
-            value=jnp.where(keep, value, event.value),
-            happened=happened,
+            values=[jnp.where(keep, new, old) for new, old in zip(values, event.values)],
+            masks=masks,
+            happened=functools.reduce(jnp.logical_or, masks),
             step_t0=jnp.where(keep, state.tprev, event.step_t0),
             step_t1=jnp.where(keep, state.tnext, event.step_t1),
             step_info=_where(keep, dense_info, event.step_info),
@@ -277,7 +324,7 @@ def _body(config: _Config, terms: AbstractTerm, args: Args, inner_loop, state: _
         controller_state=controller_state,
         result=result,
         num_steps=state.num_steps + 1,
-        num_accepted_steps=state.num_accepted_steps + keep.astype(jnp.int32),
+        num_accepted_steps=num_accepted,
         num_rejected_steps=state.num_rejected_steps + (~keep).astype(jnp.int32),
         saves=saves,
         dense=dense,
@@ -296,66 +343,87 @@ def _buffers(saveat: SaveAt, state: _State) -> tuple:
     """The loop carries these as write-only buffers (no copies under autodiff). Which parts
     exist is decided from ``saveat`` (static), not by inspecting ``state``, whose leaves the
     loop may have wrapped."""
-    if not saveat.subs:  # an empty tuple may itself have been wrapped as a leaf
+    subs = saveat.sub_list
+    if not subs:  # an empty tuple may itself have been wrapped as a leaf
         saves, steps = (), ()
     else:
         saves = tuple(s.ys for s in state.saves)
-        steps = tuple(s.step_ts for s, sub in zip(state.saves, saveat.subs) if sub.steps)
+        steps = tuple(s.times for s, sub in zip(state.saves, subs) if sub.steps)
     dense = (state.dense.ts, state.dense.infos) if saveat.dense else ()
     return saves + steps + dense
 
 
 def _locate_event(config: _Config, args: Args, state: _State) -> tuple[Array, Y]:
     """The event time inside the last step (to the root finder's tolerance) and the state
-    there. The time is differentiable through one implicit-function correction."""
+    there. Only the condition that fired decides (a boolean one: the step end). The time is
+    differentiable through one implicit-function correction."""
     event = state.event
     interpolation = config.solver.interpolation_cls(
         t0=event.step_t0, t1=event.step_t1, **event.step_info
     )
+    dtype = event.step_t0.dtype
+    masks = [jax.lax.stop_gradient(m) for m in event.masks]
 
     def value_fn(t: Array) -> Array:
         y = interpolation.evaluate(t)
-        return jnp.asarray(
-            config.event.cond_fn(config.to_user_time(t), y, args, **config.event_kwargs)
-        )
-
-    start = jax.lax.stop_gradient(value_fn(event.step_t0))
-
-    def crossed(t: Array) -> Array:
-        return event_happened(start, jax.lax.stop_gradient(value_fn(t)))
+        total = jnp.zeros((), dtype)
+        for mask, value in zip(masks, _event_values(config, t, y, args)):
+            value = event.step_t1 - t if is_boolean(value) else value.astype(dtype)
+            total = total + jnp.where(mask, value, 0)
+        return total
 
     lower, upper = jax.lax.stop_gradient((event.step_t0, event.step_t1))
-    root = config.event.root_finder.find(value_fn, crossed, lower, upper)
+    finder = config.event.root_finder
+    if isinstance(finder, AbstractRootFinder):
+        start = jnp.sign(jax.lax.stop_gradient(value_fn(lower)))
+
+        def crossed(t: Array) -> Array:
+            return jnp.sign(jax.lax.stop_gradient(value_fn(t))) != start
+
+        root = finder.find(value_fn, crossed, lower, upper)
+    else:  # an optimistix root finder
+        import optimistix as optx
+
+        solution = optx.root_find(
+            lambda t, _: value_fn(t), finder, upper,
+            options=dict(lower=lower, upper=upper), throw=False,
+        )  # fmt: skip
+        root = jnp.clip(solution.value, lower, upper)
     root = jax.lax.stop_gradient(root)
-    if not is_boolean(event.value):
-        # t* solves g(t*, p) = 0, so dt*/dp = -(dg/dp) / (dg/dt): one Newton step whose
-        # value is ~0 but whose derivative is exactly that.
-        value, slope = jax.jvp(value_fn, (root,), (jnp.ones_like(root),))
-        slope = jax.lax.stop_gradient(slope)
-        correction = value / jnp.where(slope == 0, 1, slope)
-        root = root - (correction - jax.lax.stop_gradient(correction))
+    # t* solves g(t*, p) = 0, so dt*/dp = -(dg/dp) / (dg/dt): one Newton step whose value is
+    # ~0 but whose derivative is exactly that.
+    value, slope = jax.jvp(value_fn, (root,), (jnp.ones_like(root),))
+    slope = jax.lax.stop_gradient(slope)
+    correction = value / jnp.where(slope == 0, 1, slope)
+    root = root - (correction - jax.lax.stop_gradient(correction))
     root = jnp.where(event.happened, root, state.tprev)
-    y_root = _where(event.happened, interpolation.evaluate(root), state.y)
+    # Before the first step (a boolean condition True at t0) there is no step to interpolate.
+    inside = event.happened & (state.num_accepted_steps > 0)
+    y_root = _where(inside, interpolation.evaluate(root), state.y)
     return root, y_root
 
 
 def _finish(config: _Config, args: Args, state: _State) -> _Output:
     result = state.result
     t_final, y_final = state.tprev, state.y
-    event_time = None
+    event_time = event_mask = None
+    located = None
     if state.event is not None:
         result = jnp.where(state.event.happened, RESULTS.event_occurred, result).astype(jnp.int32)
         if config.event.root_finder is not None:
             t_final, y_final = _locate_event(config, args, state)
+            located = state.event.happened
         event_time = jnp.where(state.event.happened, config.to_user_time(t_final), jnp.inf)
+        event_mask = state.event.masks
     unfinished = (state.tprev < config.t1) & (result == RESULTS.successful)
     result = RESULTS.promote(result, RESULTS.max_steps_reached, unfinished)
     ts, ys = [], []
-    for sub, save_ts, save_state in zip(config.saveat.subs, config.save_ts, state.saves):
+    for sub, save_ts, save_state in zip(config.subs, config.save_ts, state.saves):
         sub_ts, sub_ys = _save.finalize(
             sub, save_ts, save_state, config.t0, t_final, y_final, config.to_user_time, args,
-            event_located=config.event is not None and config.event.root_finder is not None,
-        )
+            num_accepted=state.num_accepted_steps, last_step_end=state.tprev,
+            event_located=located,
+        )  # fmt: skip
         ts.append(sub_ts)
         ys.append(sub_ys)
     dense = None
@@ -379,7 +447,17 @@ def _finish(config: _Config, args: Args, state: _State) -> _Output:
         num_rejected_steps=state.num_rejected_steps,
         dense=dense,
         event_time=event_time,
+        event_mask=event_mask,
+        solver_state=state.solver_state if config.saveat.solver_state else None,
+        controller_state=state.controller_state if config.saveat.controller_state else None,
+        made_jump=_made_jump(config, state),
     )
+
+
+def _made_jump(config: _Config, state: _State) -> Array | None:
+    if not config.saveat.made_jump:
+        return None
+    return jnp.asarray(False) if state.made_jump is None else state.made_jump
 
 
 def run(config: _Config, terms: AbstractTerm, y0: Y, args: Args, outer_loop, inner_loop) -> _Output:

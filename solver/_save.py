@@ -1,19 +1,25 @@
 """Save buffers: allocated once with fixed-size ops, filled in place inside the loop.
 
-Each `SubSaveAt` owns one buffer per output leaf with a fixed slot layout::
+Each `SubSaveAt` owns one buffer per output leaf, and its outputs are *packed* in time
+order at the front of it (as diffrax lays them out)::
 
-    [t0 slot if t0] [one slot per ts entry, or max_steps slots if steps] [t1 slot if t1]
+    [t0 if t0] [ts entries and step ends, in the order the solve reaches them] [t1 if t1] [inf ...]
+
+The next free slot is one scalar, ``SaveState.index``. Its length is
+``t0 + len(ts) + max_steps // steps + (1 for t1 unless steps divides max_steps)``: a
+solve that takes every step fills it exactly.
 
 No op here depends on the number of save points: buffers are made with one masked fill over
 the whole array (``t0`` outputs, and ``ts`` entries equal to ``t0``, are filled at
-allocation; everything else starts at ``inf``) and written one slot at a time with
-``.at[i].set`` inside loop primitives (pitfall P1). This is also why ``t0 == t1`` needs no
-special case: every ``ts`` entry then equals ``t0`` and is filled at allocation.
+allocation; everything else starts at ``inf``) and written one slot at a time inside loop
+primitives (pitfall P1). This is also why ``t0 == t1`` needs no special case: every ``ts``
+entry then equals ``t0`` and is filled at allocation.
 
-Every mask over the slots is a prefix (save times are monotone), plus the ``t1`` slot: it is
-described by one scalar, the number of leading slots kept, and rebuilt from it inside
-`_keep_leading_rows`. Reverse mode then stores that scalar, not a boolean mask and a zero
-tangent per save point and state element, as a plain ``jnp.where`` over the buffer would.
+The valid slots are always a prefix, so the final mask is described by one scalar (the
+prefix length) and rebuilt from it inside `_keep_leading_rows`. Reverse mode then stores
+that scalar, not a boolean mask and a zero tangent per save point and state element, as a
+plain ``jnp.where`` over the buffer would. Times of ``ts``-only groups are not stored at
+all: they are the ``ts`` argument itself, laid out at the end.
 """
 
 from __future__ import annotations
@@ -36,12 +42,13 @@ LoopFn = Callable[..., PyTree]
 
 
 class SaveState(eqx.Module):
-    """Progress of one `SubSaveAt`: next ``ts`` entry to save, steps saved, the buffers."""
+    """Progress of one `SubSaveAt`: the next ``ts`` entry to save, the next free slot, the
+    output buffers, and (only when ``steps`` is set) the time of every slot (internal)."""
 
     ts_index: Array
-    step_index: Array
+    index: Array
     ys: PyTree
-    step_ts: Array | None
+    times: Array | None
 
 
 def _unfilled(dtype: jnp.dtype) -> Array:
@@ -50,29 +57,27 @@ def _unfilled(dtype: jnp.dtype) -> Array:
     return jnp.asarray(0, dtype)
 
 
-@functools.partial(jax.checkpoint, static_argnums=(2,))
-def _keep_leading_rows(values: Array, kept: Array, keep_last: bool) -> Array:
-    """``values`` with every row from ``kept`` on set to the unfilled value, except the last
-    row when ``keep_last``.
+@jax.checkpoint
+def _keep_leading_rows(values: Array, kept: Array) -> Array:
+    """``values`` with every row from ``kept`` on set to the unfilled value.
 
     Rematerialised (`jax.checkpoint`): the backward pass rebuilds the row mask from the
     scalar ``kept``. A plain ``jnp.where`` here would make reverse mode store the broadcast
     mask and an instantiated zero tangent for the unfilled branch, 9 bytes per save point and
     float64 state element, all of which the backward pass can recompute from one integer."""
     rows = lax.broadcasted_iota(jnp.int32, values.shape, 0)
-    keep = rows < kept
-    if keep_last:
-        keep = keep | (rows == values.shape[0] - 1)
-    return jnp.where(keep, values, _unfilled(values.dtype))
+    return jnp.where(rows < kept, values, _unfilled(values.dtype))
 
 
-def _middle_size(sub: SubSaveAt, max_steps: int | None) -> int:
-    if sub.ts is not None:
-        return int(sub.ts.shape[0])
+def buffer_size(sub: SubSaveAt, max_steps: int | None) -> int:
+    """The number of slots of ``sub``'s buffers (see the module docstring)."""
+    size = int(sub.t0) + (0 if sub.ts is None else int(sub.ts.shape[0]))
     if sub.steps:
         assert max_steps is not None
-        return max_steps
-    return 0
+        size += max_steps // sub.steps
+    if sub.t1 and (not sub.steps or max_steps % sub.steps != 0):
+        size += 1
+    return size
 
 
 def allocate(
@@ -85,11 +90,10 @@ def allocate(
     max_steps: int | None,
 ) -> SaveState:
     """Buffers for ``sub``; ``ts`` in user time, ``t0`` internal."""
-    first = sub.fn(to_user_time(t0), y0, args)
-    middle = _middle_size(sub, max_steps)
-    size = int(sub.t0) + middle + int(sub.t1)
-    # Filled now: the t0 slot, and the ts entries equal to t0 (a prefix: ts is monotone).
     user_t0 = to_user_time(t0)  # exact: the map multiplies by +-1
+    first = sub.fn(user_t0, y0, args)
+    size = buffer_size(sub, max_steps)
+    # Filled now: the t0 slot, and the ts entries equal to t0 (a prefix: ts is monotone).
     ts_index = jnp.asarray(0, jnp.int32)
     if ts is not None:
         ts_index = jnp.sum(ts == user_t0, dtype=jnp.int32)
@@ -97,16 +101,16 @@ def allocate(
 
     def buffer(x: Array) -> Array:
         x = jnp.asarray(x)
-        return _keep_leading_rows(jnp.broadcast_to(x, (size, *x.shape)), filled, False)
+        return _keep_leading_rows(jnp.broadcast_to(x, (size, *x.shape)), filled)
 
-    step_ts = None
+    times = None
     if sub.steps:
-        step_ts = jnp.full((middle,), jnp.inf, jnp.result_type(t0))
+        times = _keep_leading_rows(jnp.broadcast_to(t0, (size,)), filled)
     return SaveState(
         ts_index=ts_index,
-        step_index=jnp.asarray(0, jnp.int32),
+        index=jnp.asarray(filled, jnp.int32),
         ys=jax.tree_util.tree_map(buffer, first),
-        step_ts=step_ts,
+        times=times,
     )
 
 
@@ -118,28 +122,24 @@ def save_in_step(
     t_end: Array,
     y_end: Y,
     keep: Array,
+    num_accepted: Array,
     to_user_time: Callable[[Array], Array],
     args: Args,
     inner_loop: LoopFn,
 ) -> SaveState:
-    """Save what falls in an accepted step ending at internal time ``t_end`` (``ts`` in user
-    time)."""
-    offset = int(sub.t0)
+    """Save what falls in a step ending at internal time ``t_end`` if it is accepted
+    (``keep``; ``num_accepted`` counts it): the ``ts`` entries inside it (user time), then
+    its end if it is an ``n``-th step."""
     if ts is not None:
         state = _save_ts(sub, ts, state, interpolation, t_end, keep, to_user_time, args, inner_loop)
     if sub.steps:
+        pred = keep & (num_accepted % sub.steps == 0)
         out = sub.fn(to_user_time(t_end), y_end, args)
-        index = offset + state.step_index
         ys = jax.tree_util.tree_map(
-            lambda x, buf: eqxi.buffer_at_set(buf, index, x, pred=keep), out, state.ys
+            lambda x, buf: eqxi.buffer_at_set(buf, state.index, x, pred=pred), out, state.ys
         )
-        step_ts = eqxi.buffer_at_set(state.step_ts, state.step_index, t_end, pred=keep)
-        state = SaveState(
-            ts_index=state.ts_index,
-            step_index=state.step_index + keep.astype(jnp.int32),
-            ys=ys,
-            step_ts=step_ts,
-        )
+        times = eqxi.buffer_at_set(state.times, state.index, t_end, pred=pred)
+        state = SaveState(state.ts_index, state.index + pred.astype(jnp.int32), ys, times)
     return state
 
 
@@ -158,7 +158,6 @@ def _save_ts(
     varies). ``ts`` is in user time and converted entry by entry (``to_user_time`` is its own
     inverse), so the backward pass reads the argument, not a saved converted copy."""
     num = ts.shape[0]
-    offset = int(sub.t0)
 
     def cond(s: SaveState) -> Array:
         index = jnp.minimum(s.ts_index, num - 1)
@@ -167,10 +166,18 @@ def _save_ts(
     def body(s: SaveState) -> SaveState:
         t = ts[s.ts_index]
         out = sub.fn(t, interpolation.evaluate(to_user_time(t)), args)
-        ys = jax.tree_util.tree_map(lambda x, buf: buf.at[offset + s.ts_index].set(x), out, s.ys)
-        return SaveState(s.ts_index + 1, s.step_index, ys, s.step_ts)
+        ys = jax.tree_util.tree_map(lambda x, buf: buf.at[s.index].set(x), out, s.ys)
+        times = s.times
+        if sub.steps:
+            times = times.at[s.index].set(to_user_time(t))
+        return SaveState(s.ts_index + 1, s.index + 1, ys, times)
 
-    return inner_loop(cond, body, state, max_steps=num, buffers=lambda s: s.ys)
+    def buffers(s: SaveState) -> PyTree:
+        # Decided from `sub` (static), not by testing `s.times is None`: the loop may call
+        # this on a copy of `s` whose leaves, None included, it has wrapped.
+        return (s.ys, s.times) if sub.steps else s.ys
+
+    return inner_loop(cond, body, state, max_steps=num, buffers=buffers)
 
 
 def finalize(
@@ -183,39 +190,52 @@ def finalize(
     to_user_time: Callable[[Array], Array],
     args: Args,
     *,
-    event_located: bool,
+    num_accepted: Array,
+    last_step_end: Array,
+    event_located: Array | None,
 ) -> tuple[Array, PyTree]:
-    """The saved ``(ts, ys)`` in user time: fill the t1 slot with ``(t_final, y_final)`` and
-    mark unsaved slots (after an event or a failure) as ``inf``.
+    """The saved ``(ts, ys)`` in user time; internal ``t0``, ``t_final``, ``last_step_end``.
 
-    ``event_located`` (static): ``t_final`` may lie inside the last step (an event's root),
-    before ``ts`` entries that step saved; those are dropped too. Otherwise ``t_final`` is the
-    end of the last accepted step and every saved entry precedes it (no count is needed)."""
-    # The valid slots are a prefix (t0 slot, then the saved ts entries up to t_final, or the
-    # steps taken) and the t1 slot: `_keep_leading_rows` needs only the prefix length.
-    pieces_t = []  # user times
-    valid = int(sub.t0)
-    if sub.t0:
-        pieces_t.append(to_user_time(t0)[None])
-    if ts is not None:
-        pieces_t.append(ts)
-        saved = state.ts_index
-        if event_located:
-            saved = jnp.minimum(saved, jnp.sum(to_user_time(ts) <= t_final, dtype=jnp.int32))
-        valid = valid + saved
-    elif sub.steps:
-        pieces_t.append(to_user_time(state.step_ts))
-        valid = valid + state.step_index
-    if sub.t1:
-        pieces_t.append(to_user_time(t_final)[None])
-    times = jnp.concatenate(pieces_t)
-    ys = state.ys
-    if sub.t1:
-        out = sub.fn(to_user_time(t_final), y_final, args)
-        ys = jax.tree_util.tree_map(lambda buf, x: buf.at[-1].set(x), ys, out)
-    valid = jnp.asarray(valid, jnp.int32)
-    user_ts = _keep_leading_rows(times, valid, sub.t1)
-    ys = jax.tree_util.tree_map(lambda buf: _keep_leading_rows(buf, valid, sub.t1), ys)
+    ``event_located`` (None when the solve has no root finder): whether ``t_final`` is an
+    event time located inside the last accepted step. Outputs after it (``ts`` entries and
+    the step end that step saved) are dropped, and a dropped step end is replaced by the
+    state at the event, so that ``steps`` outputs end where the solve ended.
+
+    Then ``(t_final, y_final)`` goes into the next slot if ``t1`` asks for it and it is not
+    there already (as the last step's end)."""
+    index = state.index
+    last_saved = jnp.asarray(False)
+    if sub.steps:
+        last_saved = (num_accepted > 0) & (num_accepted % sub.steps == 0)
+    replace = jnp.asarray(False)
+    if event_located is not None:
+        if state.times is not None:
+            rows = jnp.arange(state.times.shape[0], dtype=jnp.int32)
+            after = (rows < index) & (state.times > t_final)
+            index = index - jnp.sum(after, dtype=jnp.int32)
+        elif ts is not None:
+            before = jnp.sum(to_user_time(ts) <= t_final, dtype=jnp.int32)
+            index = int(sub.t0) + jnp.minimum(state.ts_index, before)
+        replace = event_located & last_saved & (last_step_end > t_final)
+    write = (replace | ~last_saved) if sub.t1 else replace
+    out = sub.fn(to_user_time(t_final), y_final, args)
+    # Out of range only when the buffer is full, and then `write` is False: the dropped
+    # update leaves nothing behind (rows from `valid` on are masked below).
+    ys = jax.tree_util.tree_map(lambda buf, x: buf.at[index].set(x), state.ys, out)
+    valid = index + write.astype(jnp.int32)
+    if state.times is not None:
+        times = to_user_time(state.times.at[index].set(t_final))
+    else:  # ts-only: the times are the arguments, laid out as the slots
+        pieces = [to_user_time(t0)[None]] if sub.t0 else []
+        if ts is not None:
+            pieces.append(ts)
+        size = buffer_size(sub, None)
+        fixed = sum(p.shape[0] for p in pieces)
+        pieces.append(jnp.broadcast_to(to_user_time(t_final), (size - fixed,)))
+        times = jnp.concatenate(pieces)
+        times = jnp.where(jnp.arange(size, dtype=jnp.int32) == index, to_user_time(t_final), times)
+    user_ts = _keep_leading_rows(times, valid)
+    ys = jax.tree_util.tree_map(lambda buf: _keep_leading_rows(buf, valid), ys)
     return user_ts, ys
 
 
@@ -256,6 +276,7 @@ def save_dense(state: DenseState, t_end: Array, info: PyTree, keep: Array) -> De
 __all__ = [
     "SaveState",
     "DenseState",
+    "buffer_size",
     "allocate",
     "save_in_step",
     "finalize",

@@ -15,11 +15,16 @@ class Solution(eqx.Module):
 
     - ``t0``, ``t1``: the interval asked for.
     - ``ts``, ``ys``: saved times and outputs (``fn(t, y, args)``). For ``SaveAt(subs=[...])``
-      they are lists, one entry per `SubSaveAt`. Slots that were never reached (after a
+      they have the structure of ``subs``, one entry per `SubSaveAt`. Slots that were never reached (after a
       terminating event, or when the solve failed with ``throw=False``) hold ``inf``.
     - ``stats``: ``num_steps``, ``num_accepted_steps``, ``num_rejected_steps``, ``max_steps``.
     - ``result``: a `RESULTS` code (``RESULTS.successful`` or ``RESULTS.event_occurred`` on
       success).
+    - ``solver_state``, ``controller_state``, ``made_jump``: their values at the end of the
+      solve when `SaveAt` asks for them, else None.
+    - ``event_mask``: with an `Event`, a PyTree of bools shaped like its ``cond_fn``, True
+      for the condition that stopped the solve (else None). ``event_time``: the time it
+      stopped (``inf`` when no event happened); jaxlint's addition to diffrax's fields.
     - ``evaluate(t)``, ``derivative(t)``: dense output (needs ``SaveAt(dense=True)``).
     """
 
@@ -30,6 +35,10 @@ class Solution(eqx.Module):
     interpolation: DenseInterpolation | None
     stats: dict[str, Array | int | None]
     result: Array
+    solver_state: PyTree | None = None
+    controller_state: PyTree | None = None
+    made_jump: Array | None = None
+    event_mask: PyTree | None = None
     event_time: Array | None = None
 
     def _dense(self) -> DenseInterpolation:

@@ -28,6 +28,7 @@ from jaxlint.solver import (
     PIDController,
     Ralston,
     SaveAt,
+    ThirdOrderHermitePolynomialInterpolation,
     StepTo,
     SubSaveAt,
     Tsit5,
@@ -352,10 +353,12 @@ def test_events_locate_crossing_and_stop():
     )  # fmt: skip
     assert sol.result == RESULTS.event_occurred
     np.testing.assert_allclose(sol.event_time, np.log(2.0), atol=1e-9)
-    np.testing.assert_allclose(sol.ts[-1], np.log(2.0), atol=1e-9)
-    np.testing.assert_allclose(sol.ys[-1], 0.5, atol=1e-9)
+    # Outputs are packed in time order (as diffrax): the two ts entries before the event,
+    # then the t1 output at the event, then unused slots.
+    np.testing.assert_allclose(sol.ts[2], np.log(2.0), atol=1e-9)
+    np.testing.assert_allclose(sol.ys[2], 0.5, atol=1e-9)
     np.testing.assert_allclose(sol.ys[:2], np.exp(-np.asarray(ts[:2])), rtol=1e-8)
-    assert np.all(np.isinf(sol.ys[2:-1])) and np.all(np.isinf(sol.ts[2:-1]))
+    assert np.all(np.isinf(sol.ys[3:])) and np.all(np.isinf(sol.ts[3:]))
 
     below = Event(lambda t, y, args, **kw: y < 0.5, root_finder=Bisection(rtol=1e-12, atol=1e-12))
     located = diffeqsolve(
@@ -396,3 +399,21 @@ def test_save_times_inside_the_step_past_a_located_event_are_dropped():
     np.testing.assert_allclose(unlocated.ts[:4], ts[:4])
     np.testing.assert_allclose(unlocated.ys[:4], np.exp(-np.asarray(ts[:4])), rtol=1e-4)
     assert np.isinf(unlocated.ts[4]) and np.isinf(unlocated.ys[4])
+
+
+@pytest.mark.parametrize("solver_cls", [Heun, Midpoint, Ralston])
+def test_second_order_methods_have_hermite_dense_output(solver_cls):
+    # Cubic Hermite (as in diffrax), not linear: the slope is continuous across step ends
+    # and equals the vector field there, and values between steps keep second-order accuracy.
+    sol = diffeqsolve(
+        ODETerm(oscillator), solver_cls(), 0.0, 2.0, 0.05, jnp.array([1.0, 0.0]),
+        saveat=SaveAt(dense=True), max_steps=64,
+    )  # fmt: skip
+    assert solver_cls.interpolation_cls is ThirdOrderHermitePolynomialInterpolation
+    end = 1.0  # a step end (20 steps of 0.05)
+    y_end = sol.evaluate(end)
+    np.testing.assert_allclose(sol.derivative(end - 1e-9), oscillator(end, y_end, None), atol=1e-6)
+    np.testing.assert_allclose(sol.derivative(end + 1e-9), oscillator(end, y_end, None), atol=1e-6)
+    ts = jnp.linspace(0.0125, 1.9875, 40)
+    errors = np.abs(np.asarray(jax.vmap(sol.evaluate)(ts))[:, 0] - np.cos(np.asarray(ts)))
+    assert errors.max() < 2e-3

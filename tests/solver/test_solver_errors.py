@@ -22,6 +22,7 @@ from jaxlint.solver import (
     RecursiveCheckpointAdjoint,
     SaveAt,
     StepTo,
+    SubSaveAt,
     Tsit5,
     diffeqsolve,
 )
@@ -51,18 +52,18 @@ def solve(**overrides):
         (dict(saveat=SaveAt(ts=[0.5, 0.2])), ValueError, r"`SaveAt\(ts=...\)` must be monotone"),
         (dict(t0=1.0, t1=0.0, dt0=-0.1, saveat=SaveAt(ts=[0.2, 0.5])), ValueError, "monotone"),
         (dict(max_steps=None, adjoint=DirectAdjoint()), ValueError, r"`DirectAdjoint` needs an int `max_steps`"),
-        (dict(max_steps=None), ValueError, r"`max_steps=None`.*checkpoints"),
         (dict(max_steps=0), ValueError, r"`max_steps` must be a positive int"),
         (dict(max_steps=None, adjoint=RecursiveCheckpointAdjoint(checkpoints=4), saveat=SaveAt(steps=True)),
-         ValueError, r"`max_steps=None` cannot be used with `SaveAt\(steps=True\)`"),
+         ValueError, r"`max_steps=None` cannot be used with `SaveAt\(steps=...\)`"),
         (dict(solver=Euler(), dt0=None, stepsize_controller=PIDController(rtol=1e-3, atol=1e-3)),
          ValueError, r"`Euler` has no error estimate.*`stepsize_controller`"),
         (dict(terms=lambda t, y, a: -y), TypeError, r"`terms` must be a term"),
         (dict(solver="tsit5"), TypeError, r"`solver` must be a solver"),
         (dict(stepsize_controller=None), TypeError, r"`stepsize_controller` must be"),
         (dict(adjoint=BacksolveAdjoint(), event=Event(lambda t, y, args, **kw: y[0] < 0.5)),
-         ValueError, r"`BacksolveAdjoint` does not support `event`"),
-        (dict(adjoint=BacksolveAdjoint(), saveat=SaveAt(steps=True)), ValueError, r"`BacksolveAdjoint`"),
+         NotImplementedError, r"`BacksolveAdjoint` does not support `event`"),
+        (dict(adjoint=BacksolveAdjoint(), saveat=SaveAt(steps=True)), NotImplementedError,
+         r"`BacksolveAdjoint`"),
         (dict(dt0=None, stepsize_controller=StepTo(jnp.array([0.0, 0.5, 0.9]))), ValueError,
          r"`StepTo\(ts\)` must have `ts\[0\] == t0` and `ts\[-1\] == t1`"),
     ],
@@ -74,7 +75,11 @@ def test_bad_input_raises_naming_the_argument(overrides, error, match):
 
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="saves nothing"):
-        SaveAt()
+        SubSaveAt()
+    with pytest.raises(ValueError, match=r"`SaveAt\(steps=...\)` must be a bool or an int"):
+        SaveAt(steps=-1)
+    with pytest.raises(ValueError, match=r"PyTree of `SubSaveAt`s"):
+        SaveAt(subs=[SubSaveAt(t1=True), 3])
     with pytest.raises(ValueError, match=r"`SaveAt\(ts=...\)` must be a 1-d array"):
         SaveAt(ts=jnp.ones((2, 2)))
     with pytest.raises(TypeError, match="`MultiTerm` arguments must be terms"):
@@ -157,3 +162,24 @@ def test_unbounded_max_steps_with_explicit_checkpoints():
     )(jnp.ones(2))
     np.testing.assert_allclose(grad, np.exp(-1.0) * np.ones(2), rtol=1e-6)
     assert isinstance(ConstantStepSize(), ConstantStepSize)
+
+
+def test_argument_errors_are_also_runtime_errors():
+    """diffrax checks these when the solve runs (a RuntimeError); jaxlint checks known values
+    before tracing. The error is both, so code written for either library catches it."""
+    for bad in (dict(saveat=SaveAt(ts=[0.0, 1.5])), dict(saveat=SaveAt(ts=[0.5, 0.2])), dict(dt0=-0.1)):
+        with pytest.raises(RuntimeError):
+            solve(**bad)
+        with pytest.raises(ValueError):
+            solve(**bad)
+
+
+def test_unbounded_max_steps_without_checkpoints_solves_but_cannot_backpropagate():
+    sol = solve(max_steps=None)
+    np.testing.assert_allclose(sol.ys[0], np.exp(-1.0) * np.ones(2), rtol=1e-6)
+    assert sol.stats["num_steps"] == 10
+    # Forward mode needs no memory bound.
+    tangent = jax.jvp(lambda y0: solve(y0=y0, max_steps=None).ys, (jnp.ones(2),), (jnp.ones(2),))[1]
+    np.testing.assert_allclose(tangent[0], np.exp(-1.0) * np.ones(2), rtol=1e-6)
+    with pytest.raises(Exception, match=r"max_steps=None.*checkpoints=k"):
+        jax.grad(lambda y0: solve(y0=y0, max_steps=None).ys.sum())(jnp.ones(2))
