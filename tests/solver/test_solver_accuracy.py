@@ -28,9 +28,9 @@ from jaxlint.solver import (
     PIDController,
     Ralston,
     SaveAt,
-    ThirdOrderHermitePolynomialInterpolation,
     StepTo,
     SubSaveAt,
+    ThirdOrderHermitePolynomialInterpolation,
     Tsit5,
     diffeqsolve,
 )
