@@ -87,7 +87,7 @@ def _os_exit_raises() -> Iterator[None]:
 def guarded(timeout: float | None, activity: Activity, *, redirect: bool = True) -> Iterator[None]:
     """Run the block under a deadline (whole-process exit 2 when missed), with stdout on
     stderr and ``os._exit`` turned into :class:`UserExit`."""
-    _THREADS_BEFORE.update(threading.enumerate())
+    before = set(threading.enumerate())
     done = threading.Event()
     real_exit = os._exit
 
@@ -108,18 +108,16 @@ def guarded(timeout: float | None, activity: Activity, *, redirect: bool = True)
             yield
     finally:
         done.set()
+        _USER_THREADS.update(t for t in threading.enumerate() if t not in before and t.name != "jaxlint-timeout")
 
 
-_THREADS_BEFORE: set[threading.Thread] = set()  # threads alive before any user code ran
+_USER_THREADS: set[threading.Thread] = set()  # threads the user's code started (in guarded blocks)
 
 
 def exit_now(code: int) -> None:
     """End the process with ``code`` once our output is flushed, even when the user's code
     left non-daemon threads running (they would keep the interpreter alive forever)."""
-    alive = [
-        t for t in threading.enumerate()
-        if t is not threading.main_thread() and not t.daemon and t.is_alive() and _THREADS_BEFORE and t not in _THREADS_BEFORE
-    ]
+    alive = [t for t in _USER_THREADS if not t.daemon and t.is_alive()]
     if not alive:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
