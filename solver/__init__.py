@@ -22,7 +22,7 @@ from ._dopri5 import Dopri5
 from ._dop853 import DOP853
 from ._dopri8 import Dopri8
 from ._euler import Euler
-from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection
+from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection, steady_state_event
 from ._diffeqsolve import diffeqsolve
 from ._implicit import ImplicitEuler
 from ._interpolation import (
@@ -94,6 +94,7 @@ __all__ = [
     "AbstractRootFinder",
     "Bisection",
     "NewtonBisection",
+    "steady_state_event",
     "AbstractLocalInterpolation",
     "LocalLinearInterpolation",
     "ThirdOrderHermitePolynomialInterpolation",

@@ -179,6 +179,38 @@ class Event(eqx.Module):
         return jax.tree_util.tree_unflatten(structure, values)
 
 
+def steady_state_event(
+    rtol: RealScalarLike | None = None,
+    atol: RealScalarLike | None = None,
+    norm: Callable[[PyTree], Array] | None = None,
+) -> Callable[..., Array]:
+    """A boolean condition for `Event`: the solve has reached a steady state once the vector
+    field is small against the state, ``norm(f(t, y)) < atol + rtol * norm(y)``.
+
+    ``rtol``, ``atol`` and ``norm`` default to those of the adaptive step-size controller of
+    the solve (e.g. `PIDController`); give them explicitly with a constant step size. The
+    check costs one extra vector-field evaluation per step."""
+
+    def cond_fn(t, y, args, *, terms, solver, stepsize_controller, **kwargs):
+        del kwargs
+        # A wrapper (e.g. `ClipStepSizeController`) exposes the tolerances of what it wraps.
+        inner = getattr(stepsize_controller, "controller", stepsize_controller)
+        adaptive = getattr(inner, "adaptive", False)
+        if not adaptive and (rtol is None or atol is None or norm is None):
+            raise ValueError(
+                "`steady_state_event()` takes `rtol`, `atol` and `norm` from an adaptive "
+                "`stepsize_controller` (e.g. `PIDController`); with this one, pass them to "
+                "`steady_state_event(rtol=..., atol=..., norm=...)`."
+            )
+        rtol_ = inner.rtol if rtol is None else rtol
+        atol_ = inner.atol if atol is None else atol
+        norm_ = inner.norm if norm is None else norm
+        vf = solver.func(terms, t, y, args)
+        return norm_(vf) < atol_ + rtol_ * norm_(y)
+
+    return cond_fn
+
+
 def check_value(value: Any) -> Array:
     """A condition's value as a scalar bool or float array, else a ``ValueError``."""
     if jax.tree_util.tree_structure(value) != jax.tree_util.tree_structure(0):
@@ -221,4 +253,4 @@ def is_boolean(value: Array) -> bool:
     return jnp.result_type(value) == jnp.bool_
 
 
-__all__ = ["Event", "AbstractRootFinder", "Bisection", "NewtonBisection"]
+__all__ = ["Event", "AbstractRootFinder", "Bisection", "NewtonBisection", "steady_state_event"]

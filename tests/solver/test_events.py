@@ -150,3 +150,20 @@ def test_bad_conditions_raise_naming_the_event():
         Event([lambda t, y, args, **kw: y], direction=[True, False])
     with pytest.raises(TypeError, match="root_finder"):
         Event(lambda t, y, args, **kw: y, root_finder="newton")
+
+
+def test_steady_state_event_uses_the_controller_tolerances():
+    from jaxlint.solver import PIDController, steady_state_event
+
+    sol = diffeqsolve(
+        ODETerm(lambda t, y, args: -y), Tsit5(), 0.0, jnp.inf, 1.0, 1.0,
+        stepsize_controller=PIDController(rtol=1e-3, atol=1e-6), event=Event(steady_state_event()),
+    )  # fmt: skip
+    assert bool(sol.event_mask) and sol.result == RESULTS.event_occurred
+    # |f| = |y| < 1e-6 + 1e-3 |y| once y < ~1e-6.
+    assert 0 < float(sol.ys[0]) < 1.1e-6
+    with pytest.raises(ValueError, match="adaptive `stepsize_controller`"):
+        diffeqsolve(
+            ODETerm(lambda t, y, args: -y), Euler(), 0.0, 10.0, 0.1, 1.0,
+            event=Event(steady_state_event()),
+        )  # fmt: skip
