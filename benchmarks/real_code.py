@@ -445,17 +445,26 @@ def matching_lines(text: str, needles: tuple[str, ...]) -> set[int]:
     """1-based numbers of the lines containing any needle (whitespace-insensitive).
 
     ``"anchor >>> needle"`` picks only the first line containing ``needle`` after the first
-    line containing ``anchor``: for culprit text that also occurs elsewhere in the file."""
-    flat = [re.sub(r"\s+", "", line) for line in text.splitlines()]
+    line containing ``anchor`` and before the next def/class/decorator at the anchor's
+    indentation or less: for culprit text that also occurs elsewhere in the file (a NumPy twin)."""
+    raw = text.splitlines()
+    flat = [re.sub(r"\s+", "", line) for line in raw]
     found = set()
     for needle in needles:
         if " >>> " in needle:
             anchor, _, target = (re.sub(r"\s+", "", part) for part in needle.partition(" >>> "))
             start = next((i for i, line in enumerate(flat) if anchor in line), None)
-            if start is not None:
-                hit = next((i for i in range(start, len(flat)) if target in flat[i]), None)
-                if hit is not None:
-                    found.add(hit + 1)
+            if start is None:
+                continue
+            indent = len(raw[start]) - len(raw[start].lstrip())
+            for i in range(start, len(flat)):
+                line = raw[i]
+                opens_block = re.match(r"\s*(@|def\s|async\s+def\s|class\s)", line)
+                if i > start and opens_block and len(line) - len(line.lstrip()) <= indent:
+                    break
+                if target in flat[i]:
+                    found.add(i + 1)
+                    break
             continue
         squeezed = re.sub(r"\s+", "", needle)
         found.update(i + 1 for i, line in enumerate(flat) if squeezed and squeezed in line)

@@ -127,6 +127,9 @@ def test_culprit_lines_match_by_content_and_anchor() -> None:
     assert rc.matching_lines(SOURCE, ("for i, m in enumerate(xs):",)) == {2, 6}  # whitespace-insensitive
     assert rc.matching_lines(SOURCE, ("def jax_version( >>> for i, m in enumerate(xs):",)) == {6}
     assert rc.matching_lines(SOURCE, ("def missing( >>> for i",)) == set()
+    # The anchor's block ends at the next def at its indentation: no match in a later function.
+    assert rc.matching_lines(SOURCE, ("def numpy_version( >>> pass",)) == {3}
+    assert rc.matching_lines(SOURCE + "\ndef third():\n    return 1\n", ("def jax_version( >>> return 1",)) == set()
 
 
 def _finding(code: str, line: int, end_line: int | None = None, path: str = "pkg/m.py") -> dict:
