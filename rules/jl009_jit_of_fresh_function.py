@@ -17,10 +17,13 @@ _PARTIALS = frozenset({"functools.partial", "equinox.Partial"})
 # every time it is read, so each read misses. `jax.pmap` and `eqx.filter_jit` compare bound
 # methods by equality and find them again (measured: 3 traces vs 1 in three calls).
 _IDENTITY_JITS = frozenset({"jax.jit", "jax.experimental.pjit.pjit"})
-# Transforms that return a new function object every time they are called.
+# jax transforms return a new closure every time they are called (measured: three calls of
+# `eqx.filter_jit(jax.vmap(obj.f))` trace 3 times). equinox's `filter_vmap` & co. return a
+# Module that compares equal when its fields do: `eqx.filter_jit(eqx.filter_vmap(obj.f))`
+# traces once, so they are not listed.
 _TRANSFORMS = frozenset(
     {"jax.vmap", "jax.grad", "jax.value_and_grad", "jax.jacfwd", "jax.jacrev", "jax.hessian", "jax.checkpoint",
-     "jax.remat", "jax.named_call", "equinox.filter_vmap", "equinox.filter_grad", "equinox.filter_value_and_grad"}
+     "jax.remat", "jax.named_call"}
 )
 # Functions that run once per program: once per call is once.
 _RUNS_ONCE = re.compile(r"test|main$|_main$|setUp|tearDown")
@@ -191,6 +194,7 @@ class Runner:
         for x in xs:
             jax.pmap(self.step)(x)
             eqx.filter_jit(self.step)(x)
+            eqx.filter_jit(eqx.filter_vmap(self.step))(x)
 
 def test_pipeline(xs, params):
     def step(x):
@@ -313,10 +317,16 @@ from jax import jit
 def maybe_jit(fn, *args, **kwargs):
     return jit(fn, *args, **kwargs)
 
-def fori_collect(n, body_fun, init_val):
-    def loop_fn(collection):
-        return body_fun(collection)
-    return maybe_jit(loop_fn, donate_argnums=0)(init_val)
+def fori_collect(n, body_fun, init_val, progbar):
+    if not progbar:
+        def loop_fn(collection):
+            return body_fun(collection)
+        last = maybe_jit(loop_fn, donate_argnums=0)(init_val)
+    else:
+        def loop_fn(collection):
+            return body_fun(collection) + 1
+        last = maybe_jit(loop_fn)(init_val)
+    return last
 """,
             expected_message_contains="`maybe_jit` of the nested function `loop_fn`",
         ),
@@ -466,7 +476,7 @@ def sweep(xs, scales):
             if not isinstance(scope, cst.FunctionDef):
                 return None
             bindings = self.memo.scopes(scope)
-            made = _binding(scope, wrapped.value)
+            made = self._nearest(_bindings(scope, wrapped.value), at)
             if made is None:
                 return None
             if bindings.is_def(wrapped.value):
@@ -480,6 +490,19 @@ def sweep(xs, scales):
         if isinstance(wrapped, cst.Attribute) and jit in _IDENTITY_JITS and self._is_bound_method(wrapped, at):
             return f"the bound method `{code_of(wrapped)}`", at
         return None
+
+    def _nearest(self, bindings: list[cst.CSTNode], at: cst.CSTNode) -> cst.CSTNode | None:
+        """The binding that shares the deepest enclosing block with ``at`` (`if a: def f` /
+        `else: def f` each used in its own branch)."""
+        if len(bindings) <= 1:
+            return bindings[0] if bindings else None
+        mine = [id(a) for a in self.context.ancestors(at)]
+
+        def shared(binding: cst.CSTNode) -> int:
+            theirs = {id(a) for a in self.context.ancestors(binding)}
+            return next((len(mine) - i for i, a in enumerate(mine) if a in theirs), 0)
+
+        return max(bindings, key=shared)
 
     def _is_bound_method(self, method: cst.Attribute, at: cst.CSTNode) -> bool:
         """``self.m`` in a class defining method ``m``, or ``obj.m`` with ``obj = Cls(...)`` and
@@ -524,9 +547,9 @@ def _function_argument(call: cst.Call) -> cst.BaseExpression | None:
     return None
 
 
-def _binding(function: cst.FunctionDef, name: str) -> cst.CSTNode | None:
-    """The statement that binds ``name`` in ``function`` (its ``def`` or assignment), when
-    there is exactly one (not looking into nested functions)."""
+def _bindings(function: cst.FunctionDef, name: str) -> list[cst.CSTNode]:
+    """The statements that bind ``name`` in ``function`` (``def`` or assignment), not looking
+    into nested functions."""
     found: list[cst.CSTNode] = []
 
     class _Find(cst.CSTVisitor):
@@ -543,7 +566,7 @@ def _binding(function: cst.FunctionDef, name: str) -> cst.CSTNode | None:
                 found.append(node)
 
     function.body.visit(_Find())
-    return found[0] if len(found) == 1 else None
+    return found
 
 
 def _defines_method(cls: cst.ClassDef, name: str) -> bool:

@@ -557,10 +557,20 @@ class Solver(eqx.Module):
                 return None
             return func.value if _reads_as_repeated_body(func.value, parameter) else None
         if isinstance(func, cst.Attribute):
-            key = self._user_callee(func, at, strict=True)
-            if key is None or not _reads_as_repeated_body(func.attr.value, parameter=False):
+            if not _reads_as_repeated_body(func.attr.value, parameter=False):
                 return None
-            return key
+            key = self._user_callee(func, at, strict=True)
+            if key is not None:
+                return key
+            # `solver.step` with `solver = controller.wrap_solver(solver)` rebound in the function:
+            # a local object whose method is named as a step or vector field.
+            root = func.value
+            while isinstance(root, cst.Attribute):
+                root = root.value
+            if isinstance(root, cst.Name) and isinstance(
+                defining_scope(root.value, at, self.context, self.memo.scopes), cst.FunctionDef
+            ):
+                return code_of(func)
         return None
 
     def _result_used_for_shape_only(self, call: cst.Call, function: cst.FunctionDef) -> bool:
@@ -703,17 +713,19 @@ class Solver(eqx.Module):
         if reason is None:
             return
         loop_bound = set(_loop_bound_names(node))
-        reported: set[str] = set()
+        keys: list[str] = []
         for call in calls_when_run(node.body):
             key = self._user_callee(call.func, call, strict=True, excluded=loop_bound)
-            if key is None or key in reported:
-                continue
-            reported.add(key)
+            if key is not None and key not in keys:
+                keys.append(key)
+        if keys:
+            # One finding on the loop header: the loop is what to rewrite.
+            named = ", ".join(f"`{k}`" for k in keys)
             self.report(
-                call,
-                f"`{key}` is traced once per iteration of this Python loop over stages ({times}) in traced "
-                f"code ({reason}): once per iteration in the program; loop with `lax.fori_loop`/`lax.scan` so "
-                "it is traced once (or wrap it in `eqx.internal.noinline`)",
+                node.iter,
+                f"{named} {'is' if len(keys) == 1 else 'are'} traced once per iteration of this Python loop "
+                f"over stages ({times}) in traced code ({reason}): once per iteration in the program; loop "
+                "with `lax.fori_loop`/`lax.scan` so it is traced once (or wrap it in `eqx.internal.noinline`)",
             )
 
     def _stage_loop(self, iterable: cst.BaseExpression, classifier: SizeClassifier) -> str | None:
