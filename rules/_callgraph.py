@@ -239,6 +239,9 @@ def _chain(node: ast.AST) -> tuple[str, ...] | None:
     return None
 
 
+_GENERIC: list[Any] = []  # a handler's answer: "visit this node's fields" (compared by identity)
+
+
 class _Action:
     """A step of the iterative walk that is not a node: entering/leaving a scope."""
 
@@ -325,39 +328,45 @@ class _Summarizer:
         handlers: dict[type, Callable[[Any], Any]] = {t: getattr(self, name) for t, name in self._methods_by_type.items()}
         for leaf in self._LEAVES:
             handlers[leaf] = _no_children
+        handlers[_Action] = _run_action
         return handlers
 
     def walk(self, tree: ast.AST) -> None:
-        """Pre-order, children in field order (the order a recursive visitor would take)."""
+        """Pre-order, children in field order (the order a recursive visitor would take).
+
+        A handler returns None (no children to visit), ``_GENERIC`` (visit the node's fields)
+        or the list of nodes and :class:`_Action` steps to take, in order."""
         handlers = self._handlers
-        children_of = self._children
+        fields_by_type = self._fields_by_type
+        node_type = ast.AST
         stack: list[Any] = [tree]
-        pop, extend = stack.pop, stack.extend
+        pop, push = stack.pop, stack.append
         while stack:
             item = pop()
             cls = item.__class__
-            if cls is _Action:
-                item.run()
-                continue
             handler = handlers.get(cls)
-            children = children_of(item) if handler is None else handler(item)
-            if children:
-                children.reverse()
-                extend(children)
-
-    def _children(self, node: ast.AST) -> list[Any]:
-        cls = node.__class__
-        fields = self._fields_by_type.get(cls)
-        if fields is None:
-            fields = self._fields_by_type[cls] = tuple(f for f in cls._fields if f not in self._SKIP_FIELDS)
-        out: list[Any] = []
-        for name in fields:
-            value = getattr(node, name, None)
-            if value.__class__ is list:
-                out.extend(item for item in value if isinstance(item, ast.AST))
-            elif isinstance(value, ast.AST):
-                out.append(value)
-        return out
+            if handler is not None:
+                children = handler(item)
+                if children is None:
+                    continue
+                if children is not _GENERIC:
+                    for child in reversed(children):
+                        push(child)
+                    continue
+            fields = fields_by_type.get(cls)
+            if fields is None:  # visited last to first: pushed in reverse
+                fields = fields_by_type[cls] = tuple(f for f in reversed(cls._fields) if f not in self._SKIP_FIELDS)
+            for name in fields:
+                value = getattr(item, name, None)
+                if value is None:
+                    continue
+                if value.__class__ is list:
+                    for index in range(len(value) - 1, -1, -1):
+                        child = value[index]
+                        if isinstance(child, node_type):
+                            push(child)
+                elif isinstance(value, node_type):
+                    push(value)
 
     def _feature(self, name: str) -> None:
         self.features.setdefault(self.function_stack[-1] if self.function_stack else "", set()).add(name)
@@ -513,11 +522,11 @@ class _Summarizer:
                         self.defined.add(name.id)
         for target in node.targets:
             self._bind(target, "val", node.value)
-        return self._children(node)
+        return _GENERIC
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> list[Any]:
         self._bind(node.target, "ann", node.annotation)
-        return self._children(node)
+        return _GENERIC
 
     # -- references and calls --
     def _context(self) -> tuple[str, tuple[str, ...], str | None]:
@@ -546,7 +555,7 @@ class _Summarizer:
                 if cls is not None:
                     self.pending_refs.append((caller, scopes, cls, ("super()", node.attr), id(node) in self.called,
                                               self.guard_stack[-1] > 0))
-            return self._children(node)
+            return _GENERIC
         self.used_chains.add(chain)
         if self.function_stack and isinstance(node.ctx, ast.Load) and not self.host_depth:
             caller, scopes, cls = self._context()
@@ -571,43 +580,43 @@ class _Summarizer:
                 self.host_depth -= 1
 
             return [func, _Action(enter), node.args[0], _Action(leave), *node.args[1:], *node.keywords]
-        return self._children(node)
+        return _GENERIC
 
     # -- syntax features (LintRule.REQUIRES) --
     def visit_For(self, node: ast.For | ast.AsyncFor) -> list[Any]:
         self._feature("for")
         self._bind(node.target, "val", node.iter)  # `for layer in self.layers`: element ~ container
-        return self._children(node)
+        return _GENERIC
 
     visit_AsyncFor = visit_For
 
     def visit_comprehension(self, node: ast.comprehension) -> list[Any]:
         self._bind(node.target, "val", node.iter)
-        return self._children(node)
+        return _GENERIC
 
     def visit_While(self, node: ast.While) -> list[Any]:
         self._feature("while")
-        return self._children(node)
+        return _GENERIC
 
     def _visit_comprehension(self, node: ast.AST) -> list[Any]:
         self._feature("comprehension")
-        return self._children(node)
+        return _GENERIC
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comprehension
 
     def visit_Lambda(self, node: ast.Lambda) -> list[Any]:
         self._feature("lambda")
-        return self._children(node)
+        return _GENERIC
 
     def visit_Subscript(self, node: ast.Subscript) -> list[Any]:
         if isinstance(node.value, ast.Attribute) and node.value.attr == "at":
             self._feature("at-update")
-        return self._children(node)
+        return _GENERIC
 
     def visit_If(self, node: ast.If) -> list[Any]:
         self._feature("if")
         if not self.function_stack or not self._is_string_switch(node.test):
-            return self._children(node)
+            return _GENERIC
 
         def enter() -> None:
             self.guard_stack[-1] += 1
@@ -962,6 +971,10 @@ def _no_children(node: ast.AST) -> None:
     return None
 
 
+def _run_action(action: _Action) -> None:
+    action.run()
+
+
 def _outer_chains(expr: ast.expr) -> list[tuple[tuple[str, ...], bool]]:
     """The dotted names in ``expr`` that are not part of a longer one, and whether each is
     called (``lambda x: self.solver.step(x)`` -> ``self.solver.step``, called)."""
@@ -1003,6 +1016,7 @@ Node = tuple[str, str]  # (display path, qualname) of a function or class
 class _Project:
     summaries: Mapping[str, ModuleSummary]  # display path -> summary
     modules: dict[str, str]  # dotted module -> display path
+    _resolved: dict[tuple[str, Ref], tuple[str, str] | None] = field(default_factory=dict)
 
     def lookup(self, dotted: str, hops: int = 0) -> tuple[str, str] | None:
         """(path, qualname) of a project function or class named ``dotted``, following
@@ -1025,6 +1039,13 @@ class _Project:
         return None
 
     def resolve(self, path: str, ref: Ref) -> tuple[str, str] | None:
+        key = (path, ref)
+        if key in self._resolved:
+            return self._resolved[key]
+        found = self._resolved[key] = self._resolve(path, ref)
+        return found
+
+    def _resolve(self, path: str, ref: Ref) -> tuple[str, str] | None:
         kind, name = ref
         if kind == "local":
             summary = self.summaries[path]
@@ -1196,15 +1217,21 @@ def _propagate_parameter_types(hierarchy: _Hierarchy, rounds: int = 4) -> None:
     flows = [(path, flow) for path, summary in hierarchy.summaries.items() for flow in summary.flows]
     if not flows:
         return
+    fixed_callees: dict[int, list[tuple[Node, int]]] = {}  # a plain function's callee never changes
     for _ in range(rounds):
         changed = False
-        for path, (callee, position, keyword, types) in flows:
+        for index, (path, (callee, position, keyword, types)) in enumerate(flows):
             classes: set[Node] = set()
             for texpr in types:
                 classes |= hierarchy.types(path, tuple(texpr))
             if not classes:
                 continue
-            for (tpath, tqual), skip in _callees(hierarchy, path, callee):
+            callees = fixed_callees.get(index)
+            if callees is None:
+                callees = _callees(hierarchy, path, callee)
+                if callee[0] == "ref":
+                    fixed_callees[index] = callees
+            for (tpath, tqual), skip in callees:
                 if keyword:
                     name = keyword
                 else:
