@@ -22,10 +22,9 @@ import math
 import os
 import sys
 import threading
-from typing import Callable, Iterator
+from typing import Iterator
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 class UserExit(BaseException):
@@ -124,8 +123,3 @@ def exit_now(code: int) -> None:
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(code)
-
-
-def describe_user_exit(code: object, where: str) -> str:
-    """The one-line message for user code that exited."""
-    return f"{where}: the code called os._exit({code!r})" if isinstance(code, int) else f"{where}: the code exited ({code!r})"

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from .cases import TargetError
 from .lower import LoweringError, lower_call
-from .script import MAX_STEPS, CallSite, CapturedCall, build_call, current_state, explain_lowering_error, resize_arguments
+from .script import CallSite, CapturedCall, build_call, current_state, explain_lowering_error, resize_arguments
 
 
 @dataclass
