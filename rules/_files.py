@@ -147,7 +147,8 @@ def _gitignore_patterns(folder: str) -> tuple[IgnorePattern | None, tuple[str, .
     file = os.path.join(folder, ".gitignore")
     data = read_regular(Path(file), MAX_IGNORE_FILE_BYTES)
     if not isinstance(data, bytes):  # absent (the usual case), a FIFO, unreadable: no patterns
-        return None, () if data is None else (f"{file}: {data}; its patterns are not used",)
+        reason = None if data is None else data.removesuffix("; not checked")
+        return None, () if reason is None else (f"{file}: {reason}; its patterns are not used",)
     lines = data.decode("utf-8", errors="replace").splitlines()
     group, problems = IgnorePattern.from_lines(lines, folder)
     return group, tuple(f"{file}:{number}: invalid pattern skipped ({why})" for number, why in problems)
