@@ -8,7 +8,7 @@ every stage skips what the previous one proved unnecessary):
 2. **summarize** each file with the standard ``ast`` parser (:mod:`._callgraph`): imports,
    functions, references, transform roots. ~10x cheaper than libcst, parallel, and cached by
    content. A syntax error here is the file's ``JL000`` finding.
-3. **call graph** over all summaries (networkx, in this process): which functions are
+3. **call graph** over all summaries (in this process): which functions and methods are
    traced, and why. Cached under the combined key of all summaries.
 4. **lint** with libcst, in worker processes, only the files some rule can fire on: a rule
    runs on a file if its ``PREFILTER`` substrings occur in the text and, for ``TRACED_ONLY``
