@@ -114,6 +114,15 @@ class CompileProjection:
         return self.verdict == "flag"
 
 
+def format_seconds(value: float) -> str:
+    """3.2 s, 4.5 min, 2.1 h: compile times span six orders of magnitude."""
+    if value < 120:
+        return f"{value:.3g} s"
+    if value < 7200:
+        return f"{value / 60:.3g} min"
+    return f"{value / 3600:.3g} h"
+
+
 # --- one compile in a fresh process ---------------------------------------------------------------
 
 
@@ -458,14 +467,15 @@ def _fill_projection(result: CompileProjection, requested: Sequence[int], ops: C
         result.message = ("structure grows, compile flat over the calibration range (n ≤ "
                           f"{done[-1].n:,}); beyond it only a range can be given: raise --compile-budget to calibrate further")
         if top.high > result.budget:
-            result.message += f" (its upper end at n={top.n:,}, {top.high:.3g} s, passes the {result.budget:g} s budget)"
+            result.message += f" (its upper end at n={top.n:,}, {format_seconds(top.high)}, passes the {format_seconds(result.budget)} budget)"
     elif top.high > result.budget:
         result.verdict = "flag"
-        result.message = (f"projected compile at n={top.n:,}: {top.value:.3g} s (range {top.low:.3g}–{top.high:.3g} s), "
-                          f"over the {result.budget:g} s budget")
+        result.message = (f"projected compile at n={top.n:,}: ~{format_seconds(top.value)} (range "
+                          f"{format_seconds(top.low)} to {format_seconds(top.high)}), over the {format_seconds(result.budget)} budget")
     else:
         result.verdict = "ok"
-        result.message = f"projected compile at n={top.n:,}: {top.value:.3g} s (range {top.low:.3g}–{top.high:.3g} s)"
+        result.message = (f"projected compile at n={top.n:,}: ~{format_seconds(top.value)} (range "
+                          f"{format_seconds(top.low)} to {format_seconds(top.high)})")
 
 
 def main(argv: list[str]) -> int:

@@ -8,16 +8,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .projection import CompileProjection, Projected
+from .projection import CompileProjection, Projected, format_seconds
 
 RANGE_NOTE = (
-    "range: from the smallest to the last local log-log exponent of the calibration compiles, "
-    "the upper end raised by the exponent's rise per doubling for each doubling beyond them"
+    "compile seconds ~ floor + a·x^b with b fitted on the last calibration compiles and rising by its "
+    "measured rise per doubling (at least 0.2): the central value takes half that rise, the upper end all "
+    "of it + 0.3, the lower end none (the smallest exponent seen − 0.3)"
 )
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.3g} s" if value < 120 else f"{value / 60:.3g} min"
 
 
 def _bytes(value: float) -> str:
@@ -51,7 +48,7 @@ def render_projection(console: Console, projection: CompileProjection) -> None:
         if projection.memory:
             table.add_column("compiled memory", justify="right")
         for index, p in enumerate(projection.seconds):
-            row = [f"{p.n:,}", _cell(p, _seconds)]
+            row = [f"{p.n:,}", _cell(p, format_seconds)]
             if projection.memory:
                 row.append(_cell(projection.memory[index], _bytes))
             table.add_row(*row)
@@ -90,7 +87,7 @@ def projection_markdown(projection: CompileProjection) -> list[str]:
         header = "| n | projected compile (CPU s) |" + (" projected memory |" if projection.memory else "")
         out += [header, "| ---: | ---: |" + (" ---: |" if projection.memory else "")]
         for index, p in enumerate(projection.seconds):
-            row = f"| {p.n:,} | {_cell(p, _seconds)} |"
+            row = f"| {p.n:,} | {_cell(p, format_seconds)} |"
             if projection.memory:
                 row += f" {_cell(projection.memory[index], _bytes)} |"
             out.append(row)
