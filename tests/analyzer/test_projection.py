@@ -163,7 +163,7 @@ def test_report_labels_every_figure_a_projection():
     stream = io.StringIO()
     render_projection(Console(file=stream, width=200), result)
     text = stream.getvalue()
-    assert "compile PROJECTION" in text and "n (projected)" in text and "(measured)" in text and "range: " in text
+    assert "compile PROJECTION" in text and "n (projected)" in text and "(measured)" in text and "the upper end all" in text
     document = projection_to_json(result)
     assert document["kind"] == "projection" and document["compile_seconds"][-1]["n"] == 30_000
     assert document["compile_seconds"][0]["measured"] is True and document["compile_seconds"][-1]["measured"] is False
