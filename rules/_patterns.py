@@ -75,9 +75,10 @@ _STRUCTURAL_WORDS = frozenset(
         # argument lists: a loop over a function's arguments or their avals is trace-time plumbing
         "args", "arguments", "nargs", "kwargs", "operands", "tracers", "avals", "dtypes", "specs",
         "shardings", "argnums", "argnames", "types",
-        # array axes and spatial dimensions (2 or 3), a robot's links/joints and their degrees of
-        # freedom, devices: fixed by the model or the machine, not by the data
-        "dim", "dimension", "spatial", "devices", "device", "link", "links", "joint", "joints", "dof", "dofs",
+        # spatial dimensions (2 or 3), a robot's links/joints and their degrees of freedom,
+        # devices: fixed by the model or the machine, not by the data. (A bare `dim` is not: it
+        # is often a state dimension, e.g. 2 * dim + 1 sigma points of an unscented filter.)
+        "spatial", "devices", "device", "link", "links", "joint", "joints", "dof", "dofs",
         "attributes", "attrs",
     }
 )

@@ -171,6 +171,10 @@ class PythonValues:
         if isinstance(expr, cst.DictComp):
             return self.is_python(expr.key) and self.is_python(expr.value)
         if isinstance(expr, cst.BinaryOperation):
+            if isinstance(expr.operator, (cst.Multiply, cst.Add)) and any(
+                isinstance(side, (cst.List, cst.Tuple, cst.ListComp)) for side in (expr.left, expr.right)
+            ):
+                return True  # `[None] * n`, `[x] + rest`: a list (whatever its items)
             return self.is_python(expr.left) and self.is_python(expr.right)
         if isinstance(expr, cst.UnaryOperation):
             return isinstance(expr.operator, cst.Not) or self.is_python(expr.expression)
@@ -285,3 +289,30 @@ class _OpFinder(cst.CSTVisitor):
 
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         return self._check(node.value)
+
+
+def stores_into_arrays(values: PythonValues, body: cst.CSTNode) -> bool:
+    """``body`` assigns into an item of something that is not surely a Python container
+    (``out[i] = ...``, ``x[a:b] += ...``): impossible on a JAX array, so this is NumPy code
+    (run on the host, or in a callback), not a traced loop."""
+    found = False
+
+    class _Stores(cst.CSTVisitor):
+        def _target(self, target: cst.BaseExpression) -> None:
+            nonlocal found
+            if isinstance(target, cst.Subscript):
+                base = target.value
+                if not (isinstance(base, cst.Name) and base.value in values.names):
+                    found = True
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self._target(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._target(node.target)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+    body.visit(_Stores())
+    return found

@@ -19,6 +19,7 @@ _BUILDERS = {
 }
 # Builders that convert a list of Python scalars on the host: one constant, not n operands.
 _HOST_CONVERTING = frozenset({"array", "asarray"})
+_NUMBER_TYPES = frozenset({"int", "float", "bool", "complex"})
 
 def _single_element(seq: cst.BaseExpression) -> cst.BaseExpression | None:
     """``[x]`` or ``(x,)`` -> x (not a starred element)."""
@@ -46,9 +47,10 @@ class StackOfRepeats(LintRule):
         When it fires: the repeat count or the comprehension's trip count is a problem size
         (`len(ts)`, `max_steps`, `out_size`, `x.shape[0]`, a helper's result computed from
         one, a literal above 16; see JL002 for what counts as a size). Not reported: counts
-        fixed by structure (`num_layers`, `dim`, `len(devices)`, pytree leaves), and
+        fixed by structure (`num_layers`, `len(devices)`, spatial dimensions, pytree leaves), and
         `jnp.array`/`jnp.asarray` of Python scalars (`jnp.array([0.5] * dim)`,
-        `[1 / k for _ in range(k)]`): NumPy converts the list on the host into ONE constant.
+        `[1 / k for _ in range(k)]`, or a name inside `if isinstance(x, (int, float)):`): NumPy
+        converts the list on the host into ONE constant.
         `jnp.stack` of scalars still makes one operand each and is reported.
 
         Fix safety: the rewrite names the element twice (`broadcast_to(x, (n, *shape(x)))`),
@@ -103,6 +105,11 @@ def gains(x, dim, act_size, num_steps, period, num_layers):
     weights = jnp.array([1 / period for _ in range(period)])
     per_layer = jnp.stack([x] * num_layers)
     return scale, gear, flags, weights, per_layer
+
+def lengthscales(ell, dim):
+    if isinstance(ell, (int, float)):
+        ell = jnp.array([ell] * dim)
+    return ell
 """,
         # numpy (not jax.numpy) on host data is not traced program size.
         """
@@ -222,7 +229,7 @@ def big(x):
         traced = self.context.traced_reason(node)
         where = f" ({traced})" if traced else ""
         if repeated is not None and count is not None:
-            if kind in _HOST_CONVERTING and is_python_scalar(repeated):
+            if kind in _HOST_CONVERTING and (is_python_scalar(repeated) or self._narrowed_to_number(repeated, node)):
                 return  # `jnp.array([0.5] * n)`: one host-side constant
             rewrite = "jnp.broadcast_to(x, (n, *jnp.shape(x)))"
             if kind in ("concatenate", "vstack", "hstack"):
@@ -242,6 +249,29 @@ def big(x):
                 f"grows with n; build the array at once (`jax.vmap`, `jnp.broadcast_to`, or for a save "
                 f"buffer `jnp.where(ts == t0, y0, jnp.inf)`){where}",
             )
+
+    def _narrowed_to_number(self, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
+        """``expr`` is a name inside ``if isinstance(name, (int, float)):``: a Python number."""
+        if not isinstance(expr, cst.Name):
+            return False
+        previous: cst.CSTNode = at
+        for ancestor in self.context.ancestors(at):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                return False
+            if isinstance(ancestor, cst.If) and previous is ancestor.body:
+                test = ancestor.test
+                if (
+                    isinstance(test, cst.Call)
+                    and self.context.qualified_name(test.func) == "builtins.isinstance"
+                    and len(test.args) == 2
+                    and isinstance(test.args[0].value, cst.Name)
+                    and test.args[0].value.value == expr.value
+                ):
+                    kinds = test.args[1].value
+                    names = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
+                    return all(isinstance(n, cst.Name) and n.value in _NUMBER_TYPES for n in names)
+            previous = ancestor
+        return False
 
     def _repeat(
         self, expr: cst.BaseExpression, at: cst.CSTNode

@@ -8,7 +8,7 @@ import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo, is_count_name, last_identifier
-from jaxlint.rules._python_values import PythonValues
+from jaxlint.rules._python_values import PythonValues, stores_into_arrays
 from jaxlint.rules._scopes import calls_when_run, code_of
 
 # Builders JL001 already reports when handed a comprehension over range(n).
@@ -49,10 +49,12 @@ class PythonLoopOverSize(LintRule):
 
         Not reported (fixed structure, tied to the model or machine, not the data): literal
         counts up to 16, `len()` of a literal tuple, names made of structure words (layers,
-        blocks, stages, leaves, params, dims/`dim`/`ndim`/spatial dimension, links/joints/dofs,
+        blocks, stages, leaves, params, `ndim`/`dims`/spatial dimension, links/joints/dofs,
         devices, args): an MLP's loop over `self.layers` is a fixed small depth. Loops whose
         body builds Python values only (an einsum string, index lists, a graph walk over a
-        Python list, HTML): they unroll into no op. A loop in one branch of an `if` whose other
+        Python list, HTML): they unroll into no op. NumPy code reached from traced code: a body
+        that assigns into an array item (`out[i] = ...`, impossible on a JAX array) or a
+        numba-compiled function. A loop in one branch of an `if` whose other
         branch runs `lax.fori_loop`/`while_loop`/`scan` (a deliberate debug or NumPy fallback).
         Loops in plain Python (not traced).
     """
@@ -144,7 +146,7 @@ import jax
 import jax.numpy as jnp
 
 @jax.jit
-def contract(x, n, num_links, fields, spatial_dimension, num_dofs, dim):
+def contract(x, n, num_links, fields, spatial_dimension, num_dofs, num_dims):
     letters = ''.join([chr(ord('a') + i) for i in range(n)])
     pairs, head = [], []
     for i in range(n):
@@ -162,11 +164,31 @@ def contract(x, n, num_links, fields, spatial_dimension, num_dofs, dim):
         fields.append(None)
     for d in range(spatial_dimension):
         x = x + jnp.roll(x, 1, axis=d)
-    for k in range(1, dim):
+    for k in range(1, num_dims):
         x = x * k
     for q in range(num_dofs):
         x = jnp.sin(x)
     return jnp.einsum(letters + "->", x), pairs, roots, head
+""",
+        # NumPy code reached from traced code: item assignment (impossible on a JAX array), numba.
+        """
+import jax
+import numba
+import numpy as np
+
+@jax.jit
+def kernel(x, batch_size):
+    mels = np.zeros(batch_size)
+    for b in range(batch_size):
+        mels[b] = np.sum(x[b])
+    return mels + flattened(x, batch_size)
+
+@numba.njit
+def flattened(x, batch_size):
+    total = 0.0
+    for b in range(batch_size):
+        total = total + x[b]
+    return total
 """,
         # A debug fallback next to the loop primitive: the author chose both.
         """
@@ -366,12 +388,19 @@ def rollout(y):
         return False
 
     def _python_only(self, node: cst.CSTNode, body: cst.CSTNode) -> bool:
-        """The loop body builds Python values only (strings, index lists): nothing unrolls."""
+        """The loop body builds Python values only (strings, index lists), or is NumPy code
+        (item assignment into an array, a numba-compiled function): nothing unrolls in a trace."""
         function = self.context.enclosing_function(node)
+        if function is not None and any(
+            (self.context.qualified_name(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "")
+            .startswith("numba.")
+            for d in function.decorators
+        ):
+            return True
         values = self._values.get(function)
         if values is None:
             values = self._values[function] = PythonValues(self.context, function)
-        return not values.emits_ops(body)
+        return not values.emits_ops(body) or stores_into_arrays(values, body)
 
     def visit_While(self, node: cst.While) -> None:
         reason = self.context.traced_reason(node)

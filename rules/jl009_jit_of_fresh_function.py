@@ -185,6 +185,7 @@ import equinox as eqx
 import jax
 import optax
 from brax.generalized import pipeline
+from somewhere import Base
 
 class Runner:
     def step(self, x):
@@ -195,6 +196,13 @@ class Runner:
             jax.pmap(self.step)(x)
             eqx.filter_jit(self.step)(x)
             eqx.filter_jit(eqx.filter_vmap(self.step))(x)
+
+class Holder(Base):
+    def __init__(self, fn):
+        self.fn = fn
+
+    def apply(self, x):
+        return jax.jit(self.fn)(x)
 
 def test_pipeline(xs, params):
     def step(x):
@@ -295,6 +303,19 @@ def run(xs):
     return xs
 """,
             expected_message_contains="inside `run`, called there",
+        ),
+        # An inherited method (not stored as data by the class) jitted per call of `step`.
+        Invalid(
+            """
+from jax import jit
+from numpyro.infer import svi
+
+class SVI(svi.SVI):
+    def step(self, *args):
+        self.svi_state, loss = jit(self.update)(self.svi_state, *args)
+        return loss
+""",
+            expected_message_contains="the bound method `self.update`",
         ),
         # A transform makes a new function each call; a module's own jit wrapper is a jit.
         Invalid(
@@ -513,7 +534,12 @@ def sweep(xs, scales):
             return False
         if root.value == "self":
             owner = next((a for a in self.context.ancestors(at) if isinstance(a, cst.ClassDef)), None)
-            return owner is not None and _defines_method(owner, method.attr.value)
+            if owner is None:
+                return False
+            # defined here, or inherited: not a field of this class (`self.fn = fn`, `fn: Callable`)
+            return _defines_method(owner, method.attr.value) or (
+                bool(owner.bases) and not _is_module(owner) and not _holds_attribute(owner, method.attr.value)
+            )
         scope = defining_scope(root.value, at, self.context, self.memo.scopes)
         if not isinstance(scope, cst.FunctionDef):
             return False
@@ -569,10 +595,43 @@ def _bindings(function: cst.FunctionDef, name: str) -> list[cst.CSTNode]:
     return found
 
 
+def _is_module(cls: cst.ClassDef) -> bool:
+    """An `eqx.Module` (or flax/haiku Module): bound methods are pytrees with their own hashing."""
+    return any(code_of(base.value).endswith("Module") for base in cls.bases)
+
+
+def _holds_attribute(cls: cst.ClassDef, name: str) -> bool:
+    """``cls`` stores ``name`` as data: a class-level field or ``self.name = ...`` in a method."""
+    for node in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+        if isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
+                    [small.target] if isinstance(small, cst.AnnAssign) else []
+                )
+                if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                    return True
+    found = False
+
+    class _SelfStores(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            nonlocal found
+            target = node.target
+            if (
+                isinstance(target, cst.Attribute)
+                and isinstance(target.value, cst.Name)
+                and target.value.value == "self"
+                and target.attr.value == name
+            ):
+                found = True
+
+    cls.body.visit(_SelfStores())
+    return found
+
+
 def _defines_method(cls: cst.ClassDef, name: str) -> bool:
     """``cls`` defines an instance (or class) method ``name`` in its body (not a staticmethod)
     and is not an `eqx.Module` (whose bound methods are pytrees with their own hashing)."""
-    if any(code_of(base.value).endswith("Module") for base in cls.bases):
+    if _is_module(cls):
         return False
     body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
     for statement in body:

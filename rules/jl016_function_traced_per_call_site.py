@@ -146,6 +146,24 @@ class MLP(eqx.Module):
             x = relu(layer(x))
         return x
 """,
+        # Pytree plumbing in both branches: a few ops, not worth a rewrite.
+        """
+import dataclasses
+import jax
+import jax.numpy as jnp
+
+def tree_where(pred, a, b):
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+@jax.jit
+def golden(is_min, state, middle, outer):
+    return jax.lax.cond(
+        is_min,
+        lambda s: dataclasses.replace(state.replace(middle=middle), best=tree_where(is_min, s, middle)),
+        lambda s: dataclasses.replace(state.replace(middle=outer), best=tree_where(is_min, s, outer)),
+        state,
+    )
+""",
         # The call is hoisted out of the cond: traced once.
         """
 import jax
@@ -206,6 +224,14 @@ class Sampler:
         if isinstance(capacity, int):
             return cell_list_fn(position, capacity)
         return cell_list_fn(position, 0)
+
+@jax.jit
+def apply_chunked(x, n_chunks):
+    def body(i, out):
+        return out + x[i]
+    if n_chunks == 1:
+        return body(0, x[0])
+    return jax.lax.fori_loop(0, n_chunks, body, x[0])
 
 @jax.jit
 def memoized(fn, x, refs):
@@ -456,7 +482,7 @@ class Solver(eqx.Module):
         for branch in branches:
             for key in sorted(set(self._branch_callees(branch, node))):
                 seen_in[key] = seen_in.get(key, 0) + 1
-        repeated = sorted(key for key, count in seen_in.items() if count >= 2)
+        repeated = sorted(key for key, count in seen_in.items() if count >= 2 and self._looks_expensive(key, node))
         if not repeated:
             return
         key = repeated[0]
@@ -466,6 +492,27 @@ class Solver(eqx.Module):
             f"`{key}` is called in {where} of `{kind}`: it is traced and compiled once per branch; call it "
             "once outside with `jnp.where`-selected arguments (or wrap it in `eqx.internal.noinline`)",
         )
+
+    def _looks_expensive(self, key: str, at: cst.CSTNode) -> bool:
+        """Worth a second traced copy: named as a vector field / step / solver / model, or a def
+        of this file whose body loops, solves, contracts or runs control flow. Pytree plumbing in
+        both branches (`state.replace`, `dataclasses.replace`, `tree_where`, a short update
+        rule) is a handful of ops: not reported."""
+        if _reads_as_vector_field(key.rsplit(".", 1)[-1]):
+            return True
+        definition = self._find_def(key, at) if "." not in key else None
+        if definition is None:
+            return False
+        for node in self.context.descendants(definition.body):
+            if isinstance(node, (cst.For, cst.While)):
+                return True
+            if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.MatrixMultiply):
+                return True
+            if isinstance(node, cst.Call):
+                qualified = self.context.qualified_name(node.func) or ""
+                if qualified.startswith(_EXPENSIVE_PREFIXES) or qualified in _EXPENSIVE_CALLS:
+                    return True
+        return False
 
     def _branch_callees(self, branch: cst.BaseExpression, at: cst.CSTNode) -> list[str]:
         """User functions a branch calls: in a lambda's body, a def's body, or the branch itself."""
@@ -519,7 +566,11 @@ class Solver(eqx.Module):
                 sites.setdefault(key, []).append(call)
         for key, found in sites.items():
             if key in loop_bodies:
-                self._report_peeled(key, found, loop_bodies[key], reason)
+                primitive, loop_call = loop_bodies[key]
+                # direct calls that run together with the loop (not `if n == 1: return body(x)`)
+                peeled = [c for c in found if len(self._run_together([c, loop_call], node)) == 2]
+                if peeled:
+                    self._report_peeled(key, peeled, primitive, reason)
                 continue
             shape_only = next((c for c in found if self._result_used_for_shape_only(c, node)), None)
             if shape_only is not None:
@@ -633,9 +684,9 @@ class Solver(eqx.Module):
             f"copy of the loop body; let `{primitive}` run those iterations too",
         )
 
-    def _loop_bodies(self, calls: list[cst.Call]) -> dict[str, str]:
-        """Local function names passed as the body of a loop primitive -> the primitive."""
-        found: dict[str, str] = {}
+    def _loop_bodies(self, calls: list[cst.Call]) -> dict[str, tuple[str, cst.Call]]:
+        """Local function names passed as the body of a loop primitive -> (the primitive, its call)."""
+        found: dict[str, tuple[str, cst.Call]] = {}
         for call in calls:
             qualified = self.context.qualified_name(call.func)
             position = _LOOP_PRIMITIVES.get(qualified or "")
@@ -647,7 +698,7 @@ class Solver(eqx.Module):
                 if arg.keyword is not None and arg.keyword.value in ("body_fun", "f", "body_fn"):
                     body = arg.value
             if isinstance(body, cst.Name) and self._find_def(body.value, call) is not None:
-                found[body.value] = f"lax.{qualified.rsplit('.', 1)[-1]}"  # type: ignore[union-attr]
+                found[body.value] = (f"lax.{qualified.rsplit('.', 1)[-1]}", call)  # type: ignore[union-attr]
         return found
 
     def _in_loop(self, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
@@ -832,6 +883,13 @@ def _exits(block: cst.BaseSuite) -> bool:
     return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))
 
 
+# Calls that make a function worth a second traced copy (JL016's cond/switch branches).
+_EXPENSIVE_PREFIXES = ("jax.numpy.linalg.", "jax.scipy.", "jax.numpy.fft.", "lineax.", "optimistix.", "diffrax.")
+_EXPENSIVE_CALLS = frozenset(
+    {"jax.lax.while_loop", "jax.lax.fori_loop", "jax.lax.scan", "jax.lax.cond", "jax.lax.switch", "jax.lax.map",
+     "jax.numpy.einsum", "jax.numpy.dot", "jax.numpy.matmul", "jax.numpy.tensordot", "jax.lax.dot_general",
+     "jax.lax.conv_general_dilated", "jax.vmap", "jax.grad", "jax.jacfwd", "jax.jacrev", "jax.jvp", "jax.vjp"}
+)
 # Reading only these of a value needs its structure, not its ops (`jax.eval_shape` gives them).
 _STRUCTURE_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
 _STRUCTURE_FUNCTIONS = frozenset(

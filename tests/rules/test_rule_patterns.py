@@ -104,7 +104,7 @@ def test_array_elements(text: str, elements: int | None) -> None:
         ("zip(layer_sizes[:-1], layer_sizes[1:])", False),
         ("zip(grid[:-1], other[1:])", False),
         ("range(spatial_dimension)", False),
-        ("range(1, dim)", False),
+        ("range(1, dim)", True),  # a state dimension as often as a spatial one
         ("range(len(devices))", False),
     ],
 )
