@@ -60,6 +60,7 @@ RISE_PRIOR = 0.2  # the least rise of the exponent per doubling (measured: 0.1-0
 EXPONENT_MARGIN = 0.3  # widens both ends of the range: slopes come from noisy timings
 FLAT_FACTOR = 1.5  # compile is "flat" while it stays within this factor of the smallest compile
 FLAT_CEILING_EXPONENT = 2.5  # the steepest local exponent measured on a growing program
+TIMING_NOISE = 1.3  # one compile's time varies by this factor between runs on a busy machine
 MEMORY_MARGIN = 0.1  # the range of a memory projection: its exponent ± this
 NOISE_SECONDS = 0.02  # differences of compile time below this are noise, whatever the size
 
@@ -348,14 +349,19 @@ def project(points: Sequence[tuple[float, float]], targets: Sequence[tuple[int, 
         else:
             doublings = math.log2(ratio)
             high_exponent = recent + rise * doublings + margin
-            low_exponent = (min(recent, *slopes) if curving and slopes else recent) - margin
+            # The lower end: no further rise, and the slowest growth among the recent steps
+            # (the early, tiny compiles are noise-dominated and say nothing about the top).
+            recent_slopes = slopes[-(FIT_POINTS - 1):] if curving else []
+            low_exponent = max(0.0, min([recent, *recent_slopes]) - margin)
             value = floor + grown * ratio ** (recent + rise * doublings / 2)
             high = floor + grown * ratio**high_exponent
             low = floor + grown * ratio**low_exponent
+        if curving:
+            low, high = low / TIMING_NOISE, high * TIMING_NOISE
         for bound_x, bound_t in lower_bounds:
             if bound_x <= x:
                 value, low = max(value, bound_t), max(low, bound_t)
-                high = max(high, bound_t * (x / bound_x) ** high_exponent)
+                high = max(high, bound_t * (TIMING_NOISE if curving else 1.0) * (x / bound_x) ** high_exponent)
         out.append(Projected(n, x, value, low, high))
     return floor, slopes, out
 

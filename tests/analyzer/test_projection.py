@@ -104,7 +104,7 @@ def test_flat_calibration_gives_a_range_not_a_figure_beyond_it():
     result = run(compiler, [4_096], budget=1.0)  # the budget ends the calibration early
     (p,) = result.seconds
     assert result.verdict == "flat" and "raise --compile-budget" in result.message
-    assert p.low == pytest.approx(0.3) and p.high > 100 * p.low
+    assert p.low == pytest.approx(0.3 / 1.3) and p.high > 100 * p.low  # flat, less timing noise
 
 
 def test_too_few_compiles_give_no_projection():
