@@ -106,10 +106,12 @@ def gains(x, dim, act_size, num_steps, period, num_layers):
     per_layer = jnp.stack([x] * num_layers)
     return scale, gear, flags, weights, per_layer
 
-def lengthscales(ell, dim):
+def lengthscales(ell, dim, scale):
     if isinstance(ell, (int, float)):
         ell = jnp.array([ell] * dim)
-    return ell
+    if isinstance(scale, float) | isinstance(scale, int):
+        scale = jnp.array([scale] * dim)
+    return ell, scale
 """,
         # numpy (not jax.numpy) on host data is not traced program size.
         """
@@ -259,18 +261,26 @@ def big(x):
             if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
                 return False
             if isinstance(ancestor, cst.If) and previous is ancestor.body:
-                test = ancestor.test
-                if (
-                    isinstance(test, cst.Call)
-                    and self.context.qualified_name(test.func) == "builtins.isinstance"
-                    and len(test.args) == 2
-                    and isinstance(test.args[0].value, cst.Name)
-                    and test.args[0].value.value == expr.value
-                ):
-                    kinds = test.args[1].value
-                    names = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
-                    return all(isinstance(n, cst.Name) and n.value in _NUMBER_TYPES for n in names)
+                return self._number_test(ancestor.test, expr.value)
             previous = ancestor
+        return False
+
+    def _number_test(self, test: cst.BaseExpression, name: str) -> bool:
+        """``isinstance(name, (int, float))``, also or-ed (`isinstance(x, float) | isinstance(x, int)`)."""
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+            return self._number_test(test.left, name) and self._number_test(test.right, name)
+        if isinstance(test, cst.BinaryOperation) and isinstance(test.operator, cst.BitOr):
+            return self._number_test(test.left, name) and self._number_test(test.right, name)
+        if (
+            isinstance(test, cst.Call)
+            and self.context.qualified_name(test.func) == "builtins.isinstance"
+            and len(test.args) == 2
+            and isinstance(test.args[0].value, cst.Name)
+            and test.args[0].value.value == name
+        ):
+            kinds = test.args[1].value
+            names = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
+            return all(isinstance(n, cst.Name) and n.value in _NUMBER_TYPES for n in names)
         return False
 
     def _repeat(
