@@ -3,6 +3,7 @@ cheap calibration, compare.
 
     python benchmarks/compile_projection.py measure [--max-seconds 60] [--limit 900]
     python benchmarks/compile_projection.py project [--budget 30]
+    python benchmarks/compile_projection.py replay [--budgets 3 10 30]
 
 ``measure`` compiles each case of ``benchmarks/compile_cases.py`` at n = 16, 32, 64, … (each in
 a fresh process, cache off) until one compile takes ``--max-seconds`` CPU seconds or is killed
@@ -12,7 +13,9 @@ the real calibration (:func:`jaxlint.analyzer.projection.calibrate_and_project`,
 ``--budget``) for each case, projects to every measured n beyond it, and prints the ratio
 projected/measured per (case, n) and the targets: within 3x at ~10x the largest calibration n,
 the range containing the measured value, never under the budget when the measured compile is
-over it. Times are CPU seconds of the compiling process (the machine is shared; wall time
+over it. ``replay`` runs the same calibration on the measured compiles instead of new ones (as
+on an idle machine: a compile's wall time is its CPU time), for several budgets: deterministic,
+and far from the calibration even with small budgets. Times are CPU seconds of the compiling process (the machine is shared; wall time
 under load is not a property of the program). The diffrax 0.6.1 cases need a Python with
 diffrax 0.6.1 and jaxlint installed: ``--python-061 PATH`` (skipped, with the reason, without).
 """
@@ -56,7 +59,8 @@ def _env() -> dict[str, str]:
 
 def measure(args: argparse.Namespace) -> None:
     growing, flat = _cases()
-    data = json.loads(DATA.read_text()) if DATA.exists() else {"cases": {}}
+    path = Path(args.data)
+    data = json.loads(path.read_text()) if path.exists() else {"cases": {}}
     data.update({
         "command": "python benchmarks/compile_projection.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, shared (other jobs running)",
@@ -75,11 +79,59 @@ def measure(args: argparse.Namespace) -> None:
             samples.append(sample.to_json())
             print(json.dumps({"case": case, **sample.to_json()}), flush=True)
             data["cases"][case] = samples
-            DATA.parent.mkdir(exist_ok=True)
-            DATA.write_text(json.dumps(data, indent=1) + "\n")
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(json.dumps(data, indent=1) + "\n")
             if sample.seconds is None or sample.seconds >= args.max_seconds:
                 break
             n *= 2
+
+
+def replay(samples: list[dict], budget: float) -> tuple[list[int], list[tuple[int, float, float, float, float | None, float | None]]]:
+    """The real calibration and projection run on measured compiles instead of new ones, as on
+    an idle machine (a compile's wall time = its CPU time). Returns the calibrated sizes and,
+    per measured n beyond them, (n, projected, low, high, measured seconds or None, killed limit)."""
+    by_n = {s["n"]: s for s in samples}
+
+    def compile_at(n: int, limit: float) -> CompileSample:
+        s = by_n[n]
+        if s["seconds"] is None or s["seconds"] > limit:
+            return CompileSample(n=n, ops_inlined=s["ops_inlined"], killed_after=limit)
+        return CompileSample(n=n, ops_inlined=s["ops_inlined"], seconds=s["seconds"], wall_seconds=s["seconds"],
+                             peak_bytes=s["peak_bytes"])
+
+    ns = sorted(by_n)
+    ops = {n: by_n[n]["ops_inlined"] for n in ns}
+    result = calibrate_and_project(compile_at, ns, ops_at=ops.get, budget=budget, start=ns[0])
+    calibrated = [s.n for s in result.samples if s.seconds is not None]
+    top = max(calibrated, default=0)
+    rows = [(p.n, p.value, p.low, p.high, by_n[p.n]["seconds"], by_n[p.n]["killed_after"])
+            for p in result.seconds if not p.measured and p.n > top]
+    return calibrated, rows
+
+
+def replay_report(args: argparse.Namespace) -> None:
+    data = json.loads(DATA.read_text())
+    print("| budget (s) | case | calibrated to n | n | x | projected (s) | range (s) | measured (s) | projected/measured | in range |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    stats = []
+    for budget in args.budgets:
+        for case, samples in data["cases"].items():
+            calibrated, rows = replay(samples, budget)
+            top = max(calibrated, default=0)
+            for n, value, low, high, truth, killed in rows:
+                inside = low <= truth <= high if truth is not None else high >= (killed or 0)
+                measured = f"{truth:.3g}" if truth is not None else f"> {killed:.3g}"
+                ratio = value / truth if truth else None
+                stats.append((budget, case, n / top, ratio, inside, truth is not None and truth > budget and high < budget))
+                print(f"| {budget:g} | {case} | {top:,} | {n:,} | {n / top:.0f} | {value:.3g} | {low:.3g}–{high:.3g} | {measured} | "
+                      f"{f'{ratio:.2f}' if ratio else '-'} | {'yes' if inside else 'no'} |")
+    far = [r for r in stats if r[3] is not None and 6 <= r[2] <= 16]
+    print()
+    print(f"pairs: {len(stats)}; range contains the measured value: {sum(r[4] for r in stats)}/{len(stats)} "
+          f"= {sum(r[4] for r in stats) / max(len(stats), 1):.0%}")
+    print(f"at 6-16x the largest calibration n: {sum(1 for r in far if 1 / 3 <= r[3] <= 3)}/{len(far)} within 3x; "
+          f"worst factor {max((max(r[3], 1 / r[3]) for r in far), default=float('nan')):.2f}")
+    print(f"measured over the budget but projected (upper end) under it: {sum(r[5] for r in stats)}")
 
 
 def project(args: argparse.Namespace) -> None:
@@ -149,11 +201,14 @@ def main() -> None:
     m.add_argument("--max-n", type=int, default=1 << 20)
     m.add_argument("--cases", nargs="*")
     m.add_argument("--python-061")
+    m.add_argument("--data", default=str(DATA), help="where to write the samples (merged into the cases already there)")
     p = sub.add_parser("project")
     p.add_argument("--budget", type=float, default=30.0)
     p.add_argument("--python-061")
+    r = sub.add_parser("replay")
+    r.add_argument("--budgets", type=float, nargs="+", default=[3.0, 10.0, 30.0])
     args = parser.parse_args()
-    (measure if args.command == "measure" else project)(args)
+    {"measure": measure, "project": project, "replay": replay_report}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -200,3 +200,28 @@ def test_project_compile_refuses_in_process():
 
     result = CliRunner().invoke(main, ["scale", f"{EXAMPLES / 'growth_cases.py'}", "--n", "16,32", "--project-compile", "--in-process"])
     assert result.exit_code == 2 and "--project-compile compiles in fresh processes" in result.output
+
+
+def test_projections_hold_on_measured_compile_curves():
+    """Replay the real calibration on the compiles measured for benchmarks/compile_projection.py
+    (n from 16 to where one compile takes a minute): the range holds the measured time in at
+    least 80 % of (case, n) pairs, and a compile measured over the budget is never projected
+    (upper end) under it."""
+    import importlib.util
+    import json
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("compile_projection_benchmark", root / "benchmarks" / "compile_projection.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    cases = json.loads((root / "benchmarks" / "data" / "compile_measured.json").read_text())["cases"]
+    assert len(cases) >= 8
+    inside = total = 0
+    for budget in (3.0, 10.0, 30.0):
+        for samples in cases.values():
+            _, rows = benchmark.replay(samples, budget)
+            for _, _, low, high, measured, killed in rows:
+                total += 1
+                inside += (low <= measured <= high) if measured is not None else high >= killed
+                assert not (measured is not None and measured > budget and high < budget)
+    assert total >= 40 and inside / total >= 0.8
