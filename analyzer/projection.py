@@ -366,6 +366,26 @@ def project(points: Sequence[tuple[float, float]], targets: Sequence[tuple[int, 
     return floor, slopes, out
 
 
+def ops_between(measured: dict[int, float | None]) -> Callable[[int], float | None]:
+    """The inlined op count at any n from the lowering's counts at the requested sizes: exact
+    there, linear between and beyond the nearest two (op counts that grow are affine in n in
+    practice: one copy of something per element). Used to predict a calibration compile's cost
+    before running it."""
+    known = sorted((n, float(v)) for n, v in measured.items() if v)
+
+    def ops_at(n: int) -> float | None:
+        if not known:
+            return None
+        if len(known) == 1 or n in dict(known):
+            return dict(known).get(n, known[0][1])
+        below = [p for p in known if p[0] <= n]
+        above = [p for p in known if p[0] >= n]
+        (n0, v0), (n1, v1) = (below[-1], above[0]) if below and above else (known[:2] if not below else known[-2:])
+        return max(1.0, v0 + (v1 - v0) * (n - n0) / (n1 - n0))
+
+    return ops_at
+
+
 # --- calibration ---------------------------------------------------------------------------------
 
 

@@ -229,15 +229,15 @@ def scale(
 
 def project_run(target: object, run: object, sizes: list[int], budget: float, options: dict, err: Console) -> dict[str, CompileProjection]:
     """--project-compile for each measured case of one target's run: calibrate and project."""
-    from jaxlint.analyzer.projection import calibrate_and_project, session_compile_at
+    from jaxlint.analyzer.projection import calibrate_and_project, ops_between, session_compile_at
 
     out: dict[str, CompileProjection] = {}
     for result in run.results:  # type: ignore[attr-defined]
         if result.status not in ("ok", "fail"):
             continue
-        ops = {m.n: m.figures.get("ops_inlined") for m in result.measurements}
+        ops = ops_between({m.n: m.figures.get("ops_inlined") for m in result.measurements})
         err.print(f"calibrating the compile cost of {result.name} (budget {budget:g} s)", markup=False, soft_wrap=True)
         out[result.name] = calibrate_and_project(
-            session_compile_at(target, result.name, options), sizes, ops_at=ops.get, budget=budget,
+            session_compile_at(target, result.name, options), sizes, ops_at=ops, budget=budget,
         )
     return out

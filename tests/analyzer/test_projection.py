@@ -225,3 +225,12 @@ def test_projections_hold_on_measured_compile_curves():
                 inside += (low <= measured <= high) if measured is not None else high >= killed
                 assert not (measured is not None and measured > budget and high < budget)
     assert total >= 40 and inside / total >= 0.8
+
+
+def test_op_counts_between_and_below_the_measured_sizes():
+    from jaxlint.analyzer.projection import ops_between
+
+    ops = ops_between({1_000: 1_069.0, 10_000: 10_670.0, 30_000: 32_003.0})
+    assert ops(1_000) == 1_069.0 and ops(16) == pytest.approx(1_069 - 984 * (10_670 - 1_069) / 9_000)
+    assert ops(20_000) == pytest.approx((10_670 + 32_003) / 2) and ops(60_000) == pytest.approx(32_003 + 30_000 * (32_003 - 10_670) / 20_000)
+    assert ops_between({})(5) is None and ops_between({64: 20.0})(8) == 20.0
