@@ -92,7 +92,9 @@ def _file_findings(path: str) -> tuple[tuple[tuple[int, int, LineFinding], ...],
     try:
         with open(path, encoding="utf-8") as handle:
             source = handle.read()
-        findings = check_source(source, path=path)
+        # The path as the user would write it: rule messages quote it ("jitted at f.py:12").
+        shown = os.path.relpath(path) if not os.path.relpath(path).startswith(os.pardir) else path
+        findings = check_source(source, path=shown)
     except (OSError, UnicodeDecodeError) as error:
         return (), f"cannot read {path}: {error}"
     except Exception as error:  # a crashing rule must not cost the user the scale report
