@@ -149,7 +149,7 @@ class AbstractStagePolynomialInterpolation(AbstractLocalInterpolation):
             basis = jnp.stack(powers[1:])
         # Broadcast-multiply and sum rather than a matmul: XLA:CPU runs tiny dots as library
         # calls with a large fixed cost, while this fuses with its neighbours.
-        return jnp.sum(jnp.asarray(self.weights, s.dtype) * basis, axis=1)
+        return jnp.sum(jnp.asarray(self.weights, s.dtype) * basis[None, :], axis=1)
 
     def _apply(self, stage_weights: Array, base: Y | None) -> Y:
         def leaf(k: Array, *y0: Array) -> Array:
