@@ -3,7 +3,8 @@
     python benchmarks/scale_overhead.py [--repeats 3] [--python PATH] [--skip-cases]
 
 Each (mode, case, n) runs in its own fresh process, modes interleaved, median of the repeats;
-timed inside the process (start-up and imports excluded from both):
+timed inside the process in CPU seconds (start-up and imports excluded from both; CPU time,
+not wall time, because this machine is shared and its load swings by 10x within a run):
 
 - growth cases (examples/growth_cases.py):
     bare:    `jax.jit(fn).trace(*args).lower().compiler_ir("stablehlo")`
@@ -43,13 +44,13 @@ cases = importlib.util.module_from_spec(spec); spec.loader.exec_module(cases)
 import jax
 fn, args = getattr(cases, {name!r})({n})
 if {mode!r} == "bare":
-    start = time.perf_counter()
+    start = time.process_time()
     jax.jit(fn).trace(*args).lower().compiler_ir("stablehlo")
 else:
     from jaxlint.analyzer import measure
-    start = time.perf_counter()
+    start = time.process_time()
     measure(fn, args, n={n})
-print(json.dumps(time.perf_counter() - start))
+print(json.dumps(time.process_time() - start))
 """
 
 SCRIPT_CHILD = r"""
@@ -60,16 +61,16 @@ if {mode!r} == "bare":
     with contextlib.redirect_stdout(sys.stderr):
         namespace = runpy.run_path({script!r}, run_name="__main__")
     args = (jax.ShapeDtypeStruct((3,), jnp.float32), jax.ShapeDtypeStruct((n,), jnp.float32))
-    start = time.perf_counter()
+    start = time.process_time()
     jax.jit(namespace["solve"]).trace(*args).lower().compiler_ir("stablehlo")
-    print(json.dumps(time.perf_counter() - start))
+    print(json.dumps(time.process_time() - start))
 else:
     from jaxlint.analyzer.cases import Target
     from jaxlint.analyzer.scale import measure_at, prepared_cases
     with prepared_cases(Target({script!r}, None)) as cases:
-        start = time.perf_counter()
+        start = time.process_time()
         measure_at(cases[0], n)
-        print(json.dumps(time.perf_counter() - start))
+        print(json.dumps(time.process_time() - start))
 """
 
 CASE_RUNS = [("stacked_save_buffer", (1000, 10000, 30000)), ("python_loop_euler", (256, 1024, 4096)), ("scan_euler", (1000, 30000))]
