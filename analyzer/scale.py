@@ -382,6 +382,23 @@ def _prewarm_lint(result: CaseResult) -> None:
 # Entry point
 
 
+def run_in_process(target: Target, ns: Sequence[int], collector: Any, *, timeout: float | None, **options: Any) -> None:
+    """Everything in this process, under the watchdog (a missed deadline ends the process)."""
+    from .guard import Activity, UserExit, guarded
+    from .session import Interrupted
+
+    activity = Activity(f"running {target}")
+    try:
+        with guarded(timeout, activity):
+            measure_target(target, ns, collector, activity=activity, **options)
+    except UserExit as exit_:
+        raise TargetError(f"{target}: the user's code called os._exit({exit_.code})") from None
+    except SystemExit as exit_:
+        raise TargetError(f"{target}: the user's code called sys.exit({exit_.code!r})") from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"{target}: interrupted") from None
+
+
 def run_scale_report(
     target: Target,
     sizes: Sequence[int],
@@ -404,7 +421,7 @@ def run_scale_report(
     that raises or calls no solve, the timeout) and ``ValueError`` for contradictory options.
     """
     from .guard import check_timeout
-    from .session import run_fresh_processes, run_in_process, run_session
+    from .session import run_fresh_processes, run_session
 
     ns = sorted(set(sizes))
     if len(ns) < 2:

@@ -10,7 +10,8 @@ How a child ended decides the message (always exit 2 for the command, 130 for Ct
 an ``interrupted`` event (KeyboardInterrupt in the user's code), a ``user_exit`` event
 (``sys.exit``/``os._exit`` in it), or no ``done`` event at all (a crash or a signal).
 
-Run as ``python -m jaxlint.analyzer.session REQUEST.json EVENTS.jsonl``.
+The child side is :mod:`.session_child` (``python -m jaxlint.analyzer.session_child REQUEST.json
+EVENTS.jsonl``); running everything in this process is :func:`.scale.run_in_process`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import time
 from typing import Any, Sequence
 
 from .cases import Target, TargetError
-from .guard import Activity, UserExit, guarded
 
 _POLL_SECONDS = 0.02
 
@@ -71,7 +71,7 @@ class _Child:
         output_path = os.path.join(self._scratch.name, "output.txt")
         with open(output_path, "wb") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "jaxlint.analyzer.session", request_path, self.events_path],
+                [sys.executable, "-m", "jaxlint.analyzer.session_child", request_path, self.events_path],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                 cwd=os.getcwd(), start_new_session=True,
             )
@@ -248,94 +248,3 @@ def run_fresh_processes(
                 result.error, result.details = str(error), error.details
             if result.error is not None:
                 break
-
-
-def run_in_process(target: Target, ns: Sequence[int], collector: Any, *, timeout: float | None, **options: Any) -> None:
-    """Everything in this process, under the watchdog (a missed deadline ends the process)."""
-    from .scale import measure_target
-
-    activity = Activity(f"running {target}")
-    try:
-        with guarded(timeout, activity):
-            measure_target(target, ns, collector, activity=activity, **options)
-    except UserExit as exit_:
-        raise TargetError(f"{target}: the user's code called os._exit({exit_.code})") from None
-    except SystemExit as exit_:
-        raise TargetError(f"{target}: the user's code called sys.exit({exit_.code!r})") from None
-    except KeyboardInterrupt:
-        raise Interrupted(f"{target}: interrupted") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Child side
-
-
-def _child(request: dict[str, Any], events_path: str) -> None:
-    from .scale import SizeMeasurement, measure_at, measure_target, prepared_cases
-
-    handle = open(events_path, "a", buffering=1)
-
-    def emit(event: dict[str, Any]) -> None:
-        handle.write(json.dumps(event) + "\n")
-        handle.flush()
-
-    target = Target(request["path"], request.get("name"))
-    options = {key: request.get(key) for key in ("argv", "size", "platform", "capture_only")}
-    options["argv"] = options["argv"] or []
-    options["capture_only"] = bool(options["capture_only"])
-    where = str(target)
-    try:
-        if request["mode"] in ("session", "list"):
-            measure_target(target, request["ns"], emit, **options)
-        else:  # one case at one n, in a fresh process: lower, then (optionally) compile
-            n = request["ns"][0]
-            if request.get("compile"):
-                from .compile import disable_compilation_cache
-
-                disable_compilation_cache()
-            try:
-                with prepared_cases(target, wanted_site=request.get("site_key"), **options) as cases:
-                    case = next((c for c in cases if c.name == request["case"]), None)
-                    if case is None:
-                        raise TargetError(f"{request['case']}: the script did not reach this call when run again")
-                    where = case.name
-                    sized: SizeMeasurement = measure_at(case, n)
-                    emit({"event": "measured", "name": case.name, "n": n, "measurement": sized.measurement.to_json(), "notes": sized.notes})
-                    if request.get("compile"):
-                        from .compile import compile_figures
-
-                        try:
-                            sized.measurement.figures.update(compile_figures(sized.program.lowered))
-                        except Exception as error:  # XLA rejected the program: report it, keep the lowering
-                            first = str(error).splitlines()[0] if str(error) else ""
-                            raise TargetError(f"{case.name} at n={n}: compiling failed: {type(error).__name__}: {first}", details=str(error)) from error
-                        emit({"event": "measured", "name": case.name, "n": n, "measurement": sized.measurement.to_json(), "notes": sized.notes})
-            except TargetError as error:
-                emit({"event": "case_error", "name": request["case"], "error": str(error), "details": error.details})
-        emit({"event": "done"})
-    except KeyboardInterrupt:
-        emit({"event": "interrupted"})
-    except UserExit as exit_:
-        emit({"event": "user_exit", "message": f"{where}: the user's code called os._exit({exit_.code})"})
-    except SystemExit as exit_:
-        emit({"event": "user_exit", "message": f"{where}: the user's code called sys.exit({exit_.code!r})"})
-    finally:
-        handle.close()
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m jaxlint.analyzer.session REQUEST.json EVENTS.jsonl", file=sys.stderr)
-        return 2
-    with open(argv[0]) as handle:
-        request = json.load(handle)
-    # Our stdout is the parent's stderr already; os._exit from the user's code must still be told apart.
-    with guarded(None, Activity(), redirect=False):
-        _child(request, argv[1])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # never wait for threads the user's code left running
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
