@@ -269,7 +269,6 @@ def render_table(
         table.add_column("fit")
         table.add_column("")
         for name in _figure_names(result):
-            fit = result.verdict.fits.get(name)
             description = _fit_text(result, name)
             mark = Text("FLAG", style="bold red") if name in flagged else Text("")
             table.add_row(name, *[_format_value(name, m.figures.get(name)) for m in result.measurements], description, mark)
@@ -356,7 +355,6 @@ def render_markdown(
         out.append("| figure | " + " | ".join(f"n={n:,}" for n in result.ns) + " | fit | |")
         out.append("| --- | " + " | ".join("---:" for _ in result.ns) + " | --- | --- |")
         for name in _figure_names(result):
-            fit = result.verdict.fits.get(name)
             description = _fit_text(result, name)
             values = " | ".join(_format_value(name, m.figures.get(name)) for m in result.measurements)
             out.append(f"| {name} | {values} | {_md_escape(description)} | {'**FLAG**' if name in flagged else ''} |")
