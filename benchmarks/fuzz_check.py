@@ -337,10 +337,39 @@ from jax import numpy as np
 def f(ts, t, i, done):
     return np.where(done.any() & (t > 0.0), ts, ts.at[i].set(t))
 """, ["(np.zeros(3), 1.5, 0, np.array([False]))", "(np.zeros(3), 1.5, 0, np.array([True]))", "(np.zeros(3), -1.0, 2, np.array([True]))"]),
+    # JL001's safe fix: a number literal repeated a positive literal count (others are unsafe).
+    ("""
+import jax
+import jax.numpy as jnp
+
+@jax.jit
+def f(x):
+    return jnp.stack([1.5] * 20) * x, jnp.stack([-3] * 17) + x
+""", ["(jnp.float16(2.0),)", "(2,)", "(jnp.arange(20, dtype=jnp.int8),)"]),
+    ("""
+import jax.numpy as jnp
+
+def f(x):
+    return jnp.stack([True] * 40) & x, jnp.stack(1000 * [2j])
+""", ["(True,)", "(jnp.zeros(40, bool),)", "(jnp.arange(3),)"]),
+    ("""
+import jax.numpy as jnp
+
+def f(scale):
+    return jnp.stack([0.0] * 64) + scale
+""", ["(1,)", "(jnp.bfloat16(1.5),)", "(jnp.ones((2, 64)),)"]),
+    ("""
+import jax
+import jax.numpy as jnp
+
+def f(x):
+    return jax.vmap(lambda row: row * jnp.stack([2] * 32))(x)
+""", ["(jnp.ones((3, 32), jnp.int8),)", "(jnp.ones((1, 32)),)", "(jnp.ones((2, 5)),)"]),
 ]
 
-# Safe fixes measured to change behaviour (kept out of SEMANTIC_CASES so the CI gate stays
-# meaningful; tests/rules/test_fuzz.py runs them as strict xfails: fixing the rule flips them).
+# Fixes once "safe" that were measured to change behaviour; the rules now mark them unsafe
+# (issue 11 item 5). tests/rules/test_fuzz.py checks no safe fix changes these programs and
+# the unsafe fix still does (it is offered, with the reason in the message).
 KNOWN_SEMANTIC_DIFFERENCES: list[tuple[str, str, list[str]]] = [
     ("JL005: lax.cond/switch convert the operands to arrays; the inlined branch does not "
      "(a Python int in gives a Python int, not an int32 array)", """

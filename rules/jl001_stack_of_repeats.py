@@ -8,6 +8,7 @@ import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo, is_python_scalar
+from jaxlint.rules._scopes import code_of
 
 _BUILDERS = {
     "jax.numpy.stack": "stack",
@@ -53,9 +54,15 @@ class StackOfRepeats(LintRule):
         converts the list on the host into ONE constant.
         `jnp.stack` of scalars still makes one operand each and is reported.
 
-        Fix safety: the rewrite names the element twice (`broadcast_to(x, (n, *shape(x)))`),
-        so it is safe only when the element is a name, attribute or literal; for a call
-        (`[make()] * n` calls `make` once, the rewrite would call it twice) the fix is unsafe.
+        Fix safety: `jnp.broadcast_to(x, (n, *jnp.shape(x)))` equals `jnp.stack([x] * n)`
+        (values, dtype, weak type) when n >= 1 and `x` is an array or a number. It is safe only
+        when that is known from the source: a number literal repeated a positive integer literal
+        number of times (`jnp.stack([0.0] * 1000)`). Otherwise it is unsafe, and the message
+        says why: a count such as `len(ts)` may be 0 (stack raises, broadcast_to returns an
+        empty array; n < 0 raises another error); a name may hold a list or a ragged nest
+        (converted differently, and `jnp.shape` of a list is deprecated); a call element
+        (`[make()] * n`) would be evaluated twice; `jnp.array` types Python scalars strongly
+        where `broadcast_to` keeps them weak.
     """
     PITFALL = "P1"
     REFERENCES = ("diffrax#606", "diffrax PR #494 (introduced)", "diffrax PR #618 (fixed)")
@@ -183,6 +190,7 @@ import jax.numpy as jnp
 def init(make, ts):
     return jnp.broadcast_to(make(), (len(ts), *jnp.shape(make())))
 """,
+            expected_message_contains="unsafe: it evaluates `make()` twice; if `len(ts)` is 0 `jnp.stack` raises",
         ),
         # Python scalars stacked one by one, and traced values in jnp.array: one operand each.
         Invalid(
@@ -199,6 +207,21 @@ import jax.numpy as jnp
 
 def tile(x, max_steps):
     return jnp.concatenate([x] * max_steps)
+""",
+        ),
+        # A number repeated a positive literal count: the only fix that is safe.
+        Invalid(
+            """
+import jax.numpy as jnp
+
+def zeros():
+    return jnp.stack([0.0] * 1000)
+""",
+            expected_replacement="""
+import jax.numpy as jnp
+
+def zeros():
+    return jnp.broadcast_to(0.0, (1000, *jnp.shape(0.0)))
 """,
         ),
         Invalid(
@@ -242,7 +265,8 @@ def big(x):
                 f"`jnp.{kind}` of `[x] * n`: one operand per element, the program grows with n; "
                 f"use {rewrite} (for a save buffer: `jnp.where(ts == t0, y0, jnp.inf)`){where}"
             )
-            self.report(node, message, **self._fix(node, kind, repeated, count))
+            fix = self._fix(node, kind, repeated, count)
+            self.report(node, message + fix.pop("why", ""), **fix)
             return
         if self._comprehension_grows(argument, node, kind):
             self.report(
@@ -332,11 +356,44 @@ def big(x):
             ]
         )
         replacement = cst.Call(attr("broadcast_to"), [cst.Arg(repeated), cst.Arg(shape)])
-        # jnp.array([1.0] * n) is a strongly-typed float32; broadcast_to keeps a Python
-        # scalar weakly typed: a dtype-promotion difference, so the array form is unsafe.
-        # The rewrite evaluates the element twice: a call (`[make()] * n`) would run twice.
-        evaluated_once = isinstance(repeated, (cst.Name, cst.Attribute)) or is_python_scalar(repeated)
-        return {"replacement": replacement, "unsafe": kind != "stack" or not evaluated_once}
+        reasons = _unsafe_reasons(kind, repeated, count)
+        why = f" (the fix is unsafe: {'; '.join(reasons)})" if reasons else ""
+        return {"replacement": replacement, "unsafe": bool(reasons), "why": why}
+
+
+def _unsafe_reasons(kind: str, repeated: cst.BaseExpression, count: cst.BaseExpression) -> list[str]:
+    """Why ``broadcast_to(x, (n, *shape(x)))`` may not behave as ``jnp.stack([x] * n)``.
+
+    Measured (jax 0.10): with n == 0 stack raises and broadcast_to returns an empty array;
+    n < 0 raises ValueError vs TypeError; an element that is not an array or a number (a
+    list: jnp.shape of it is deprecated; a ragged nest: TypeError vs ValueError) converts
+    differently. Equal (value, dtype, weak type) only for n >= 1 and an array or number
+    element, and a name's type is unknown statically: so safe is a number literal repeated
+    a positive integer literal number of times."""
+    reasons: list[str] = []
+    if kind != "stack":
+        # jnp.array([1.0] * n) is strongly typed; broadcast_to keeps a Python scalar weak.
+        reasons.append(f"`jnp.{kind}` types Python scalars strongly, `broadcast_to` keeps them weak")
+    if not (isinstance(repeated, (cst.Name, cst.Attribute)) or is_python_scalar(repeated)):
+        reasons.append(f"it evaluates `{code_of(repeated)}` twice")
+    if not (isinstance(count, cst.Integer) and int(count.evaluated_value) > 0):
+        reasons.append(
+            f"if `{code_of(count)}` is 0 `jnp.stack` raises where `broadcast_to` returns an empty array"
+        )
+    if not _number_literal(repeated):
+        reasons.append(
+            f"`{code_of(repeated)}` may not be an array (a list or ragged nest converts differently)"
+        )
+    return reasons
+
+
+def _number_literal(expr: cst.BaseExpression) -> bool:
+    """``1.5``, ``-2``, ``True``: a Python number (a list or tuple of them is not)."""
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+        return _number_literal(expr.expression)
+    if isinstance(expr, cst.Name):
+        return expr.value in ("True", "False")
+    return isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary))
 
 
 def _target_names(target: cst.BaseExpression) -> frozenset[str]:

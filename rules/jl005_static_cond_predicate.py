@@ -14,7 +14,7 @@ from jaxlint.rules._scopes import Scope, code_of
 _STATIC_PREDICATES = frozenset({"builtins.isinstance", "builtins.issubclass", "builtins.hasattr", "builtins.callable"})
 # Array attributes known at trace time (shapes and types, never values).
 _STATIC_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "size"})
-# A branch result built from these is already an array; a bare Python literal is not.
+# Expressions that need no parentheses where they replace the call.
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString, cst.List, cst.Tuple)
 
 
@@ -33,11 +33,18 @@ class StaticCondPredicate(LintRule):
         (seen in diffrax PR #453 and #290). It also bit diffrax#606: the n-operand stack sat in a
         branch that rarely ran and still cost 12.7 s of compile at n = 3000. A Python `if` on a
         static predicate traces only the branch taken.
+
+        Fix safety: calling the chosen branch directly is unsafe (applied with
+        `--unsafe-fixes`). `lax.cond`/`lax.switch` convert the operands and the results to
+        arrays (a Python `2` in gives an int32 array out, the branch alone gives `3`), and they
+        trace every branch and raise a TypeError when the branches' output types differ or one
+        fails to trace; the inlined branch does neither. What the other branches return is not
+        known from the source, so no case of this rewrite is provably the same program.
     """
     PITFALL = "P5"
     REFERENCES = ("diffrax PR #453", "diffrax#290", "diffrax#606")
     TRACED_ONLY = False  # lax.cond traces its branches wherever it is called
-    FIX_SAFETY = "safe"
+    FIX_SAFETY = "unsafe"
     PREFILTER = ("cond", "switch")
     REQUIRES = ("jax.lax.cond", "jax.lax.switch")
 
@@ -90,6 +97,7 @@ from jax import lax
 def step(x):
     return (lambda v: v + 1)(x)
 """,
+            expected_message_contains="the fix is unsafe: `lax.cond` converts operands and results to arrays",
         ),
         Invalid(
             """
@@ -191,8 +199,11 @@ def f(x, fast, slow):
         if chosen is not None and not any(a.star for a in operand_args):
             operands = [a.value for a in operand_args]
             if all(a.keyword is None or a.keyword.value == "operand" for a in operand_args):
-                replacement, unsafe = _call_branch(chosen, operands)
-                fix = {"replacement": replacement, "unsafe": unsafe}
+                fix = {"replacement": _call_branch(chosen, operands), "unsafe": True}
+                message += (
+                    f" (the fix is unsafe: `lax.{name}` converts operands and results to arrays and raises if the "
+                    "branches' output types differ; the branch called alone does neither)"
+                )
         self.report(node, message, **fix)
 
     # -- static predicates --
@@ -252,19 +263,12 @@ def _parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
 
-def _call_branch(branch: cst.BaseExpression, operands: list[cst.BaseExpression]) -> tuple[cst.BaseExpression, bool]:
-    """``branch(*operands)``; a zero-argument lambda called with nothing is its body.
-
-    Unsafe when the result may be a Python scalar rather than an array (a literal body):
-    `lax.cond` would have returned an array.
-    """
+def _call_branch(branch: cst.BaseExpression, operands: list[cst.BaseExpression]) -> cst.BaseExpression:
+    """``branch(*operands)``; a zero-argument lambda called with nothing is its body."""
     if isinstance(branch, cst.Lambda) and not operands and not _has_parameters(branch):
-        body = branch.body
-        return _parenthesized(body), _may_be_python_scalar(body)
+        return _parenthesized(branch.body)
     func = branch if isinstance(branch, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) else _parenthesized(branch)
-    body = branch.body if isinstance(branch, cst.Lambda) else None
-    call = cst.Call(func=func, args=[cst.Arg(value=o) for o in operands])
-    return call, body is not None and _may_be_python_scalar(body)
+    return cst.Call(func=func, args=[cst.Arg(value=o) for o in operands])
 
 
 def _has_parameters(lam: cst.Lambda) -> bool:
@@ -272,15 +276,3 @@ def _has_parameters(lam: cst.Lambda) -> bool:
     return bool(params.params or params.posonly_params or params.kwonly_params) or isinstance(
         params.star_arg, cst.Param
     ) or params.star_kwarg is not None
-
-
-def _may_be_python_scalar(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary)):
-        return True
-    if isinstance(expr, cst.Name):
-        return expr.value in ("True", "False", "None")
-    if isinstance(expr, cst.UnaryOperation):
-        return _may_be_python_scalar(expr.expression)
-    if isinstance(expr, cst.BinaryOperation):
-        return _may_be_python_scalar(expr.left) and _may_be_python_scalar(expr.right)
-    return False
