@@ -32,8 +32,10 @@ from ._interpolation import (
     ThirdOrderHermitePolynomialInterpolation,
 )
 from ._kvaerno import Kvaerno3, Kvaerno4, Kvaerno5
+from ._leapfrog_midpoint import LeapfrogMidpoint
 from ._newton import Newton, VeryChord, with_stepsize_controller_tols
 from ._results import RESULTS
+from ._reversible_heun import ReversibleHeun
 from ._rk2 import Heun, Midpoint, Ralston
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
 from ._saveat import SaveAt, SubSaveAt
@@ -68,6 +70,8 @@ __all__ = [
     "Dopri5",
     "Dopri8",
     "DOP853",
+    "ReversibleHeun",
+    "LeapfrogMidpoint",
     "ImplicitEuler",
     "Kvaerno3",
     "Kvaerno4",
