@@ -16,9 +16,10 @@ PyTree order wins: ``Solution.event_mask`` (a PyTree of bools like ``cond_fn``) 
 
 Without a ``root_finder`` the solve stops at the end of the step where the event happened.
 With one, the time where the winning float condition is zero is located inside that step on
-the step's dense interpolant (a boolean condition keeps the step end): `Bisection` and
-`NewtonBisection` (safeguarded Newton, faster) bracket the root; an optimistix root finder
-(e.g. ``optx.Newton(rtol, atol)``) is accepted too. The located time is differentiable
+the step's dense interpolant: `Bisection` and `NewtonBisection` (safeguarded Newton, faster)
+bracket the root, and also locate where a boolean condition turns True (by bisection). An
+optimistix root finder (e.g. ``optx.Newton(rtol, atol)``) is accepted too; with one, a
+boolean condition keeps the step end, as in diffrax. The located time is differentiable
 (implicit function theorem).
 """
 

@@ -364,17 +364,23 @@ def _locate_event(config: _Config, args: Args, state: _State) -> tuple[Array, Y]
     dtype = event.step_t0.dtype
     masks = [jax.lax.stop_gradient(m) for m in event.masks]
 
+    finder = config.event.root_finder
+    bracketing = isinstance(finder, AbstractRootFinder)
+
     def value_fn(t: Array) -> Array:
         y = interpolation.evaluate(t)
         total = jnp.zeros((), dtype)
         for mask, value in zip(masks, _event_values(config, t, y, args)):
-            value = event.step_t1 - t if is_boolean(value) else value.astype(dtype)
-            total = total + jnp.where(mask, value, 0)
+            if is_boolean(value):
+                # Our bracketing finders bisect on the flag itself (a zero slope makes
+                # NewtonBisection bisect), locating where it turns True; any other root
+                # finder gets diffrax's rule, a root at the end of the step.
+                value = value.astype(dtype) if bracketing else event.step_t1 - t
+            total = total + jnp.where(mask, value.astype(dtype), 0)
         return total
 
     lower, upper = jax.lax.stop_gradient((event.step_t0, event.step_t1))
-    finder = config.event.root_finder
-    if isinstance(finder, AbstractRootFinder):
+    if bracketing:
         start = jnp.sign(jax.lax.stop_gradient(value_fn(lower)))
 
         def crossed(t: Array) -> Array:
