@@ -1,5 +1,6 @@
 """JL001's fix runs: the code before and after the rewrite gives the same array on small inputs,
-and the fix is offered as safe only when it cannot change how often the element is evaluated."""
+and the fix is offered as safe only when it provably cannot change the result (never when it
+would evaluate a call twice)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ def _fixed(code: str, unsafe: bool) -> tuple[str, int]:
     return fix_source(code, "example.py", rules=[JL001], unsafe=unsafe)
 
 
-SAFE_CASES = [
+# Safe (1105502): only a number literal repeated a positive literal count is provably equal.
+SAFE = "import jax.numpy as jnp\n\ndef f():\n    return jnp.stack([0.5] * 20)\n"
+
+# Unsafe: equal for n >= 1 and an array element, which the source cannot prove (n may be 0, a
+# name may hold a list); the rewrite still gives the same array on such inputs.
+UNSAFE_CASES = [
     # (source, function, args)
     ("import jax.numpy as jnp\n\ndef f(y0, ts):\n    return jnp.stack([y0] * len(ts))\n", "f", (np.arange(3.0), np.zeros(5))),
     ("import jax.numpy as jnp\n\ndef f(y0, n):\n    return jnp.stack(n * [y0])\n", "f", (np.float32(2.5), 4)),
@@ -37,9 +43,20 @@ SAFE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("code, name, args", SAFE_CASES, ids=["name", "scalar", "attribute"])
-def test_safe_fix_gives_the_same_array(code: str, name: str, args) -> None:
-    fixed, applied = _fixed(code, unsafe=False)
+def test_safe_fix_gives_the_same_array() -> None:
+    fixed, applied = _fixed(SAFE, unsafe=False)
+    assert applied == 1 and "broadcast_to" in fixed and "stack" not in fixed
+    before, _ = _run(SAFE, "f")
+    after, _ = _run(fixed, "f")
+    assert before.shape == after.shape == (20,) and before.dtype == after.dtype
+    assert before.weak_type == after.weak_type
+    np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
+
+
+@pytest.mark.parametrize("code, name, args", UNSAFE_CASES, ids=["name", "scalar", "attribute"])
+def test_unsafe_fix_gives_the_same_array_for_arrays(code: str, name: str, args) -> None:
+    assert _fixed(code, unsafe=False) == (code, 0)  # not offered as safe
+    fixed, applied = _fixed(code, unsafe=True)
     assert applied == 1 and "broadcast_to" in fixed and "stack" not in fixed
     if args is None:
         _, namespace = _run(code, "Holder")

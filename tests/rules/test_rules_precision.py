@@ -466,14 +466,13 @@ def test_traced_findings_name_why_the_code_is_traced() -> None:
 
 def test_safe_fixes_rewrite_only_what_they_prove() -> None:
     fixed, applied = fix_source(HANDWRITTEN_SOLVER, "solver.py", select=RULE_CODES)
-    assert applied == 2  # JL011 (scalar predicate from jnp.all) and JL005 (literal predicate)
+    assert applied == 1  # JL011 (scalar predicate from jnp.all); JL005's inlining is unsafe (1105502)
     lines = fixed.splitlines()
     assert lines[59] == "    ys = ys.at[i].set(jnp.where(ok, y0, ys[i]))  # expect: JL011"
-    assert lines[61] == "    return small  # expect: JL005"
-    # Unsafe fixes (unroll=True) stay until asked for.
-    assert "unroll=True" in fixed
+    # Unsafe fixes (unroll=True, the inlined cond) stay until asked for.
+    assert "unroll=True" in fixed and "lax.cond(False" in fixed
     remaining = Counter((f.code, f.line) for f in check_source(fixed, "solver.py", select=RULE_CODES))
-    assert remaining == expected_findings(HANDWRITTEN_SOLVER) - Counter({("JL011", 60): 1, ("JL005", 62): 1})
+    assert remaining == expected_findings(HANDWRITTEN_SOLVER) - Counter({("JL011", 60): 1})
 
 
 def test_unsafe_fixes_apply_with_unsafe() -> None:
