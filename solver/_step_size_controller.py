@@ -208,11 +208,14 @@ class StepTo(AbstractStepSizeController):
         if any(v is None for v in values):
             return False
         ts, start, end = values
+        # Both a ValueError and the RuntimeError diffrax raises (at run time) for these.
+        from ._checks import InvalidArgumentError  # (here: _checks imports this module)
+
         if ts[0] != start or ts[-1] != end:
-            raise ValueError("`StepTo(ts)` must have `ts[0] == t0` and `ts[-1] == t1`.")
+            raise InvalidArgumentError("`StepTo(ts)` must have `ts[0] == t0` and `ts[-1] == t1`.")
         direction = 1 if end >= start else -1
         if np.any(np.diff(ts) * direction <= 0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "`StepTo(ts)` must be strictly monotone in the direction of integration."
             )
         return True

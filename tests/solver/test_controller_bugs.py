@@ -146,3 +146,13 @@ def test_clip_controller_arguments():
         js.ClipStepSizeController(PID, store_rejected_steps=10)
     clip = js.ClipStepSizeController(PID, step_ts=[2, 1])
     assert clip.step_ts.tolist() == [1.0, 2.0] and (clip.rtol, clip.atol) == (PID.rtol, PID.atol)
+
+
+def test_bad_step_to_raises_what_diffrax_raises():
+    # diffrax raises RuntimeError (at run time); jaxlint checks before tracing, with an error
+    # that is both that and a ValueError.
+    for ts in (jnp.linspace(0.1, 2.0, 5), jnp.array([0.0, 2.3, 2.0]), jnp.linspace(2.0, 0.0, 5)):
+        with pytest.raises(RuntimeError, match="StepTo"):
+            js.diffeqsolve(DECAY, js.Euler(), 0, 2, None, 1.0, stepsize_controller=js.StepTo(ts))
+        with pytest.raises(ValueError, match="StepTo"):
+            js.diffeqsolve(DECAY, js.Euler(), 0, 2, None, 1.0, stepsize_controller=js.StepTo(ts))

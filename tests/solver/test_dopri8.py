@@ -95,7 +95,8 @@ def test_dense_output_local_order_is_six():
     hs = np.array([0.02, 0.01, 0.005])
     for h in hs:
         sol = js.diffeqsolve(
-            js.ODETerm(_lorenz), js.Dopri8(), 0.0, h, h, Y0, saveat=js.SaveAt(ts=jnp.array([0.4 * h]))
+            js.ODETerm(_lorenz), js.Dopri8(), 0.0, h, h, Y0,
+            saveat=js.SaveAt(ts=jnp.array([0.4 * h])),
         )
         errors.append(np.abs(np.asarray(sol.ys[0]) - np.asarray(_reference(0.4 * h))).max())
     fitted = np.polyfit(np.log(hs), np.log(errors), 1)[0]
