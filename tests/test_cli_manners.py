@@ -28,10 +28,10 @@ SOURCE = textwrap.dedent(
 
     @jax.jit
     def init(y0, ts):
-        return jnp.stack([y0] * len(ts))
+        return jnp.stack([0.25] * 10000)
     """
 )
-FIXED = SOURCE.replace("jnp.stack([y0] * len(ts))", "jnp.broadcast_to(y0, (len(ts), *jnp.shape(y0)))")
+FIXED = SOURCE.replace("jnp.stack([0.25] * 10000)", "jnp.broadcast_to(0.25, (10000, *jnp.shape(0.25)))")
 # JL001 (safe fix) and JL002 (no fix) in one jitted function.
 TWO = SOURCE + textwrap.dedent(
     """\
@@ -42,7 +42,7 @@ TWO = SOURCE + textwrap.dedent(
         ys = [y0]
         for i in range(len(ts) - 1):
             ys.append(ys[-1] * ts[i])
-        return jnp.stack([y0] * len(ts)), ys
+        return jnp.stack([0.25] * 10000), ys
     """
 )
 

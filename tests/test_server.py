@@ -22,10 +22,10 @@ SOURCE = textwrap.dedent(
 
     @jax.jit
     def init_buffer(y0, ts):
-        return jnp.stack([y0] * len(ts))
+        return jnp.stack([0.25] * 10000)
     """
 )
-FIXED = SOURCE.replace("jnp.stack([y0] * len(ts))", "jnp.broadcast_to(y0, (len(ts), *jnp.shape(y0)))")
+FIXED = SOURCE.replace("jnp.stack([0.25] * 10000)", "jnp.broadcast_to(0.25, (10000, *jnp.shape(0.25)))")
 
 # A helper that is only traced because *another* file (on disk, not open) jits it.
 HELPER = textwrap.dedent(
@@ -138,7 +138,7 @@ async def test_project_context_config_and_noqa(client: LanguageClient, workspace
 
     # `# noqa: JL001` silences the line; [tool.jaxlint] ignore = ["JL003"] the unrolled scan.
     other = workspace / "other.py"
-    silenced = SOURCE.replace("len(ts))", "len(ts))  # noqa: JL001") + (
+    silenced = SOURCE.replace("10000)", "10000)  # noqa: JL001") + (
         "\n\ndef run(body, c, xs):\n    return jax.lax.scan(body, c, xs, unroll=True)\n"
     )
     assert await _open(client, other, silenced) == []

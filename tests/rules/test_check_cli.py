@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 @jax.jit
 def init(y0, ts):
-    return jnp.stack([y0] * len(ts))
+    return jnp.stack([0.25] * 10000)
 """
 
 
@@ -49,9 +49,9 @@ def test_text_output_shows_snippet_and_fix(project: Path) -> None:
     result = invoke("model.py")
     lines = result.output.splitlines()
     assert lines[0].startswith("model.py:7:12: JL001 [*] `jnp.stack` of `[x] * n`")
-    assert "7 |     return jnp.stack([y0] * len(ts))" in lines
+    assert "7 |     return jnp.stack([0.25] * 10000)" in lines
     assert "  |            ^^^^^^^^^^^^^^^^^^^^^^^^^ JL001" in lines
-    assert lines[4:6] == ["  = fix (safe):", "        return jnp.broadcast_to(y0, (len(ts), *jnp.shape(y0)))"]
+    assert lines[4:6] == ["  = fix (safe):", "        return jnp.broadcast_to(0.25, (10000, *jnp.shape(0.25)))"]
     assert lines[-2:] == ["Found 1 error.", "[*] 1 fixable with the `--fix` option."]
     assert invoke("clean.py").output == "All checks passed!\n"
 
@@ -66,9 +66,9 @@ def test_json_output(project: Path) -> None:
     }
     assert finding["fix"] == {
         "applicability": "safe",
-        # the minimal edit: `stack([y0] * len(ts)` -> `broadcast_to(y0, (len(ts), *jnp.shape(y0)`
-        "edits": [{"line": 7, "column": 16, "end_line": 7, "end_column": 35,
-                   "content": "broadcast_to(y0, (len(ts), *jnp.shape(y0)"}],
+        # the minimal edit: `stack([0.25] * 10000` -> `broadcast_to(0.25, (10000, *jnp.shape(0.25))`
+        "edits": [{"line": 7, "column": 16, "end_line": 7, "end_column": 36,
+                   "content": "broadcast_to(0.25, (10000, *jnp.shape(0.25))"}],
     }
     clean = json.loads(invoke("--output-format", "json", "clean.py").output)
     assert clean["findings"] == [] and clean["summary"]["findings"] == 0
@@ -88,7 +88,7 @@ def test_github_and_sarif_output(project: Path) -> None:
     region = result["locations"][0]["physicalLocation"]["region"]
     assert region == {"startLine": 7, "startColumn": 12, "endLine": 7, "endColumn": 37}
     replacement = result["fixes"][0]["artifactChanges"][0]["replacements"][0]
-    assert replacement["insertedContent"]["text"] == "broadcast_to(y0, (len(ts), *jnp.shape(y0)"
+    assert replacement["insertedContent"]["text"] == "broadcast_to(0.25, (10000, *jnp.shape(0.25))"
 
 
 def test_statistics(project: Path) -> None:
@@ -106,7 +106,7 @@ def test_statistics(project: Path) -> None:
 def test_diff_then_fix(project: Path) -> None:
     diff = invoke("--diff", "model.py")
     assert diff.exit_code == 1
-    assert "+    return jnp.broadcast_to(y0, (len(ts), *jnp.shape(y0)))" in diff.output
+    assert "+    return jnp.broadcast_to(0.25, (10000, *jnp.shape(0.25)))" in diff.output
     assert (project / "model.py").read_text() == SOURCE
     fixed = invoke("--fix", "model.py")
     assert fixed.exit_code == 0

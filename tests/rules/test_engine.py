@@ -24,9 +24,9 @@ import jax.numpy as jnp
 
 @jax.jit
 def init(y0, ts):
-    return jnp.stack([y0] * len(ts))
+    return jnp.stack([0.25] * 10000)
 """
-FIXED_REPEAT = JITTED_REPEAT.replace("jnp.stack([y0] * len(ts))", "jnp.broadcast_to(y0, (len(ts), *jnp.shape(y0)))")
+FIXED_REPEAT = JITTED_REPEAT.replace("jnp.stack([0.25] * 10000)", "jnp.broadcast_to(0.25, (10000, *jnp.shape(0.25)))")
 
 
 def write(root: Path, relative: str, text: str | bytes) -> Path:
@@ -76,7 +76,7 @@ def test_finding_position_message_and_fix(tmp_path: Path) -> None:
     ],
 )
 def test_noqa_comments(tmp_path: Path, comment: str, suppressed: bool) -> None:
-    write(tmp_path, "model.py", JITTED_REPEAT.replace("len(ts))\n", f"len(ts))  {comment}\n"))
+    write(tmp_path, "model.py", JITTED_REPEAT.replace("10000)\n", f"10000)  {comment}\n"))
     assert len(run(tmp_path).findings) == (0 if suppressed else 1)
 
 
@@ -264,7 +264,7 @@ def test_diff_writes_nothing(tmp_path: Path) -> None:
     result = run(tmp_path, diff=True)
     assert path.read_text() == JITTED_REPEAT
     assert len(result.diffs) == 1
-    assert "-    return jnp.stack([y0] * len(ts))\n+    return jnp.broadcast_to(y0, (len(ts), *jnp.shape(y0)))" in result.diffs[0]
+    assert "-    return jnp.stack([0.25] * 10000)\n+    return jnp.broadcast_to(0.25, (10000, *jnp.shape(0.25)))" in result.diffs[0]
 
 
 def test_unsafe_fixes_only_when_asked(tmp_path: Path) -> None:
@@ -314,7 +314,7 @@ def test_notebook_findings_by_cell_and_fix_written_back(tmp_path: Path) -> None:
     cells = [
         ("markdown", "# A study"),
         ("code", "import jax\nimport jax.numpy as jnp\n%matplotlib inline"),
-        ("code", "@jax.jit\ndef init(y0, ts):\n    return jnp.stack([y0] * len(ts))\n!ls"),
+        ("code", "@jax.jit\ndef init(y0, ts):\n    return jnp.stack([0.25] * 10000)\n!ls"),
     ]
     path = write(tmp_path, "study.ipynb", _notebook(cells))
     result = run(tmp_path)
@@ -326,7 +326,7 @@ def test_notebook_findings_by_cell_and_fix_written_back(tmp_path: Path) -> None:
     assert (fixed.fixes_applied, fixed.findings) == (1, [])
     document = json.loads(path.read_text())
     assert document["cells"][2]["source"] == [
-        "@jax.jit\n", "def init(y0, ts):\n", "    return jnp.broadcast_to(y0, (len(ts), *jnp.shape(y0)))\n", "!ls",
+        "@jax.jit\n", "def init(y0, ts):\n", "    return jnp.broadcast_to(0.25, (10000, *jnp.shape(0.25)))\n", "!ls",
     ]
     assert document["cells"][1]["source"][-1] == "%matplotlib inline"
     assert document["cells"][0]["source"] == ["# A study"]
