@@ -45,7 +45,8 @@ class StackOfRepeats(LintRule):
         for its save buffer: +1.07 StableHLO ops per save point, 3.2 s / 109 s / > 13 min compile
         at 1k / 10k / 30k save points on a 2-core CPU (diffrax 0.7.2: ~1 s at each). `jnp.broadcast_to` is one op at any n.
 
-        When it fires: the repeat count or the comprehension's trip count is a problem size
+        When it fires: the repeat count (anywhere) or the comprehension's trip count (in traced
+        code: eagerly, a comprehension gathers n results already computed) is a problem size
         (`len(ts)`, `max_steps`, `out_size`, `x.shape[0]`, a helper's result computed from
         one, a literal above 16; see JL002 for what counts as a size). Not reported: counts
         fixed by structure (`num_layers`, `len(devices)`, spatial dimensions, pytree leaves), and
@@ -120,6 +121,13 @@ def lengthscales(ell, dim, scale):
         scale = jnp.array([scale] * dim)
     return ell, scale
 """,
+        # Eager code gathering n computed results: one stack over data already computed.
+        """
+import jax.numpy as jnp
+
+def collect(samples, num_simulations):
+    return jnp.stack([samples[i] for i in range(num_simulations)])
+""",
         # numpy (not jax.numpy) on host data is not traced program size.
         """
 import numpy as np
@@ -169,8 +177,10 @@ def buffers(out, out_size):
         ),
         Invalid(
             """
+import jax
 import jax.numpy as jnp
 
+@jax.jit
 def save(f, ts):
     return jnp.stack([f(i) for i in range(len(ts))])
 """,
@@ -268,7 +278,9 @@ def big(x):
             fix = self._fix(node, kind, repeated, count)
             self.report(node, message + fix.pop("why", ""), **fix)
             return
-        if self._comprehension_grows(argument, node, kind):
+        # The comprehension form only in traced code: run eagerly it gathers n computed results
+        # (one stack op over data already on the device), not a program that grows.
+        if traced and self._comprehension_grows(argument, node, kind):
             self.report(
                 node,
                 f"`jnp.{kind}` of a comprehension over `range(n)`: one operand per element, the program "
