@@ -8,6 +8,11 @@ Cases (float64, Tsit5, PIDController(rtol=1e-4, atol=1e-6), dt0=None, SaveAt(ts=
 - neural_ode: dy/dt = eqx.nn.MLP(2 -> 2, width 64, depth 2, softplus)(y) on [0, 2];
               `jax.grad` of the mean squared saved states with respect to the MLP's
               parameters (default adjoint of each library: recursive checkpointing).
+- rober:      Robertson's stiff kinetics on [0, 100] with Kvaerno5,
+              PIDController(rtol=1e-10, atol=1e-10), dt0=2e-4, saved at 11 times spread over
+              [0, 100] (most fall inside steps); also the largest error at the saved times
+              against SciPy's Radau at rtol 1e-13, in units of the tolerance
+              (|error| / (atol + rtol |y|)).
 
 Each case runs in one fresh process holding both libraries, and every timing alternates
 between them so that both see the same machine load (this machine is shared):
@@ -51,7 +56,23 @@ class Field(eqx.Module):
         return self.mlp(y)
 
 
+def rober(t, y, args):
+    fast = 3e7 * y[1] ** 2
+    slow = 0.04 * y[0] - 1e4 * y[1] * y[2]
+    return jnp.stack([-slow, slow - fast, fast])
+
+
 def make(lib, rtol):
+    if CASE == "rober":
+        def fn(y0, ts):
+            sol = lib.diffeqsolve(
+                lib.ODETerm(rober), lib.Kvaerno5(), 0.0, 100.0, 2e-4, y0, saveat=lib.SaveAt(ts=ts),
+                stepsize_controller=lib.PIDController(rtol=1e-10 * rtol / 1e-4, atol=1e-10),
+                max_steps=4096,
+            )
+            return sol.ys, sol.stats["num_steps"], sol.stats["num_accepted_steps"]
+        return fn
+
     def solve(term, t1, y0, args, ts):
         sol = lib.diffeqsolve(
             term, lib.Tsit5(), 0.0, t1, None, y0, args, saveat=lib.SaveAt(ts=ts),
@@ -73,7 +94,14 @@ def make(lib, rtol):
     return fn
 
 
-if CASE == "lorenz":
+if CASE == "rober":
+    import numpy as np
+    from scipy.integrate import solve_ivp
+    save_ts = np.array([0.0, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2, 0.3, 1.0, 3.0, 30.0, 100.0])
+    inputs = (jnp.array([1.0, 0.0, 0.0]), jnp.asarray(save_ts))
+    reference = solve_ivp(lambda t, y: np.asarray(rober(t, y, None)), (0.0, 100.0), [1.0, 0.0, 0.0],
+                          method="Radau", t_eval=save_ts, rtol=1e-13, atol=1e-16).y.T
+elif CASE == "lorenz":
     inputs = (jnp.array([1.0, 1.0, 1.0]), (jnp.asarray(10.0), jnp.asarray(28.0), jnp.asarray(8.0 / 3.0)),
               jnp.linspace(0.0, 10.0, 1000))
 else:
@@ -94,6 +122,9 @@ compiled = {{name: jax.jit(make(lib, 1e-4)).lower(*inputs).compile() for name, l
 for name, fn in compiled.items():
     result = jax.block_until_ready(fn(*inputs))
     out[name]["steps"], out[name]["accepted"] = int(result[1]), int(result[2])
+    if CASE == "rober":
+        scaled = np.abs(np.asarray(result[0]) - reference) / (1e-10 + 1e-10 * np.abs(reference))
+        out[name]["error"] = float(scaled.max())
     out[name]["run"] = float("inf")
 for _ in range(ROUNDS):
     for name, fn in compiled.items():
@@ -123,8 +154,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--cases", default="lorenz,neural_ode,rober")
     options = parser.parse_args()
-    for case in ("lorenz", "neural_ode"):
+    for case in options.cases.split(","):
         data = run_case(case, options.rounds, options.runs)
         ours, theirs = data["jaxlint"], data["diffrax"]
         rows = [
@@ -135,6 +167,13 @@ def main() -> None:
             ("steps", ours["steps"], theirs["steps"], "{:.0f}", "1 ± 0.01"),
             ("accepted steps", ours["accepted"], theirs["accepted"], "{:.0f}", "1 ± 0.01"),
         ]
+        if case == "rober":
+            rows[-2:] = [
+                ("steps", ours["steps"], theirs["steps"], "{:.0f}", "≤ 1.0"),
+                ("accepted steps", ours["accepted"], theirs["accepted"], "{:.0f}", "≤ 1.0"),
+                ("max error at saved ts / tolerance", ours["error"], theirs["error"], "{:.3f}",
+                 "jaxlint ≤ 1"),
+            ]
         print(f"\n### {case}\n")
         print("| figure | jaxlint | diffrax | ratio | target |")
         print("| --- | ---: | ---: | ---: | ---: |")
