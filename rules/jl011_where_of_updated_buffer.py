@@ -18,6 +18,23 @@ _SCALAR_REDUCTIONS = frozenset(
 _SCALAR_COMBINERS = frozenset({"jax.numpy.logical_and", "jax.numpy.logical_or", "jax.numpy.logical_not", "jax.numpy.logical_xor"})
 
 
+def _evaluated_once(part: cst.BaseSlice) -> bool:
+    """An index part that can be written twice: names, attributes, integer literals, slices."""
+    if isinstance(part, cst.Slice):
+        return all(b is None or _plain(b) for b in (part.lower, part.upper, part.step))
+    return _plain(part.value) if isinstance(part, cst.Index) else False
+
+
+def _plain(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _plain(expr.expression)
+    if isinstance(expr, cst.Attribute):
+        return _plain(expr.value)
+    if isinstance(expr, cst.Tuple):
+        return all(isinstance(e, cst.Element) and _plain(e.value) for e in expr.elements)
+    return isinstance(expr, (cst.Name, cst.Integer, cst.Ellipsis))
+
+
 def _at_set(expr: cst.BaseExpression) -> tuple[cst.BaseExpression, cst.Subscript, cst.Call] | None:
     """``buf.at[i].set(x)`` -> (buf, the ``.at[i]`` subscript, the ``set`` call)."""
     if not (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "set"):
@@ -50,7 +67,9 @@ class WhereOfUpdatedBuffer(LintRule):
         way). It is marked safe only when the rule can see `p` is a scalar (a literal, `jnp.all(...)`
         / `jnp.any(...)` without an axis, `.all()` / `.any()`, or comparisons and logical
         combinations of those); for any other predicate it is unsafe: an array-valued `p` would
-        need `p[i]` in the rewrite.
+        need `p[i]` in the rewrite. The rewrite also writes the index twice (`buf[i]` and
+        `.at[i]`), so it is unsafe unless the index is names, attributes, literals or slices of
+        them (`buf.at[next_slot()]` would call `next_slot` twice).
     """
     PITFALL = "P11"
     REFERENCES = ("diffrax PR #484",)
@@ -159,12 +178,17 @@ def save(ts, t, i, done):
             )
             scalar = self._is_scalar(predicate, node)
             caveat = "" if scalar else " (the fix is unsafe unless `p` is a scalar: an array `p` would need `p[i]`)"
+            # The rewrite names the index twice (`buf[i]`, `.at[i]`): a call there would run twice.
+            repeated = [e.slice for e in indexed.slice if not _evaluated_once(e.slice)]
+            index_once = not repeated
+            if repeated:
+                caveat += f" (the fix is unsafe: it evaluates the index `{code_of(repeated[0])}` twice)"
             self.report(
                 node,
                 f"`jnp.where` between `{code_of(buffer)}` and its `.at[...].set(...)` may copy the whole buffer; "
                 f"select the element instead: `{code_of(replacement)}`{caveat}",
                 replacement=replacement,
-                unsafe=not scalar,
+                unsafe=not (scalar and index_once),
             )
             return
 

@@ -174,6 +174,41 @@ def test_jl014_fix_is_unsafe_even_with_constant_steps() -> None:
     _assert_unsafe_and_different(source, ["(jnp.array([1.0, -2.0, 0.5]), 1.3)"], "JL014")
 
 
+
+# --- JL011: safe for a scalar predicate and an index that can be written twice -----------------
+def test_jl011_safe_fix_keeps_behaviour() -> None:
+    source = _program("""
+        import jax
+        import jax.numpy as jnp
+
+        @jax.jit
+        def f(ys, i, y, accept):
+            return jnp.where(jnp.all(accept), ys.at[i].set(y), ys), jnp.where(accept.any(), ys, ys.at[-1].set(y))
+        """)
+    fixed, applied = fix_source(source, "m.py", select=["JL011"])
+    assert applied == 2 and "jnp.where(jnp.all(accept), y, ys[i])" in fixed
+    inputs = ["(jnp.zeros(4), 1, 5.0, jnp.array([True, True]))", "(jnp.zeros(4), 9, 5.0, jnp.array([True, False]))",
+              "(jnp.zeros((3, 2), jnp.int32), 0, 2.7, jnp.array([False]))", "(jnp.zeros(3, jnp.float16), -2, 1e5, jnp.ones(1, bool))"]
+    assert _run(fixed, inputs) == _run(source, inputs)
+
+
+def test_jl011_call_index_is_unsafe() -> None:
+    source = _program("""
+        import jax.numpy as jnp
+
+        calls = 0
+
+        def slot():
+            global calls
+            calls += 1
+            return 1
+
+        def f(ys, y):
+            return jnp.where(jnp.all(y > 0), ys.at[slot()].set(y), ys)
+        """)
+    _assert_unsafe_and_different(source, ["(jnp.zeros(4), 2.0)"], "JL011")
+
+
 def _assert_unsafe_and_different(source: str, inputs: list[str], code: str) -> None:
     safe, applied = fix_source(source, "m.py", select=[code])
     assert applied == 0 and safe == source, "a fix that cannot be proven to keep behaviour was applied as safe"
