@@ -166,28 +166,37 @@ def compile_case(request: dict[str, Any], result_path: str) -> None:
 
 
 def compile_in_fresh_process(request: dict[str, Any], limit: float, *, python: str | None = None,
-                             env: dict[str, str] | None = None) -> CompileSample:
+                             env: dict[str, str] | None = None, setup_limit: float = DEFAULT_SETUP_LIMIT) -> CompileSample:
     """Compile ``NAME(n)`` (``request``: ``path``, ``name``, ``n``) in a fresh process
-    (``python -m jaxlint.analyzer.projection``), killed with everything it started after
-    ``limit`` wall seconds. The child writes its lowering first, so a killed compile still
-    has its op count."""
+    (``python -m jaxlint.analyzer.projection``; ``python``: another interpreter, e.g. one with an
+    older diffrax), killed with everything it started ``limit`` wall seconds after its lowering
+    arrived (start-up and lowering get ``setup_limit``). The child writes its lowering first,
+    so a killed compile still has its op count."""
     n = int(request["n"])
     with tempfile.TemporaryDirectory(prefix="jaxlint-project-") as folder:
         request_path, result_path = os.path.join(folder, "request.json"), os.path.join(folder, "result.json")
         with open(request_path, "w") as handle:
             json.dump(request, handle)
-        process = subprocess.Popen(
-            [python or sys.executable, "-m", "jaxlint.analyzer.projection", request_path, result_path],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True, env=env,
-        )
-        killed = False
-        try:
-            _, stderr = process.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            killed = True
-            _kill_group(process)
-            stderr = b""
+        error_path = os.path.join(folder, "stderr.txt")
+        with open(error_path, "wb") as errors:  # a file, not a pipe: a chatty child never blocks on it
+            process = subprocess.Popen(
+                [python or sys.executable, "-m", "jaxlint.analyzer.projection", request_path, result_path],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                start_new_session=True, env=env,
+            )
+        # The limit is the compile's: start-up, the user's code and the lowering get setup_limit.
+        killed, started, lowered_at = False, time.monotonic(), None
+        while process.poll() is None:
+            if lowered_at is None and os.path.exists(result_path):
+                lowered_at = time.monotonic()
+            deadline = lowered_at + limit if lowered_at is not None else started + setup_limit
+            if time.monotonic() > deadline:
+                killed = True
+                _kill_group(process)
+                break
+            time.sleep(0.05)
+        with open(error_path, "rb") as errors:
+            stderr = errors.read()
         result: dict[str, Any] = {}
         try:
             with open(result_path) as handle:
