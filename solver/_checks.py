@@ -16,17 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._custom_types import Array
+from ._custom_types import Array, InvalidArgumentError
 from ._results import RESULTS
 from ._saveat import SaveAt
 from ._solver_base import AbstractSolver
 from ._step_size_controller import AbstractStepSizeController
 from ._term import AbstractTerm
-
-
-class InvalidArgumentError(ValueError, RuntimeError):
-    """A value of an argument to `diffeqsolve` is wrong (e.g. save times outside
-    ``[t0, t1]``), found before the solve runs."""
 
 
 def concrete_value(x: Any) -> np.ndarray | None:

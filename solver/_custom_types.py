@@ -46,7 +46,14 @@ SolverState = PyTree
 ControllerState = PyTree
 """Whatever a step-size controller carries from one step to the next."""
 
+class InvalidArgumentError(ValueError, RuntimeError):
+    """A value of an argument to `diffeqsolve` is wrong (e.g. save times outside
+    ``[t0, t1]``), found before the solve runs. Both a ``ValueError`` and the
+    ``RuntimeError`` diffrax raises (at run time) for the same mistakes."""
+
+
 __all__ = [
+    "InvalidArgumentError",
     "PyTree",
     "Array",
     "RealScalarLike",

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._custom_types import Args, ControllerState, PyTree, RealScalarLike, Y
+from ._custom_types import Args, ControllerState, InvalidArgumentError, PyTree, RealScalarLike, Y
 from ._results import RESULTS
 from ._term import AbstractTerm
 
@@ -209,8 +209,6 @@ class StepTo(AbstractStepSizeController):
             return False
         ts, start, end = values
         # Both a ValueError and the RuntimeError diffrax raises (at run time) for these.
-        from ._checks import InvalidArgumentError  # (here: _checks imports this module)
-
         if ts[0] != start or ts[-1] != end:
             raise InvalidArgumentError("`StepTo(ts)` must have `ts[0] == t0` and `ts[-1] == t1`.")
         direction = 1 if end >= start else -1
