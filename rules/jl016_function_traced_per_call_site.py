@@ -85,14 +85,18 @@ class FunctionTracedPerCallSite(LintRule):
         benchmark (15.5 s to 6.3 s).
 
         When it fires, in traced code:
-        - the same user function in several branches of `lax.cond` / `lax.switch`;
+        - the same user function in several branches of `lax.cond` / `lax.switch`, when it
+          looks expensive: named as a vector field / step / solver / model, or a def of the
+          file whose body loops, solves, contracts (`@`, einsum) or runs control flow;
         - a vector field or step called in a Python loop over stages: a literal tuple or a
           name bound to one (`for a, c in zip(A, C)` with module-level tableau rows), a count
           or collection named after stages or a tableau (`range(num_stages)`, `tableau.c`);
         - straight-line code: one function body calls the same vector field / step / loop body
           (`f`, `func`, `fn`, `vf`, `rhs`, `step`, `body_fn`, `vector_field`, `term.vf`,
-          `self.step`: a callable parameter, method, or function of the project) at two or
-          more sites that both run (not in exclusive `if`/`else` branches, not in loops);
+          `self.step`: a callable parameter, a nested def, or a method of `self` or of a
+          local object; not the module's own helpers) at two or more sites that both run (not
+          in exclusive `if`/`else` or `try`/`except` branches, not after an `if` that returned,
+          not in loops);
         - "peeled" iterations: a local function passed to `lax.while_loop` / `fori_loop` /
           `scan` and also called directly (each direct call is one more copy);
         - a vector field / step called only for the structure of its result (its names are
@@ -101,9 +105,9 @@ class FunctionTracedPerCallSite(LintRule):
         Straight-line repeats are looked for in files whose traced code has some control flow
         (`if`, a loop, a lambda, a comprehension) or a loop primitive: that keeps the rule from
         parsing every JAX file (asking for any file made cold checks 1.4x slower).
-        Not reported: cheap helpers (names that do not read as a vector field or step; in
-        loops and straight-line code only such names count), `model(x)` twice (two forward
-        passes are usually the point), library functions, methods of local values.
+        Not reported: cheap helpers (`state.replace`, `dataclasses.replace`, `tree_where` in
+        both branches; in loops and straight-line code only vector-field / step names count),
+        `model(x)` twice (two forward passes are usually the point), library functions.
         Rewrite: select the arguments with `jnp.where` and call once, evaluate the points
         together (`jax.vmap` over stacked inputs, a `lax.scan`), loop with
         `lax.fori_loop`/`lax.scan`, or wrap the call in `eqx.internal.noinline`.
