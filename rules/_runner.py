@@ -284,15 +284,31 @@ class Runner:
             native_threads = "jaxlib" in sys.modules or "jax" in sys.modules
             single_threaded = threading.active_count() == 1 and not native_threads
             method = "fork" if single_threaded and sys.platform.startswith("linux") else "spawn"
-            self._pool = multiprocessing.get_context(method).Pool(self.jobs, initializer=_worker_init)
+            from concurrent.futures import ProcessPoolExecutor
+
+            # concurrent.futures, not multiprocessing.Pool: a worker that dies or a result that
+            # cannot be unpickled breaks the executor (an exception) where Pool waits forever.
+            self._pool = ProcessPoolExecutor(
+                self.jobs, mp_context=multiprocessing.get_context(method), initializer=_worker_init
+            )
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
         batches = _balanced_batches(items, sizes, self.jobs * 3)
+        pending = {self._pool.submit(function, batch): batch for batch in batches}
         out: list = []
-        for part in self._pool.imap_unordered(function, batches):
-            out.extend(part)
+        try:
+            for future in as_completed(pending):
+                out.extend(future.result())
+                del pending[future]
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): finish what is left here, serially.
+            self._pool = None
+            for batch in pending.values():
+                out.extend(function(batch))
         return out
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
+            self._pool.shutdown()
             self._pool = None
