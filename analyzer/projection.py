@@ -38,13 +38,7 @@ Everything here is a projection and is labelled so in every output.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -127,111 +121,13 @@ def format_seconds(value: float) -> str:
 # --- one compile in a fresh process ---------------------------------------------------------------
 
 
-def _write(path: str, payload: dict[str, Any]) -> None:
-    scratch = f"{path}.part"
-    with open(scratch, "w") as handle:
-        json.dump(payload, handle)
-    os.replace(scratch, path)
-
-
-def compile_case(request: dict[str, Any], result_path: str) -> None:
-    """The child's side: build ``NAME(n)`` from ``path``, lower it and write its figures, then
-    compile it and write them again with the compile figures (a parent that kills a long compile
-    still reads the lowering). The user's prints go to our stderr."""
-    from .cases import TargetError, build_case, load_module
-    from .compile import compile_figures, disable_compilation_cache
-    from .lower import LoweringError, lower_call
-    from .measure import measure_lowered
-
-    disable_compilation_cache()
-    n = int(request["n"])
-    try:
-        stdout, sys.stdout = sys.stdout, sys.stderr
-        try:
-            module = load_module(request["path"])
-            built = build_case(module, request["path"], request["name"], n)
-            program = lower_call(built.fn, built.args, built.kwargs)
-        finally:
-            sys.stdout = stdout
-        figures = dict(measure_lowered(program, n=n).figures)
-        _write(result_path, {"phase": "lowered", "figures": figures})
-        figures.update(compile_figures(program.lowered))
-    except (TargetError, LoweringError) as error:
-        _write(result_path, {"error": f"{request['path']}::{request['name']} at n={n}: {error}"})
-        return
-    except Exception as error:  # XLA rejected the program
-        _write(result_path, {"error": f"compiling at n={n} failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"})
-        return
-    _write(result_path, {"phase": "compiled", "figures": figures})
-
-
-def compile_in_fresh_process(request: dict[str, Any], limit: float, *, python: str | None = None,
-                             env: dict[str, str] | None = None, setup_limit: float = DEFAULT_SETUP_LIMIT) -> CompileSample:
-    """Compile ``NAME(n)`` (``request``: ``path``, ``name``, ``n``) in a fresh process
-    (``python -m jaxlint.analyzer.projection``; ``python``: another interpreter, e.g. one with an
-    older diffrax), killed with everything it started ``limit`` wall seconds after its lowering
-    arrived (start-up and lowering get ``setup_limit``). The child writes its lowering first,
-    so a killed compile still has its op count."""
-    n = int(request["n"])
-    with tempfile.TemporaryDirectory(prefix="jaxlint-project-") as folder:
-        request_path, result_path = os.path.join(folder, "request.json"), os.path.join(folder, "result.json")
-        with open(request_path, "w") as handle:
-            json.dump(request, handle)
-        error_path = os.path.join(folder, "stderr.txt")
-        with open(error_path, "wb") as errors:  # a file, not a pipe: a chatty child never blocks on it
-            process = subprocess.Popen(
-                [python or sys.executable, "-m", "jaxlint.analyzer.projection", request_path, result_path],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                start_new_session=True, env=env,
-            )
-        # The limit is the compile's: start-up, the user's code and the lowering get setup_limit.
-        killed, started, lowered_at = False, time.monotonic(), None
-        while process.poll() is None:
-            if lowered_at is None and os.path.exists(result_path):
-                lowered_at = time.monotonic()
-            deadline = lowered_at + limit if lowered_at is not None else started + setup_limit
-            if time.monotonic() > deadline:
-                killed = True
-                _kill_group(process)
-                break
-            time.sleep(0.05)
-        with open(error_path, "rb") as errors:
-            stderr = errors.read()
-        result: dict[str, Any] = {}
-        try:
-            with open(result_path) as handle:
-                result = json.load(handle)
-        except (OSError, ValueError):
-            pass
-    sample = CompileSample(n=n)
-    figures = result.get("figures") or {}
-    sample.ops_inlined = figures.get("ops_inlined")
-    if killed:
-        sample.killed_after = limit
-    elif "error" in result:
-        sample.error = str(result["error"])
-    elif result.get("phase") != "compiled":
-        tail = stderr.decode(errors="replace").strip().splitlines()
-        sample.error = f"the compile worker at n={n} exited with {process.returncode}" + (f": {tail[-1]}" if tail else "")
-    else:
-        _fill_compiled(sample, figures)
-    return sample
-
-
-def _kill_group(process: subprocess.Popen[Any]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
-    process.wait()
-
-
-def session_compile_at(target: Any, case: str, options: dict[str, Any], *,
-                       setup_limit: float = DEFAULT_SETUP_LIMIT) -> Callable[[int, float], CompileSample]:
+def session_compile_at(target: Any, case: str, options: dict[str, Any], *, setup_limit: float = DEFAULT_SETUP_LIMIT,
+                       python: str | None = None) -> Callable[[int, float], CompileSample]:
     """``compile_at`` for any ``scale`` target (a case function or a script's call): each n is
     lowered and compiled in a fresh child exactly as ``scale --compile`` does (the script is run
     again, its call re-captured and re-traced at n). The compile is killed ``limit`` wall seconds
-    after the lowering arrived; start-up, the user's code and the lowering get ``setup_limit``."""
+    after the lowering arrived; start-up, the user's code and the lowering get ``setup_limit``.
+    ``python``: run the child with another interpreter (the benchmark's diffrax 0.6.1 cases)."""
     from .session import _Child
 
     def compile_at(n: int, limit: float) -> CompileSample:
@@ -257,7 +153,7 @@ def session_compile_at(target: Any, case: str, options: dict[str, Any], *,
         def deadline() -> float:
             return lowered_at[0] + limit if lowered_at else started + setup_limit
 
-        child = _Child(request)
+        child = _Child(request, python)
         try:
             last = child.follow(on_event_timed, deadline)
         finally:
@@ -512,15 +408,3 @@ def _fill_projection(result: CompileProjection, requested: Sequence[int], ops: C
         result.message = (f"projected compile at n={top.n:,}: ~{format_seconds(top.value)} (range "
                           f"{format_seconds(top.low)} to {format_seconds(top.high)})")
 
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m jaxlint.analyzer.projection REQUEST.json RESULT.json", file=sys.stderr)
-        return 2
-    with open(argv[0]) as handle:
-        compile_case(json.load(handle), argv[1])
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

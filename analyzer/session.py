@@ -59,7 +59,8 @@ def _ending(returncode: int) -> str:
 class _Child:
     """One child process streaming events; ``follow`` feeds them to a callback."""
 
-    def __init__(self, request: dict[str, Any]) -> None:
+    def __init__(self, request: dict[str, Any], python: str | None = None) -> None:
+        # ``python``: another interpreter with jaxlint installed (e.g. one with an older diffrax).
         self._scratch = tempfile.TemporaryDirectory(prefix="jaxlint-")
         self.events_path = os.path.join(self._scratch.name, "events.jsonl")
         request_path = os.path.join(self._scratch.name, "request.json")
@@ -71,7 +72,7 @@ class _Child:
         output_path = os.path.join(self._scratch.name, "output.txt")
         with open(output_path, "wb") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "jaxlint.analyzer.session_child", request_path, self.events_path],
+                [python or sys.executable, "-m", "jaxlint.analyzer.session_child", request_path, self.events_path],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                 cwd=os.getcwd(), start_new_session=True,
             )

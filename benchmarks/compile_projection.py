@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-from jaxlint.analyzer.projection import CompileSample, calibrate_and_project, compile_in_fresh_process
+from jaxlint.analyzer.cases import Target
+from jaxlint.analyzer.projection import CompileSample, calibrate_and_project, session_compile_at
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "compile_cases.py"
@@ -53,8 +53,12 @@ def _python_for(case: str, python_061: str | None) -> str | None:
     return sys.executable
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_ENABLE_COMPILATION_CACHE": "false"}
+def _compile_at(case: str, python: str, limit_setup: float = 900.0):
+    """Compile ``case`` at n in a fresh child (the same child as ``scale --compile``), with ``python``."""
+    os.environ.update({"JAX_PLATFORMS": "cpu", "JAX_ENABLE_COMPILATION_CACHE": "false"})
+    options = {"argv": [], "size": None, "platform": None, "capture_only": False}
+    return session_compile_at(Target(str(CASES), case), f"{CASES.name}::{case}", options,
+                              setup_limit=limit_setup, python=python)
 
 
 def measure(args: argparse.Namespace) -> None:
@@ -74,8 +78,7 @@ def measure(args: argparse.Namespace) -> None:
         samples: list[dict] = []
         n = 4 if case in QUADRATIC else 16
         while n <= args.max_n:
-            request = {"path": str(CASES), "name": case, "n": n}
-            sample = compile_in_fresh_process(request, args.limit, python=python, env=_env())
+            sample = _compile_at(case, python)(n, args.limit)
             samples.append(sample.to_json())
             print(json.dumps({"case": case, **sample.to_json()}), flush=True)
             data["cases"][case] = samples
@@ -147,9 +150,7 @@ def project(args: argparse.Namespace) -> None:
             continue
         ns = sorted(measured) + [s["n"] for s in killed]
 
-        def compile_at(n: int, limit: float, case: str = case, python: str = python) -> CompileSample:
-            return compile_in_fresh_process({"path": str(CASES), "name": case, "n": n}, limit, python=python, env=_env())
-
+        compile_at = _compile_at(case, python)
         start = time.perf_counter()
         result = calibrate_and_project(compile_at, ns, budget=args.budget, start=min(ns))
         spent = time.perf_counter() - start

@@ -235,12 +235,3 @@ def test_op_counts_between_and_below_the_measured_sizes():
     assert ops(20_000) == pytest.approx((10_670 + 32_003) / 2) and ops(60_000) == pytest.approx(32_003 + 30_000 * (32_003 - 10_670) / 20_000)
     assert ops_between({})(5) is None and ops_between({64: 20.0})(8) == 20.0
 
-
-def test_benchmark_child_limits_the_compile_not_the_start_up():
-    """compile_in_fresh_process (the benchmark's child, any interpreter): a 1 s limit on a tiny
-    compile is not spent on importing jax and lowering."""
-    from jaxlint.analyzer.projection import compile_in_fresh_process
-
-    sample = compile_in_fresh_process({"path": str(EXAMPLES / "growth_cases.py"), "name": "stacked_save_buffer", "n": 16}, 1.0)
-    assert sample.killed_after is None and sample.error is None
-    assert sample.ops_inlined == 18 and sample.seconds is not None
