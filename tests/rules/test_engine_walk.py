@@ -163,3 +163,27 @@ def test_unvalidated_parse_builds_the_same_tree_and_validation_stays_on() -> Non
         cst.Name("not a name")
     with pytest.raises(cst.ParserSyntaxError):
         parse_module_unvalidated("def f(:\n")
+
+
+def test_child_fields_read_without_inspect_match_inspect() -> None:
+    """The fast source reader finds the same visit calls as ``inspect.getsource`` for every
+    libcst node class (multi-line signatures, nested comprehensions, decorators)."""
+    import inspect
+
+    import libcst as cst
+
+    from jaxlint.rules import _walk
+
+    compared = 0
+    for name in dir(cst):
+        node_class = getattr(cst, name)
+        if not (isinstance(node_class, type) and issubclass(node_class, cst.CSTNode)):
+            continue
+        method = getattr(node_class, "_visit_and_replace_children", None)
+        try:
+            expected = inspect.getsource(method)
+        except (OSError, TypeError):
+            continue
+        assert _walk._VISIT_CALL.findall(_walk._method_source(method)) == _walk._VISIT_CALL.findall(expected), name
+        compared += 1
+    assert compared > 150
