@@ -24,6 +24,11 @@ from ._dopri8 import Dopri8
 from ._euler import Euler
 from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection, steady_state_event
 from ._diffeqsolve import diffeqsolve
+from ._global_interpolation import (
+    AbstractGlobalInterpolation,
+    CubicInterpolation,
+    LinearInterpolation,
+)
 from ._implicit import ImplicitEuler
 from ._interpolation import (
     AbstractLocalInterpolation,
@@ -33,6 +38,11 @@ from ._interpolation import (
 )
 from ._kvaerno import Kvaerno3, Kvaerno4, Kvaerno5
 from ._leapfrog_midpoint import LeapfrogMidpoint
+from ._missing_data import (
+    backward_hermite_coefficients,
+    linear_interpolation,
+    rectilinear_interpolation,
+)
 from ._newton import Newton, VeryChord, with_stepsize_controller_tols
 from ._results import RESULTS
 from ._reversible_heun import ReversibleHeun
@@ -103,4 +113,10 @@ __all__ = [
     "LocalLinearInterpolation",
     "ThirdOrderHermitePolynomialInterpolation",
     "DenseInterpolation",
+    "AbstractGlobalInterpolation",
+    "LinearInterpolation",
+    "CubicInterpolation",
+    "linear_interpolation",
+    "rectilinear_interpolation",
+    "backward_hermite_coefficients",
 ]
