@@ -65,8 +65,11 @@ def measure(args: argparse.Namespace) -> None:
     growing, flat = _cases()
     path = Path(args.data)
     data = json.loads(path.read_text()) if path.exists() else {"cases": {}}
+    command = "python benchmarks/compile_projection.py " + " ".join(sys.argv[1:])
+    if args.extend:
+        data.setdefault("extended_by", []).append(command)
     data.update({
-        "command": "python benchmarks/compile_projection.py " + " ".join(sys.argv[1:]),
+        "command": data.get("command", command) if args.extend else command,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, shared (other jobs running)",
         "seconds": "CPU seconds of the compiling process (wall_seconds beside it)",
     })
@@ -77,9 +80,13 @@ def measure(args: argparse.Namespace) -> None:
             continue
         samples: list[dict] = []
         n = 4 if case in QUADRATIC else 16
+        if args.extend and data["cases"].get(case):
+            # Go on from the largest size compiled to completion: the curve grows, nothing is redone.
+            samples = [s for s in data["cases"][case] if s["seconds"] is not None]
+            n = 2 * max(s["n"] for s in samples)
         while n <= args.max_n:
             sample = _compile_at(case, python)(n, args.limit)
-            samples.append(sample.to_json())
+            samples.append({**sample.to_json(), "load_average": round(os.getloadavg()[0], 1)})
             print(json.dumps({"case": case, **sample.to_json()}), flush=True)
             data["cases"][case] = samples
             path.parent.mkdir(exist_ok=True)
@@ -199,6 +206,8 @@ def main() -> None:
     m = sub.add_parser("measure")
     m.add_argument("--max-seconds", type=float, default=60.0)
     m.add_argument("--limit", type=float, default=900.0)
+    m.add_argument("--extend", action="store_true",
+                   help="continue each case from its largest completed n in --data (doubling) instead of from n=16")
     m.add_argument("--max-n", type=int, default=1 << 20)
     m.add_argument("--cases", nargs="*")
     m.add_argument("--python-061")
