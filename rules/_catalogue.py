@@ -64,6 +64,7 @@ _REPOSITORIES = {
     "jwave": "ucl-bug/jwave",
     "pmwd": "eelregit/pmwd",
     "flowpm": "DifferentiableUniverseInitiative/flowpm",
+    "flowMC": "kazewong/flowMC",
 }
 _PAGES = {"diffrax FAQ": "https://docs.kidger.site/diffrax/further_details/faq/"}
 _REFERENCE = re.compile(r"^(?P<project>[\w-]+)(?: PR )?\s*#(?P<number>\d+)")
