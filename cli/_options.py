@@ -52,11 +52,16 @@ class SizesParam(click.ParamType):
         return sorted(set(sizes))
 
 
-def exit_with_usage_error(console: Console, message: str, details: str | None = None) -> NoReturn:
-    """Print ``error: message`` (and the user's traceback, if any) on stderr; exit 2."""
+def print_error(console: Console, message: str, details: str | None = None) -> None:
+    """``error: message`` on ``console`` (stderr), then the details (a user's traceback) as is."""
     console.print(f"error: {message}", markup=False, soft_wrap=True)
     if details:
         console.print(details.rstrip(), markup=False, highlight=False, soft_wrap=True)
+
+
+def exit_with_usage_error(console: Console, message: str, details: str | None = None) -> NoReturn:
+    """Print ``error: message`` (and the user's traceback, if any) on stderr; exit 2."""
+    print_error(console, message, details)
     sys.exit(EXIT_USAGE)
 
 

@@ -15,7 +15,7 @@ from jaxlint.analyzer.residual_growth import DEFAULT_MAX_ORDER, run_residuals
 from jaxlint.analyzer.residual_report import render_table, to_json, to_markdown
 
 from ._options import (
-    SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, output_format_option, parse_size, size_progress,
+    SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, print_error, output_format_option, parse_size, size_progress,
 )
 
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
@@ -136,9 +136,7 @@ def residuals(
                     )
                 except TargetError as error:
                     target_failed = True
-                    err.print(f"error: {error}", markup=False, soft_wrap=True)
-                    if error.details:
-                        err.print(error.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
+                    print_error(err, str(error), error.details)
     except UserExit as exit_:
         exit_with_usage_error(err, f"{activity.text}: the user's code called os._exit({exit_.code})")
     except SystemExit as exit_:

@@ -17,7 +17,7 @@ from jaxlint.analyzer.projection import DEFAULT_COMPILE_BUDGET, CompileProjectio
 from jaxlint.analyzer.projection_report import projection_markdown, projection_to_json, render_projection
 
 from ._options import (
-    ScriptArgsCommand, SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, output_format_option, size_progress,
+    ScriptArgsCommand, SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, print_error, output_format_option, size_progress,
 )
 
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
@@ -154,9 +154,7 @@ def scale(
                         projections.update(project_run(target, runs[-1], sizes, compile_budget, options, err))
                 except TargetError as error:
                     target_failed = True
-                    err.print(f"error: {error}", markup=False, soft_wrap=True)
-                    if error.details:
-                        err.print(error.details.rstrip(), markup=False, highlight=False, soft_wrap=True)
+                    print_error(err, str(error), error.details)
                 except ValueError as error:
                     usage_error(str(error))
     except (Interrupted, KeyboardInterrupt) as interrupted:
