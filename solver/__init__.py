@@ -17,7 +17,6 @@ from ._adjoint import (
     RecursiveCheckpointAdjoint,
 )
 from ._bosh3 import Bosh3
-from ._clip import ClipStepSizeController
 from ._dopri5 import Dopri5
 from ._dop853 import DOP853
 from ._dopri8 import Dopri8
@@ -30,6 +29,7 @@ from ._global_interpolation import (
     LinearInterpolation,
 )
 from ._implicit import ImplicitEuler
+from ._implicit_adjoint import ImplicitAdjoint
 from ._interpolation import (
     AbstractLocalInterpolation,
     DenseInterpolation,
@@ -53,6 +53,7 @@ from ._solution import Solution
 from ._solver_base import AbstractAdaptiveSolver, AbstractImplicitSolver, AbstractSolver
 from ._step_size_controller import (
     AbstractStepSizeController,
+    ClipStepSizeController,
     ConstantStepSize,
     PIDController,
     StepTo,
@@ -104,6 +105,7 @@ __all__ = [
     "DirectAdjoint",
     "ForwardMode",
     "BacksolveAdjoint",
+    "ImplicitAdjoint",
     "Event",
     "AbstractRootFinder",
     "Bisection",
