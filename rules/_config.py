@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -124,6 +123,8 @@ def _read_toml(file: Path) -> dict[str, Any]:
     data = read_regular(file, _MAX_CONFIG_BYTES)  # a FIFO or /dev/zero must not hang the run
     if not isinstance(data, bytes):
         raise ConfigError(f"{file}: {data or 'no such file'}")
+    import tomllib  # here, not at the top: its regexes cost every run without a pyproject.toml
+
     try:
         return tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

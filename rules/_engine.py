@@ -26,7 +26,6 @@ files, loads two small JSON tables and prints: it never imports libcst or networ
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -647,6 +646,8 @@ def _run_fixes(
                 f for f in remaining if f.code in codes]
             continue
         if diff:
+            import difflib  # only --diff needs it; imported here to keep pre-commit start-up short
+
             result.diffs.append(
                 "".join(difflib.unified_diff(split_lines(old_text, keepends=True), split_lines(new_text, keepends=True),
                                              fromfile=f"a/{entry.display}", tofile=f"b/{entry.display}"))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -168,6 +167,8 @@ def write_atomically(
 def _replace_atomically(target: Path, data: bytes, info: os.stat_result) -> bool:
     """Write ``data`` to a temporary file with ``target``'s mode and owner and swap it in.
     False (nothing changed) when the temporary file cannot be made like the target."""
+    import tempfile  # only a run that writes a fix needs it
+
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".jaxlint-tmp", dir=target.parent)
     except PermissionError:

@@ -18,14 +18,13 @@ import hashlib
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.rules._lint import ModuleResult
 
-ENGINE_VERSION = "5"  # 5: summaries carry types (bases, fields, dispatches, flows)
+ENGINE_VERSION = "6"  # 5: summaries carry types (bases, fields, dispatches, flows); 6: return types
 # Below this much source, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 400_000
 _RULES_DIR = Path(__file__).resolve().parent
@@ -139,6 +138,8 @@ class Cache:
                 if len(table) > self.KEEP:
                     table = dict(list(table.items())[-self.KEEP :])
                 text = dumps({"version": ENGINE_VERSION, "entries": table})
+                import tempfile  # only a run that writes the cache needs it
+
                 handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
                 try:
                     with os.fdopen(handle, "w", encoding="utf-8") as stream:
