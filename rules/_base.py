@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Union
 import libcst as cst
 
 from jaxlint.rules._findings import Edit, Finding, Fix
+from jaxlint.rules._rule_spec import prefilter_matches
 
 if TYPE_CHECKING:  # pragma: no cover - import only for type checkers
     from jaxlint.rules._context import RuleContext
@@ -140,7 +141,7 @@ class LintRule(cst.CSTVisitor):
     @classmethod
     def prefilter_matches(cls, text: str) -> bool:
         """True when the file text could contain a finding of this rule (cheap, no parse)."""
-        return not cls.PREFILTER or any(token in text for token in cls.PREFILTER)
+        return prefilter_matches(cls.PREFILTER, text)
 
     @classmethod
     def valid_examples(cls) -> list[Valid]:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from jaxlint.rules._config import Config, load_config, merge_selection
 from jaxlint.rules._files import MissingPathError, ReadProblem, SourceText, discover, read_source, resolve, split_lines
 from jaxlint.rules._findings import SYNTAX_ERROR_CODE, SYNTAX_ERROR_NAME, Finding
+from jaxlint.rules._rule_spec import RuleSpec
 from jaxlint.rules._runner import (
     _PYTHON,
     ENGINE_VERSION,
@@ -65,6 +66,12 @@ def _matches(code: str, selectors: Iterable[str]) -> bool:
     return any(s == "ALL" or code.startswith(s) for s in selectors)
 
 
+def _enabled(rules: Sequence[Any], select: Sequence[str] | None, ignore: Sequence[str], extend: Sequence[str]) -> list:
+    wanted = [s.upper() for s in (select or ["ALL"])] + [s.upper() for s in extend]
+    ignored = [s.upper() for s in ignore]
+    return [r for r in rules if _matches(r.CODE, wanted) and not _matches(r.CODE, ignored)]
+
+
 def select_rules(
     select: Sequence[str] | None = None,
     ignore: Sequence[str] = (),
@@ -76,19 +83,33 @@ def select_rules(
         from jaxlint.rules._catalogue import all_rules
 
         rules = all_rules()
-    wanted = [s.upper() for s in (select or ["ALL"])] + [s.upper() for s in extend_select]
-    ignored = [s.upper() for s in ignore]
-    return [r for r in rules if _matches(r.CODE, wanted) and not _matches(r.CODE, ignored)]
+    return _enabled(rules, select, ignore, extend_select)
+
+
+def _selected_specs(
+    select: Sequence[str] | None, ignore: Sequence[str], extend: Sequence[str], cache: Cache, fingerprint: str
+) -> list[RuleSpec]:
+    """The enabled rules' selection data: from the cache when these rule sources were seen
+    before (no rule, hence no libcst, is imported), else from the rule classes."""
+    stored = cache.table("rules").get(fingerprint)
+    if stored is not None:
+        specs = [RuleSpec.from_row(row) for row in stored]
+        known = [spec for spec in specs if spec is not None]
+    else:
+        known = [RuleSpec.of(rule) for rule in select_rules()]
+        cache.put("rules", fingerprint, [spec.to_row() for spec in known])
+    return _enabled(known, select, ignore, extend)
 
 
 def rules_for_file(
-    rules: Sequence[type["LintRule"]],
+    rules: Sequence[Any],
     text: str,
     summary: "ModuleSummary",
     traced: dict[str, str],
     transform_lambdas: bool,
-) -> list[type["LintRule"]]:
-    """The rules that can fire on this file, decided without libcst: the PREFILTER text
+) -> list[Any]:
+    """The rules (classes or :class:`RuleSpec`) of ``rules`` that can fire on this file,
+    decided without libcst: the PREFILTER text
     match, traced code present for TRACED_ONLY rules, and REQUIRES met on the ast summary."""
     from jaxlint.rules._callgraph import requirement_met, traced_features
 
@@ -546,7 +567,7 @@ def _run_lint(
     if not pending:
         return None
 
-    enabled = select_rules(select, ignore, extend)
+    enabled = _selected_specs(select, ignore, extend, cache, fingerprint)
     codes = [r.CODE for r in enabled]
     tasks = []
     for index, key in pending:

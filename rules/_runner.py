@@ -71,7 +71,8 @@ def rules_fingerprint() -> str:
 
 # --- cache --------------------------------------------------------------------------------------
 class Cache:
-    """Three tables: summaries by content, last call-graph facts, lint results by key.
+    """Four tables: summaries by content, last call-graph facts, lint results by key, and the
+    rules' selection data (:mod:`jaxlint.rules._rule_spec`) by the rules' fingerprint.
 
     Stored as tagged JSON (never pickle: loading must not be able to execute anything), each
     with a version; every entry is checked against its table's shape and a table that fails
@@ -187,7 +188,13 @@ def _is_result(value: Any) -> bool:
             and all(isinstance(e, str) for e in value[1]))
 
 
-_ENTRY_CHECKS = {"summaries": _is_summary, "facts": _is_facts, "results": _is_result}
+def _is_rule_specs(value: Any) -> bool:
+    from jaxlint.rules._rule_spec import is_spec_table
+
+    return is_spec_table(value)
+
+
+_ENTRY_CHECKS = {"summaries": _is_summary, "facts": _is_facts, "results": _is_result, "rules": _is_rule_specs}
 
 
 # --- garbage collection --------------------------------------------------------------------------
