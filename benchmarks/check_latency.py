@@ -4,8 +4,10 @@ imports, config, the project's call graph, linting the file, printing.
 
 Runs each command --runs times in a fresh process and prints min / median wall seconds and
 min CPU seconds (user + sys of the child: less sensitive to a busy machine than wall time).
-The file is a jitted function with one JL001 finding; `--no-cache` makes every run lint it
-(a changed file in pre-commit is never in the cache), and the cached run is shown too.
+Scenarios: `model.py`, a jitted function with one JL001 finding, with `--no-cache` and edited
+before every run (a commit changes it: never in the results cache, while the project's other
+cache tables are warm); `util.py`, a helper no rule can fire on, edited before every run; and
+`model.py` unchanged (its result cached).
 
     python benchmarks/check_latency.py --runs 15 [--jaxlint PATH-TO-jaxlint ...]
 
@@ -38,16 +40,30 @@ def init_buffer(y0, ts):
 """
 
 
-def run(command: list[str], cwd: str, runs: int) -> tuple[float, float, float]:
+CLEAN = """\
+import os
+
+
+def output_folder(root, name):
+    return os.path.join(root, "runs", name)
+"""
+
+
+def run(command: list[str], cwd: str, runs: int, expected_exit: int = 1,
+        edit: Path | None = None) -> tuple[float, float, float]:
+    """Min and median wall seconds and min CPU seconds of ``runs`` fresh processes; ``edit``:
+    a file changed before every run (a comment appended), as a commit changes it."""
     walls, cpus = [], []
-    for _ in range(runs):
+    for index in range(runs):
+        if edit is not None:
+            edit.write_text(edit.read_text() + f"# edit {index}\n")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         completed = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_child_env())
         walls.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        if completed.returncode != 1:  # one finding expected
+        if completed.returncode != expected_exit:
             raise SystemExit(f"{' '.join(command)} exited {completed.returncode}: {completed.stderr.decode()}")
     return min(walls), statistics.median(walls), min(cpus)
 
@@ -87,12 +103,22 @@ def main() -> None:
         project = Path(folder, "project")
         project.mkdir()
         subprocess.run(["git", "init", "-q", str(project)], check=True)
-        Path(project, "model.py").write_text(SOURCE)
+        model, util = Path(project, "model.py"), Path(project, "util.py")
+        model.write_text(SOURCE)
+        util.write_text(CLEAN)
         print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         for executable in executables:
-            for label, extra in (("--no-cache", ["--no-cache"]), ("cached", [])):
-                wall_min, wall_median, cpu_min = run([executable, "check", *extra, "model.py"], str(project), options.runs)
-                print(f"{executable} check {label}: wall min {wall_min:.3f} s, median {wall_median:.3f} s; "
+            # (label, arguments, expected exit, file edited before each run)
+            scenarios = (
+                ("model.py --no-cache", ["--no-cache", "model.py"], 1, None),
+                ("model.py changed, cache warm", ["model.py"], 1, model),
+                ("util.py (no rule applies) changed, cache warm", ["util.py"], 0, util),
+                ("model.py unchanged (cached)", ["model.py"], 1, None),
+            )
+            for label, arguments, expected_exit, edit in scenarios:
+                wall_min, wall_median, cpu_min = run([executable, "check", *arguments], str(project), options.runs,
+                                                     expected_exit, edit)
+                print(f"{label}: wall min {wall_min:.3f} s, median {wall_median:.3f} s; "
                       f"CPU min {cpu_min:.3f} s ({options.runs} runs)")
 
 
