@@ -28,6 +28,7 @@ from ._global_interpolation import (
     CubicInterpolation,
     LinearInterpolation,
 )
+from ._half_solver import HalfSolver
 from ._implicit import ImplicitEuler
 from ._implicit_adjoint import ImplicitAdjoint
 from ._interpolation import (
@@ -50,7 +51,12 @@ from ._rk2 import Heun, Midpoint, Ralston
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
 from ._saveat import SaveAt, SubSaveAt
 from ._solution import Solution
-from ._solver_base import AbstractAdaptiveSolver, AbstractImplicitSolver, AbstractSolver
+from ._solver_base import (
+    AbstractAdaptiveSolver,
+    AbstractImplicitSolver,
+    AbstractSolver,
+    AbstractWrappedSolver,
+)
 from ._step_size_controller import (
     AbstractStepSizeController,
     ClipStepSizeController,
@@ -70,6 +76,8 @@ __all__ = [
     "AbstractSolver",
     "AbstractAdaptiveSolver",
     "AbstractImplicitSolver",
+    "AbstractWrappedSolver",
+    "HalfSolver",
     "AbstractRungeKutta",
     "ButcherTableau",
     "Euler",

@@ -32,7 +32,21 @@ from ._newton import bind_tolerances, check_root_finder
 from ._term import AbstractTerm
 
 
-class AbstractSolver(eqx.Module):
+class _SolverMeta(type(eqx.Module)):
+    """``isinstance(wrapper, SolverClass)`` is also True when ``wrapper`` is an
+    `AbstractWrappedSolver` (e.g. `HalfSolver`) around an instance of ``SolverClass``, as in
+    diffrax: code that asks "is this an Euler method?" gets the same answer for the wrapped one.
+    (``issubclass`` is unchanged: the wrapper's class is not the wrapped solver's class.)"""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        if super().__instancecheck__(obj):
+            return True
+        # The wrapper test itself must not recurse through this method.
+        is_wrapper = type(eqx.Module).__instancecheck__(AbstractWrappedSolver, obj)
+        return is_wrapper and isinstance(obj.solver, cls)
+
+
+class AbstractSolver(eqx.Module, metaclass=_SolverMeta):
     """Abstract base of every solver (see the module docstring).
 
     - ``interpolation_cls``: a class (or any callable, e.g. a ``staticmethod``) that builds the
@@ -85,6 +99,13 @@ class AbstractSolver(eqx.Module):
         return self
 
 
+class AbstractWrappedSolver(AbstractSolver):
+    """A solver built around another one, its ``solver`` field; it counts as an instance of
+    the wrapped solver's classes too (see `_SolverMeta`)."""
+
+    solver: eqx.AbstractVar[AbstractSolver]
+
+
 class AbstractAdaptiveSolver(AbstractSolver):
     """A solver with an embedded error estimate (``step`` returns a ``y_error``), so it can be
     used with an adaptive step-size controller such as `PIDController`."""
@@ -113,4 +134,9 @@ class AbstractImplicitSolver(AbstractAdaptiveSolver):
         return None
 
 
-__all__ = ["AbstractSolver", "AbstractAdaptiveSolver", "AbstractImplicitSolver"]
+__all__ = [
+    "AbstractSolver",
+    "AbstractWrappedSolver",
+    "AbstractAdaptiveSolver",
+    "AbstractImplicitSolver",
+]
