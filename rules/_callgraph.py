@@ -40,6 +40,7 @@ return type, ``getattr``). Rules that fire only in traced code err towards silen
 from __future__ import annotations
 
 import ast
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -211,6 +212,9 @@ class ModuleSummary:
     # references that are not called (`isinstance(x, C)`, `f` handed on): a function is
     # assumed called by whoever receives it; a class is not constructed
     mentions: list[tuple[str, Ref]] = field(default_factory=list)
+    # function -> types of what it returns: (-1, type) for the value, (k, type) for element k
+    # of a returned tuple (`return layers, index`); a call's result is typed from these
+    returns: dict[str, list[tuple[int, TypeExpr]]] = field(default_factory=dict)
 
 
 def module_name_for(path: Path) -> str:
@@ -258,6 +262,10 @@ _SWITCH_OPS = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
 # the host with concrete arrays, never traced; matched by the callee's last name.
 _HOST_CALLBACKS = frozenset({"pure_callback", "io_callback", "callback"})
 _MAX_TYPE_DEPTH = 8
+# `layers.append(x)`, `.extend(xs)`, `.add(x)`, `.insert(i, x)` (the last argument is the element)
+_CONTAINER_ADDERS = frozenset({"append", "extend", "add", "insert", "appendleft"})
+# Builtins a loop walks through to the same elements: `for layer in reversed(self.layers)`.
+_ELEMENT_WRAPPERS = frozenset({"reversed", "list", "tuple", "sorted", "iter", "set"})
 
 
 def _is_str_literal(node: ast.expr) -> bool:
@@ -310,6 +318,10 @@ class _Summarizer:
         self.field_sources: dict[str, dict[str, list[Source]]] = {}
         self.base_exprs: dict[str, tuple[list[ast.expr], tuple[str, ...]]] = {}
         self.params: dict[str, tuple[str, ...]] = {}
+        self.return_sources: dict[str, list[tuple[ast.expr, tuple[str, ...], str | None]]] = {}
+        # `self.layers[i].step(...)`, `make().step(...)`: a method of a value that is not a
+        # dotted name: (caller, scopes, class, receiver, method, called, guarded)
+        self.pending_value_calls: list[tuple[str, tuple[str, ...], str | None, ast.expr, str, bool, bool]] = []
         self._handlers = self._bind_handlers()
         self._type_memo: dict[tuple[str, str], list[TypeExpr]] = {}
 
@@ -500,6 +512,18 @@ class _Summarizer:
     def _bind(self, target: ast.expr, kind: str, expr: ast.expr | None) -> None:
         if expr is None:
             return
+        if isinstance(target, (ast.Tuple, ast.List)) and kind == "val":
+            # `a, b = A(), B()` pairwise; `layers, index = self.build()`: element k of the value
+            if isinstance(expr, (ast.Tuple, ast.List)) and len(expr.elts) == len(target.elts):
+                for element, value in zip(target.elts, expr.elts):
+                    if not isinstance(element, ast.Starred) and not isinstance(value, ast.Starred):
+                        self._bind(element, kind, value)
+                return
+            for index, element in enumerate(target.elts):
+                if isinstance(element, ast.Starred):
+                    break
+                self._bind(element, kind, ast.Subscript(value=expr, slice=ast.Constant(value=index), ctx=ast.Load()))
+            return
         cls_body = self._in_class_body()
         if isinstance(target, ast.Name):
             if cls_body is not None and kind == "ann":  # `solver: AbstractSolver` in a class body
@@ -555,6 +579,12 @@ class _Summarizer:
                 if cls is not None:
                     self.pending_refs.append((caller, scopes, cls, ("super()", node.attr), id(node) in self.called,
                                               self.guard_stack[-1] > 0))
+            elif (isinstance(value, (ast.Subscript, ast.Call)) and isinstance(node.ctx, ast.Load)
+                  and self.function_stack and not self.host_depth):
+                # `self.func_list[k].derivatives(...)`, `EPLMajorAxis(q).derivatives(...)`
+                caller, scopes, cls = self._context()
+                self.pending_value_calls.append((caller, scopes, cls, value, node.attr, id(node) in self.called,
+                                                 self.guard_stack[-1] > 0))
             return _GENERIC
         self.used_chains.add(chain)
         if self.function_stack and isinstance(node.ctx, ast.Load) and not self.host_depth:
@@ -570,6 +600,12 @@ class _Summarizer:
         self.pending_calls.append((node, scopes, cls, caller))
         self.called.add(id(node.func))
         func = node.func
+        if self.function_stack and not self.host_depth:
+            if isinstance(func, ast.Subscript):  # `self.layers[i](x)`: the element's __call__
+                self.pending_value_calls.append((caller, scopes, cls, func, "__call__", True, self.guard_stack[-1] > 0))
+            elif (isinstance(func, ast.Attribute) and func.attr in _CONTAINER_ADDERS and len(node.args) >= 1
+                  and isinstance(func.value, (ast.Name, ast.Attribute))):
+                self._bind_element(func.value, node.args[-1])
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
         if name in _HOST_CALLBACKS and node.args and not isinstance(node.args[0], ast.Starred):
 
@@ -585,13 +621,59 @@ class _Summarizer:
     # -- syntax features (LintRule.REQUIRES) --
     def visit_For(self, node: ast.For | ast.AsyncFor) -> list[Any]:
         self._feature("for")
-        self._bind(node.target, "val", node.iter)  # `for layer in self.layers`: element ~ container
+        self._bind_loop(node.target, node.iter)  # `for layer in self.layers`: element ~ container
         return _GENERIC
 
     visit_AsyncFor = visit_For
 
     def visit_comprehension(self, node: ast.comprehension) -> list[Any]:
-        self._bind(node.target, "val", node.iter)
+        self._bind_loop(node.target, node.iter)
+        return _GENERIC
+
+    def _bind_loop(self, target: ast.expr, iterable: ast.expr, depth: int = 0) -> None:
+        """A loop variable is typed as the container's element (the container's type stands
+        for its elements): through ``enumerate``, ``zip``, ``reversed``/``list``/``sorted``
+        and ``d.items()``/``d.values()``."""
+        if depth > 4:
+            return
+        if isinstance(iterable, ast.Call):
+            func = iterable.func
+            name = func.id if isinstance(func, ast.Name) and func.id not in self.imports else None
+            arguments = [a for a in iterable.args if not isinstance(a, ast.Starred)]
+            if name in _ELEMENT_WRAPPERS and len(arguments) >= 1:
+                return self._bind_loop(target, arguments[0], depth + 1)
+            if isinstance(target, ast.Tuple):
+                if name == "enumerate" and len(target.elts) == 2 and arguments:
+                    return self._bind_loop(target.elts[1], arguments[0], depth + 1)
+                if name == "zip" and len(target.elts) == len(arguments):
+                    for element, argument in zip(target.elts, arguments):
+                        self._bind_loop(element, argument, depth + 1)
+                    return
+                if (isinstance(func, ast.Attribute) and func.attr == "items" and not iterable.args
+                        and len(target.elts) == 2):
+                    return self._bind_loop(target.elts[1], func.value, depth + 1)
+            elif isinstance(func, ast.Attribute) and func.attr == "values" and not iterable.args:
+                return self._bind_loop(target, func.value, depth + 1)
+        if isinstance(target, (ast.Name, ast.Attribute)):
+            self._bind(target, "val", iterable)
+
+    def _bind_element(self, container: ast.Name | ast.Attribute, element: ast.expr) -> None:
+        """``layers.append(Layer(...))`` / ``self.blocks.extend(blocks)``: the container's type
+        stands for its elements, so it gains the element's. Only a local variable of this
+        function (or ``self.<attr>``), not a global list or an import."""
+        if isinstance(container, ast.Name):
+            caller = self.function_stack[-1]
+            if container.id not in self.var_sources.get(caller, ()):
+                return
+        elif not (isinstance(container.value, ast.Name) and container.value.id == "self"):
+            return
+        self._bind(container, "val", element)  # `extend(xs)`: xs stands for its elements too
+
+    def visit_Return(self, node: ast.Return) -> list[Any]:
+        if node.value is not None and self.function_stack and not self.host_depth:
+            caller, scopes, cls = self._context()
+            if caller in self.functions:
+                self.return_sources.setdefault(caller, []).append((node.value, scopes, cls))
         return _GENERIC
 
     def visit_While(self, node: ast.While) -> list[Any]:
@@ -741,11 +823,15 @@ class _Summarizer:
         if depth > _MAX_TYPE_DEPTH:
             return []
         if isinstance(expr, ast.Call):
-            chain = _chain(expr.func)
-            if chain is None or self._receiver_types(chain, scopes, cls) is not None:
-                return []  # a method's return value: unknown
-            ref = self.resolve(chain, scopes, cls)
-            return [(ref[0], ref[1], ())] if ref is not None else []
+            return self._call_types(expr, -1, scopes, cls, depth)
+        if (isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Call) and isinstance(expr.slice, ast.Constant)
+                and isinstance(expr.slice.value, int) and not isinstance(expr.slice.value, bool)):
+            # `layers, index = self.build()`: element k of what the callee returns
+            return self._call_types(expr.value, expr.slice.value, scopes, cls, depth)
+        if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):  # a container stands for its elements
+            return [t for element in expr.elts for t in self._expr_types(element, scopes, cls, depth + 1)]
+        if isinstance(expr, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+            return self._expr_types(expr.elt, scopes, cls, depth + 1)
         if isinstance(expr, (ast.Name, ast.Attribute)):
             chain = _chain(expr)
             if chain is None:
@@ -761,6 +847,30 @@ class _Summarizer:
         if isinstance(expr, ast.BoolOp):
             return [t for value in expr.values for t in self._expr_types(value, scopes, cls, depth + 1)]
         return []
+
+    def _call_types(self, call: ast.Call, index: int, scopes: tuple[str, ...], cls: str | None,
+                    depth: int) -> list[TypeExpr]:
+        """What ``call`` returns (``index`` >= 0: element ``index`` of a returned tuple):
+        ``Cls(...)`` is an instance (kept if Cls turns out to be a class), ``f(...)`` and
+        ``obj.method(...)`` are typed from the callee's ``return`` statements (a "ret" type,
+        resolved project-wide)."""
+        chain = _chain(call.func)
+        if chain is None:
+            if isinstance(call.func, (ast.Subscript, ast.Call)):  # `self.factories[k](...)`
+                receivers = self._expr_types(call.func, scopes, cls, depth + 1)
+                return [_returned_type(("disp", list(r), "__call__", index)) for r in receivers]
+            return []
+        receivers = self._receiver_types(chain[:-1], scopes, cls) if len(chain) > 1 else None
+        if receivers is not None:  # a method's return value
+            return [_returned_type(("disp", [k, n, list(a)], chain[-1], index)) for k, n, a in receivers]
+        if len(chain) == 1 and self._variable_scope(chain[0], scopes) is not None:
+            return []  # calling a variable: a callable object or a closure, unknown
+        ref = self.resolve(chain, scopes, cls)
+        if ref is None:
+            return []
+        if index < 0:
+            return [(ref[0], ref[1], ())]  # an instance of a class, or what a function returns
+        return [_returned_type(("ref", ref[0], ref[1], index))]
 
     def function_refs(self, expr: ast.expr, scopes: tuple[str, ...], cls: str | None) -> list[tuple[Ref, bool, tuple[str, ...], str, str]]:
         """What functions an argument in a function slot denotes: (ref, came-from-a-lambda,
@@ -851,6 +961,26 @@ class _Summarizer:
                 if key not in seen:
                     seen.add(key)
                     (guarded_edges if guarded else edges if called else mentions).append((caller, ref))
+        for caller, scopes, cls, value, method, called, guarded in self.pending_value_calls:
+            text = f"{_short_text(value)}.{method}" if method != "__call__" else _short_text(value)
+            for texpr in self._expr_types(value, scopes, cls):
+                key = (caller, texpr, method, guarded, called)
+                if key not in seen:
+                    seen.add(key)
+                    dispatches.append((caller, texpr, method, text, guarded, called))
+        returns: dict[str, list[tuple[int, TypeExpr]]] = {}
+        for qual, sources in self.return_sources.items():
+            found_returns: list[tuple[int, TypeExpr]] = []
+            for value, scopes, cls in sources:
+                if isinstance(value, ast.Tuple):
+                    for index, element in enumerate(value.elts):
+                        if isinstance(element, ast.Starred):
+                            break
+                        found_returns += [(index, t) for t in self._expr_types(element, scopes, cls)]
+                else:
+                    found_returns += [(-1, t) for t in self._expr_types(value, scopes, cls)]
+            if found_returns:
+                returns[qual] = list(dict.fromkeys(found_returns))
         roots: list[Root] = []
         transform_lambdas = False
         for decorator, qual, scopes, line in self.pending_decorators:
@@ -925,6 +1055,7 @@ class _Summarizer:
             guarded_edges=guarded_edges,
             mentions=mentions,
             numpy_only=frozenset(numpy_users - jax_users),
+            returns=returns,
         )
 
     def _record_flows(self, call: ast.Call, scopes: tuple[str, ...], cls: str | None,
@@ -969,6 +1100,22 @@ class _Summarizer:
 
 def _no_children(node: ast.AST) -> None:
     return None
+
+
+def _returned_type(spec: list | tuple) -> TypeExpr:
+    """A "ret" type: what a callee returns, ``spec`` = ("ref", kind, name, index) or
+    ("disp", receiver type, method, index), JSON-encoded (a type is plain hashable data)."""
+    return ("ret", json.dumps(spec, separators=(",", ":")), ())
+
+
+def _short_text(expr: ast.expr) -> str:
+    """``self.func_list[...]``, ``EPLMajorAxis(...)``: a receiver as a message shows it."""
+    if isinstance(expr, ast.Subscript):
+        return f"{_short_text(expr.value)}[...]"
+    if isinstance(expr, ast.Call):
+        return f"{_short_text(expr.func)}(...)"
+    chain = _chain(expr)
+    return ".".join(chain) if chain else "(...)"
 
 
 def _run_action(action: _Action) -> None:
@@ -1169,14 +1316,47 @@ class _Hierarchy:
             current = set(self.bases.get((path, name), ()))
         elif kind == "param":
             current = set(self.param_types.get((path, name), ()))
+        elif kind == "ret":
+            current = self._returned(path, name, depth)
         else:
             target = self.project.resolve(path, (kind, name))
-            current = {target} if target is not None and self.is_class(target) else set()
+            if target is None:
+                current = set()
+            elif self.is_class(target):
+                current = {target}
+            else:  # `f(...)`: what the function returns
+                current = self._returns_of([target], -1, depth)
         for attr in attrs:
             if not current:
                 break
             current = {t for cls in current for t in self.field_types(cls, attr, depth)}
         found = self._texprs[key] = frozenset(current)
+        return found
+
+    def _returned(self, path: str, encoded: str, depth: int) -> set[Node]:
+        spec = json.loads(encoded)
+        if spec[0] == "ref":
+            _, kind, name, index = spec
+            target = self.project.resolve(path, (kind, name))
+            if target is None or self.is_class(target):
+                return set()  # a tuple's element of an instance: unknown
+            return self._returns_of([target], index, depth)
+        _, receiver, method, index = spec
+        receiver_type = (receiver[0], receiver[1], tuple(receiver[2]))
+        functions: list[Node] = []
+        for cls in sorted(self.types(path, receiver_type, depth + 1)):
+            if method == "__call__":
+                functions += self.methods(cls, "__call__")
+            else:
+                functions += self.methods(cls, method)
+        return self._returns_of(functions, index, depth)
+
+    def _returns_of(self, functions: list[Node], index: int, depth: int) -> set[Node]:
+        found: set[Node] = set()
+        for fpath, fqual in functions:
+            for position, texpr in self.summaries[fpath].returns.get(fqual, ()):
+                if position == index:
+                    found |= self.types(fpath, tuple(texpr), depth + 1)  # type: ignore[arg-type]
         return found
 
     def dispatch(self, path: str, texpr: TypeExpr, method: str, called: bool) -> list[Node]:
