@@ -50,6 +50,7 @@ from ._reversible_heun import ReversibleHeun
 from ._rk2 import Heun, Midpoint, Ralston
 from ._runge_kutta import AbstractRungeKutta, ButcherTableau
 from ._saveat import SaveAt, SubSaveAt
+from ._seminorm import adjoint_rms_seminorm
 from ._solution import Solution
 from ._solver_base import (
     AbstractAdaptiveSolver,
@@ -114,6 +115,7 @@ __all__ = [
     "ForwardMode",
     "BacksolveAdjoint",
     "ImplicitAdjoint",
+    "adjoint_rms_seminorm",
     "Event",
     "AbstractRootFinder",
     "Bisection",
