@@ -36,6 +36,8 @@ def _combine(weights: list[Array], trees: list[PyTree]) -> PyTree:
     """Leaf-wise ``sum_i weights[i] * trees[i]`` (weights are scalars)."""
 
     def leaf(*xs: Array) -> Array:
+        # Leaves may be Python scalars (a user-built interpolant over ``y0=2.1``).
+        xs = tuple(jnp.asarray(x) for x in xs)
         return sum((w.astype(x.dtype) * x for w, x in zip(weights, xs)), jnp.zeros_like(xs[0]))
 
     return jax.tree_util.tree_map(leaf, *trees)

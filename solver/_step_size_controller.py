@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -242,10 +243,23 @@ class _PIDState(eqx.Module):
     prev_inv_error: jax.Array  # 1 / scaled error of the last accepted step
     prev_prev_inv_error: jax.Array  # ... and of the one before
     at_dtmin: jax.Array  # the proposed step was clamped to dtmin: accept it unconditionally
-    next_is_jump: jax.Array  # the proposed step ends just before a jump_ts time
 
 
-class PIDController(AbstractStepSizeController):
+class _PIDMeta(type(eqx.Module)):
+    """``PIDController(..., step_ts=..., jump_ts=...)`` (the diffrax < 0.7 form) builds
+    ``ClipStepSizeController(PIDController(...), step_ts, jump_ts)``, as diffrax 0.7 does: one
+    implementation of the clipping, and ``isinstance`` answers as in diffrax."""
+
+    def __call__(cls, *args, **kwargs):
+        step_ts = kwargs.pop("step_ts", None)
+        jump_ts = kwargs.pop("jump_ts", None)
+        controller = super().__call__(*args, **kwargs)
+        if step_ts is None and jump_ts is None:
+            return controller
+        return ClipStepSizeController(controller, step_ts=step_ts, jump_ts=jump_ts)
+
+
+class PIDController(AbstractStepSizeController, metaclass=_PIDMeta):
     """Adaptive steps from an embedded error estimate (PID control of the step size).
 
     The error of a step is ``norm(y_error / (atol + rtol * max(|y0|, |y1|)))`` (RMS by
@@ -259,11 +273,9 @@ class PIDController(AbstractStepSizeController):
     - ``dtmin``/``dtmax``: bounds on the step. Below ``dtmin`` the solve fails
       (``RESULTS.dt_min_reached``) unless ``force_dtmin`` (the default), which takes the step
       of ``dtmin`` whatever its error.
-    - ``step_ts``: times the solver must step to (e.g. known features of the vector field).
-      diffrax 0.7 moved these two to `ClipStepSizeController`, which wraps any adaptive
-      controller; both forms work here and clip steps the same way.
-    - ``jump_ts``: times of discontinuities of the vector field: the solver steps to them and
-      restarts cached derivatives after.
+    - ``step_ts`` / ``jump_ts`` (times to step to; discontinuities of the vector field): as
+      in diffrax 0.7, passing either returns a `ClipStepSizeController` wrapping the
+      `PIDController` built from the other arguments.
     - ``dt0=None`` in `diffeqsolve` picks the first step automatically (Hairer, Nørsett &
       Wanner, Solving ODEs I, section II.4).
 
@@ -282,12 +294,6 @@ class PIDController(AbstractStepSizeController):
     factormin: RealScalarLike = 0.2
     factormax: RealScalarLike = 10.0
     safety: RealScalarLike = 0.9
-    step_ts: jax.Array | None = eqx.field(
-        default=None, converter=lambda ts: sorted_times(ts, "PIDController(step_ts=...)")
-    )
-    jump_ts: jax.Array | None = eqx.field(
-        default=None, converter=lambda ts: sorted_times(ts, "PIDController(jump_ts=...)")
-    )
     error_order: float | None = None
     norm: Callable[[PyTree], jax.Array] = eqx.field(static=True, default=rms_norm)
 
@@ -295,23 +301,8 @@ class PIDController(AbstractStepSizeController):
     def adaptive(self) -> bool:
         return True
 
-    @property
-    def can_jump(self) -> bool:
-        return self.jump_ts is not None
-
     def tolerances(self):
         return self.rtol, self.atol
-
-    def wrap(self, direction: jax.Array) -> "PIDController":
-        def internal(ts):
-            return None if ts is None else jnp.sort(jnp.asarray(ts) * direction)
-
-        return eqx.tree_at(
-            lambda c: (c.step_ts, c.jump_ts),
-            self,
-            (internal(self.step_ts), internal(self.jump_ts)),
-            is_leaf=lambda x: x is None,
-        )
 
     def _error_order(self, error_order: float | None) -> float:
         order = self.error_order if self.error_order is not None else error_order
@@ -351,9 +342,6 @@ class PIDController(AbstractStepSizeController):
         )
         return jnp.minimum(100 * h0, h1)
 
-    def _clip_to_marks(self, t_start: jax.Array, t_end: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return clip_to_marks(self.step_ts, self.jump_ts, t_start, t_end)
-
     def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
         del t1
         if dt0 is None:
@@ -364,9 +352,8 @@ class PIDController(AbstractStepSizeController):
             dt0 = jnp.minimum(dt0, self.dtmax)
         if self.dtmin is not None:
             dt0 = jnp.maximum(dt0, self.dtmin)
-        tnext, is_jump = self._clip_to_marks(jnp.asarray(t0), t0 + dt0)
         one = jnp.asarray(1.0, _error_dtype(y0, t0))
-        return tnext, _PIDState(one, one, jnp.asarray(False), is_jump)
+        return t0 + dt0, _PIDState(one, one, jnp.asarray(False))
 
     def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, state):
         del args
@@ -411,21 +398,13 @@ class PIDController(AbstractStepSizeController):
             at_dtmin = dt <= self.dtmin
             dt = jnp.maximum(dt, self.dtmin)
 
-        # After a step that ended just before a jump, restart exactly at the jump.
-        jumped = keep & state.next_is_jump
         t0_next = jnp.where(keep, t1, t0)
-        if self.jump_ts is not None:
-            t0_next = jnp.where(jumped, nextafter_up(t1), t0_next)
-        t1_next, next_is_jump = self._clip_to_marks(t0_next, t0_next + dt)
-
         new_state = _PIDState(
             prev_inv_error=jnp.where(keep, inv_error, state.prev_inv_error),
             prev_prev_inv_error=jnp.where(keep, state.prev_inv_error, state.prev_prev_inv_error),
             at_dtmin=at_dtmin,
-            next_is_jump=next_is_jump,
         )
-        made_jump = jumped if self.can_jump else False
-        return keep, t0_next, t1_next, made_jump, new_state, result
+        return keep, t0_next, t0_next + dt, False, new_state, result
 
 
 def _error_dtype(y0: Y, t0: RealScalarLike) -> jnp.dtype:
@@ -493,11 +472,150 @@ def _next_mark(marks: jax.Array, t_start: jax.Array, fallback: jax.Array) -> jax
     return jnp.where(index < marks.shape[0], marks[safe].astype(fallback.dtype), fallback)
 
 
+# --- ClipStepSizeController ---------------------------------------------------------
+
+
+class _ClipState(eqx.Module):
+    inner: Any  # the wrapped controller's state
+
+
+def _bump_past_jump(t: jax.Array, jump_ts: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """If ``t`` is the float just before a jump time, the float just after that jump (and
+    True). Decided from the value, not from a flag carried between steps, so a solve that
+    *starts* one ulp before a jump (the end of an earlier solve) crosses it too."""
+    index = jnp.searchsorted(jump_ts, t, side="right")
+    safe = jnp.minimum(index, jump_ts.shape[0] - 1)
+    jump = jump_ts[safe].astype(jnp.result_type(t))
+    at_jump = (index < jump_ts.shape[0]) & (nextafter_down(jump) == t)
+    return jnp.where(at_jump, nextafter_up(jump), t), at_jump
+
+
+class ClipStepSizeController(AbstractStepSizeController):
+    """Wraps an adaptive step-size controller (e.g. `PIDController`) to clip its steps at
+    ``step_ts`` and ``jump_ts`` (diffrax 0.7's home of these two).
+
+    The wrapped controller proposes the next step as usual; the wrapper only shortens it:
+
+    - to end exactly at the first of ``step_ts`` after the step's start (e.g. a time where the
+      vector field has a kink, or where accuracy matters);
+    - to end one ulp *before* the first of ``jump_ts`` (a discontinuity of the vector field); the
+      step after it then starts one ulp *after* the jump, with ``made_jump=True`` so that
+      first-same-as-last solvers re-evaluate the vector field instead of reusing a slope from
+      the other side. The vector field is never evaluated at the jump itself. Whether a step
+      crosses a jump is read off its start time (one ulp before a jump time), not carried as
+      state, so nested wrappers and solves that start just before a jump both work.
+
+    Wrappers nest: each one clips what the controller inside proposes.
+
+    **Arguments:**
+
+    - `controller`: the adaptive controller to wrap.
+    - `step_ts`: times that must be stepped to exactly (any array-like of times).
+    - `jump_ts`: times at which the vector field jumps (floating point).
+    - `store_rejected_steps`: not supported here (it serves SDE solvers, which jaxlint.solver
+      does not have); passing it raises.
+    """
+
+    controller: AbstractStepSizeController
+    step_ts: jax.Array | None
+    jump_ts: jax.Array | None
+
+    def __init__(
+        self,
+        controller: AbstractStepSizeController,
+        step_ts: Any = None,
+        jump_ts: Any = None,
+        store_rejected_steps: int | None = None,
+    ):
+        if not isinstance(controller, AbstractStepSizeController) or not controller.adaptive:
+            raise ValueError(
+                "`ClipStepSizeController(controller)` needs an adaptive controller such as "
+                f"`PIDController(rtol, atol)`, got {type(controller).__name__}."
+            )
+        if store_rejected_steps is not None:
+            raise NotImplementedError(
+                "`ClipStepSizeController(store_rejected_steps=...)` is for SDE solvers, which "
+                "jaxlint.solver does not have."
+            )
+        self.controller = controller
+        self.step_ts = sorted_times(step_ts, "ClipStepSizeController(step_ts=...)")
+        self.jump_ts = sorted_times(jump_ts, "ClipStepSizeController(jump_ts=...)")
+
+    # What `diffeqsolve` and the solvers read from an adaptive controller.
+    @property
+    def adaptive(self) -> bool:
+        return True
+
+    @property
+    def can_jump(self) -> bool:
+        return self.jump_ts is not None or self.controller.can_jump
+
+    @property
+    def rtol(self) -> Any:
+        return getattr(self.controller, "rtol", None)
+
+    @property
+    def atol(self) -> Any:
+        return getattr(self.controller, "atol", None)
+
+    @property
+    def norm(self) -> Any:
+        return getattr(self.controller, "norm", None)
+
+    @property
+    def error_order(self) -> Any:
+        return getattr(self.controller, "error_order", None)
+
+    def tolerances(self):
+        return self.controller.tolerances()
+
+    def check(self, t0: RealScalarLike, t1: RealScalarLike) -> bool:
+        return self.controller.check(t0, t1)
+
+    def input_result(self, t0: jax.Array, t1: jax.Array) -> jax.Array:
+        return self.controller.input_result(t0, t1)
+
+    def wrap(self, direction: jax.Array) -> "ClipStepSizeController":
+        def internal(ts: jax.Array | None) -> jax.Array | None:
+            return None if ts is None else jnp.sort(ts * direction)
+
+        return eqx.tree_at(
+            lambda c: (c.controller, c.step_ts, c.jump_ts),
+            self,
+            (self.controller.wrap(direction), internal(self.step_ts), internal(self.jump_ts)),
+            is_leaf=lambda x: x is None,
+        )
+
+    def bind(self, t0: jax.Array, dt0: jax.Array | None) -> "ClipStepSizeController":
+        return eqx.tree_at(lambda c: c.controller, self, self.controller.bind(t0, dt0))
+
+    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
+        tnext, inner = self.controller.init(terms, t0, t1, y0, dt0, args, func, error_order)
+        tnext, _ = clip_to_marks(self.step_ts, self.jump_ts, jnp.asarray(t0), tnext)
+        return tnext, _ClipState(inner)
+
+    def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, state):
+        keep, t0_next, t1_next, made_jump, inner, result = self.controller.adapt_step_size(
+            t0, t1, y0, y1_candidate, args, y_error, error_order, state.inner
+        )
+        if self.jump_ts is not None:
+            t0_next, jumped = _bump_past_jump(t0_next, self.jump_ts)
+            made_jump = jnp.asarray(made_jump) | jumped
+            # Never a step of zero length: the inner controller scales steps
+            # multiplicatively and would stay stuck.
+            t1_next = jnp.maximum(t1_next, nextafter_up(t0_next))
+        t1_next, _ = clip_to_marks(self.step_ts, self.jump_ts, t0_next, t1_next)
+        if not self.can_jump:
+            made_jump = False
+        return keep, t0_next, t1_next, made_jump, _ClipState(inner), result
+
+
 __all__ = [
     "AbstractStepSizeController",
     "ConstantStepSize",
     "StepTo",
     "PIDController",
+    "ClipStepSizeController",
     "rms_norm",
     "clip_to_marks",
     "sorted_times",
