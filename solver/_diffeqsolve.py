@@ -22,6 +22,7 @@ from ._checks import (
     concrete_value,
     is_concrete,
 )
+from ._complex_warning import warn_if_complex
 from ._custom_types import Args, Array, RealScalarLike, Y
 from ._event import Event
 from ._integrate import _Config, run
@@ -89,6 +90,7 @@ def diffeqsolve(
     checked here with a ``ValueError``; traced ones get the same checks at run time.
     """
     check_types(terms, solver, stepsize_controller, saveat, max_steps)
+    warn_if_complex(terms, y0, args)
     check_steps_need_bound(saveat, max_steps)
     if not isinstance(adjoint, AbstractAdjoint):
         raise TypeError(
