@@ -16,12 +16,22 @@ from ._adjoint import (
     ForwardMode,
     RecursiveCheckpointAdjoint,
 )
+from ._adjoint_term import AdjointTerm
 from ._bosh3 import Bosh3
 from ._dopri5 import Dopri5
 from ._dop853 import DOP853
 from ._dopri8 import Dopri8
 from ._euler import Euler
-from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection, steady_state_event
+from ._event import (
+    AbstractDiscreteTerminatingEvent,
+    AbstractRootFinder,
+    Bisection,
+    DiscreteTerminatingEvent,
+    Event,
+    NewtonBisection,
+    SteadyStateEvent,
+    steady_state_event,
+)
 from ._diffeqsolve import diffeqsolve
 from ._global_interpolation import (
     AbstractGlobalInterpolation,
@@ -74,6 +84,7 @@ __all__ = [
     "AbstractTerm",
     "ODETerm",
     "MultiTerm",
+    "AdjointTerm",
     "AbstractSolver",
     "AbstractAdaptiveSolver",
     "AbstractImplicitSolver",
@@ -121,6 +132,9 @@ __all__ = [
     "Bisection",
     "NewtonBisection",
     "steady_state_event",
+    "AbstractDiscreteTerminatingEvent",
+    "DiscreteTerminatingEvent",
+    "SteadyStateEvent",
     "AbstractLocalInterpolation",
     "LocalLinearInterpolation",
     "ThirdOrderHermitePolynomialInterpolation",
