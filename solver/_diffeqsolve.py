@@ -133,7 +133,10 @@ def _diffeqsolve(
     # Traced arguments that fail a check set this code: the loop then never starts.
     input_result = jnp.asarray(RESULTS.successful, jnp.int32)
     y0 = jax.tree_util.tree_map(_as_inexact, y0)
-    time_dtype = jnp.result_type(t0, t1, *([] if dt0 is None else [dt0]), float)
+    # Standard promotion (as diffrax): int32 times with a float32 dt0 are float32 times,
+    # also under jax.numpy_dtype_promotion("strict"); integer-only times become floats.
+    with jax.numpy_dtype_promotion("standard"):
+        time_dtype = jnp.result_type(t0, t1, *([] if dt0 is None else [dt0]), float)
     t0 = jnp.asarray(t0, time_dtype)
     t1 = jnp.asarray(t1, time_dtype)
     if dt0 is not None:

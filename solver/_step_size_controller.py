@@ -316,7 +316,8 @@ class PIDController(AbstractStepSizeController, metaclass=_PIDMeta):
     def _scaled(self, y0: Y, y1: Y, error: Y) -> Y:
         def leaf(a: jax.Array, b: jax.Array, e: jax.Array) -> jax.Array:
             b = jnp.where(jnp.isnan(b), a, b)  # the step may have left the domain of f
-            return e / (self.atol + self.rtol * jnp.maximum(jnp.abs(a), jnp.abs(b)))
+            scale = self.atol + self.rtol * jnp.maximum(jnp.abs(a), jnp.abs(b))
+            return e / scale.astype(e.dtype)  # complex errors: |scale| is real
 
         return jax.tree_util.tree_map(leaf, y0, y1, error)
 
@@ -325,7 +326,9 @@ class PIDController(AbstractStepSizeController, metaclass=_PIDMeta):
         of f. (The two evaluations are traced separately: sharing one call through a
         two-iteration loop saves a few ops but costs more XLA compile time.)"""
         scale = jax.tree_util.tree_map(lambda y: self.atol + self.rtol * jnp.abs(y), y0)
-        divide = lambda a: jax.tree_util.tree_map(jnp.divide, a, scale)  # noqa: E731
+        divide = lambda a: jax.tree_util.tree_map(  # noqa: E731
+            lambda x, s: x / s.astype(x.dtype), a, scale
+        )
         d0 = self.norm(divide(y0))
         f0 = func(terms, t0, y0, args)
         d1 = self.norm(divide(f0))

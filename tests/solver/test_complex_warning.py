@@ -4,6 +4,7 @@ itself is right (y' = -i y rotates y0 by exp(-i t))."""
 import warnings
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -43,3 +44,15 @@ def test_real_inputs_do_not_warn():
         warnings.simplefilter("error")
         sol = _solve(ODETerm(lambda t, y, args: -args * y), jnp.ones(2), jnp.array(2.0))
     np.testing.assert_allclose(sol.ys[0], np.exp(-2.0), rtol=1e-9)
+
+
+def test_strict_promotion_with_complex_float32_states_and_int32_times():
+    # diffrax's test configuration: complex64 state, int32 t0/t1 and a float32 dt0, under
+    # strict dtype promotion (the error scale is real, the error complex).
+    y0 = jnp.array([1.0 + 1.0j, 0.5j], jnp.complex64)
+    t0, t1, dt0 = jnp.array(0, jnp.int32), jnp.array(1, jnp.int32), jnp.array(0.01, jnp.float32)
+    with jax.numpy_dtype_promotion("strict"), pytest.warns(UserWarning, match="Complex dtype"):
+        sol = diffeqsolve(ODETerm(lambda t, y, args: -1j * y), Tsit5(), t0, t1, dt0, y0,
+                          stepsize_controller=PIDController(rtol=1e-5, atol=1e-8))
+    assert sol.ys.dtype == jnp.complex64 and sol.ts.dtype == jnp.float32
+    np.testing.assert_allclose(sol.ys[0], y0 * np.exp(-1j), rtol=1e-4)
