@@ -22,7 +22,16 @@ from ._dopri5 import Dopri5
 from ._dop853 import DOP853
 from ._dopri8 import Dopri8
 from ._euler import Euler
-from ._event import AbstractRootFinder, Bisection, Event, NewtonBisection, steady_state_event
+from ._event import (
+    AbstractDiscreteTerminatingEvent,
+    AbstractRootFinder,
+    Bisection,
+    DiscreteTerminatingEvent,
+    Event,
+    NewtonBisection,
+    SteadyStateEvent,
+    steady_state_event,
+)
 from ._diffeqsolve import diffeqsolve
 from ._global_interpolation import (
     AbstractGlobalInterpolation,
@@ -123,6 +132,9 @@ __all__ = [
     "Bisection",
     "NewtonBisection",
     "steady_state_event",
+    "AbstractDiscreteTerminatingEvent",
+    "DiscreteTerminatingEvent",
+    "SteadyStateEvent",
     "AbstractLocalInterpolation",
     "LocalLinearInterpolation",
     "ThirdOrderHermitePolynomialInterpolation",

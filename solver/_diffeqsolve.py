@@ -24,7 +24,7 @@ from ._checks import (
 )
 from ._complex_warning import warn_if_complex
 from ._custom_types import Args, Array, RealScalarLike, Y
-from ._event import Event
+from ._event import AbstractDiscreteTerminatingEvent, Event, event_from_discrete
 from ._integrate import _Config, run
 from ._results import RESULTS
 from ._saveat import SaveAt
@@ -70,6 +70,7 @@ def diffeqsolve(
     solver_state: Any = None,
     controller_state: Any = None,
     made_jump: Any = None,
+    discrete_terminating_event: AbstractDiscreteTerminatingEvent | None = None,
 ) -> Solution:
     """Solve ``dy/dt = f(t, y, args)`` from ``t0`` to ``t1`` (either direction).
 
@@ -85,10 +86,13 @@ def diffeqsolve(
     - ``solver_state``, ``controller_state``, ``made_jump``: start from these instead of
       initialising them (e.g. to continue a solve that returned them through
       ``SaveAt(solver_state=True, controller_state=True, made_jump=True)``).
+    - ``discrete_terminating_event``: diffrax's deprecated form of a boolean ``event``
+      (accepted with a DeprecationWarning).
 
     Arguments known before tracing (Python numbers, NumPy arrays, arrays outside ``jit``) are
     checked here with a ``ValueError``; traced ones get the same checks at run time.
     """
+    event = event_from_discrete(event, discrete_terminating_event)
     check_types(terms, solver, stepsize_controller, saveat, max_steps)
     warn_if_complex(terms, y0, args)
     check_steps_need_bound(saveat, max_steps)

@@ -26,6 +26,7 @@ boolean condition keeps the step end, as in diffrax. The located time is differe
 from __future__ import annotations
 
 import abc
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -212,6 +213,79 @@ def steady_state_event(
     return cond_fn
 
 
+# diffrax < 0.7's discrete events, kept by diffrax 0.7 for backward compatibility:
+# ``diffeqsolve(..., discrete_terminating_event=DiscreteTerminatingEvent(fn))`` with
+# ``fn(state, **kwargs)`` reading ``state.tprev`` / ``state.y``. They become a boolean `Event`.
+
+
+class AbstractDiscreteTerminatingEvent(eqx.Module):
+    """A boolean condition on the solver state, checked at the end of every step."""
+
+    @abc.abstractmethod
+    def __call__(self, state: Any, **kwargs: Any) -> Array | bool: ...
+
+
+class DiscreteTerminatingEvent(AbstractDiscreteTerminatingEvent):
+    """Stop after the first step where ``cond_fn(state, **kwargs)`` is True (``state.tprev``
+    the step end, ``state.y`` the state there). Deprecated form of `Event`."""
+
+    cond_fn: Callable[..., Array | bool]
+
+    def __call__(self, state: Any, **kwargs: Any) -> Array | bool:
+        return self.cond_fn(state, **kwargs)
+
+
+class SteadyStateEvent(AbstractDiscreteTerminatingEvent):
+    """`steady_state_event` in the deprecated discrete-event form."""
+
+    rtol: RealScalarLike | None = None
+    atol: RealScalarLike | None = None
+    norm: Callable[[PyTree], Array] | None = None
+
+    def __call__(self, state: Any, *, args: Any, **kwargs: Any) -> Array | bool:
+        condition = steady_state_event(self.rtol, self.atol, self.norm)
+        return condition(state.tprev, state.y, args, **kwargs)
+
+
+class _DiscreteState(eqx.Module):
+    tprev: Any
+    y: Any
+
+
+class _DiscreteCondition(eqx.Module):
+    """A discrete terminating event as an `Event` condition ``cond_fn(t, y, args, **kw)``."""
+
+    event: AbstractDiscreteTerminatingEvent
+
+    def __call__(self, t: Any, y: Any, args: Any, **kwargs: Any) -> Array | bool:
+        return self.event(_DiscreteState(tprev=t, y=y), args=args, **kwargs)
+
+
+def event_from_discrete(
+    event: Event | None, discrete: AbstractDiscreteTerminatingEvent | None
+) -> Event | None:
+    """The `Event` for ``diffeqsolve(event=, discrete_terminating_event=)`` (the latter with a
+    DeprecationWarning, as diffrax 0.7)."""
+    if discrete is None:
+        return event
+    warnings.warn(
+        "`diffeqsolve(..., discrete_terminating_event=...)` is deprecated (as in diffrax 0.7): "
+        "use `diffeqsolve(..., event=Event(cond_fn))`.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if event is not None:
+        raise ValueError(
+            "`diffeqsolve` takes `event=` or `discrete_terminating_event=`, not both."
+        )
+    if not isinstance(discrete, AbstractDiscreteTerminatingEvent):
+        raise TypeError(
+            "`discrete_terminating_event` must be a `DiscreteTerminatingEvent`, got "
+            f"{type(discrete).__name__}."
+        )
+    return Event(_DiscreteCondition(discrete))
+
+
 def check_value(value: Any) -> Array:
     """A condition's value as a scalar bool or float array, else a ``ValueError``."""
     if jax.tree_util.tree_structure(value) != jax.tree_util.tree_structure(0):
@@ -254,4 +328,13 @@ def is_boolean(value: Array) -> bool:
     return jnp.result_type(value) == jnp.bool_
 
 
-__all__ = ["Event", "AbstractRootFinder", "Bisection", "NewtonBisection", "steady_state_event"]
+__all__ = [
+    "Event",
+    "AbstractRootFinder",
+    "Bisection",
+    "NewtonBisection",
+    "steady_state_event",
+    "AbstractDiscreteTerminatingEvent",
+    "DiscreteTerminatingEvent",
+    "SteadyStateEvent",
+]

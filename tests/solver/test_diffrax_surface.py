@@ -4,6 +4,7 @@ test suite on `jaxlint.solver` (issue 12; benchmarks/diffrax_suite.py)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxlint.solver as js
 
@@ -29,3 +30,23 @@ def test_local_linear_interpolation_of_python_scalars():
     np.testing.assert_allclose(interp.evaluate(2.8, 2.9), 0.1 * 0.1 / 1.3)
     _, slope = jax.jvp(interp.evaluate, (2.8,), (1.0,))
     np.testing.assert_allclose(slope, 0.1 / 1.3)
+
+
+def test_discrete_terminating_event_is_a_deprecated_boolean_event():
+    # diffrax 0.7 still accepts diffeqsolve(discrete_terminating_event=...) with a warning.
+    seen = []
+
+    def stop(state, **kwargs):
+        seen.append(sorted(kwargs))
+        return state.tprev > 2.5
+
+    event = js.DiscreteTerminatingEvent(stop)
+    term = js.ODETerm(lambda t, y, args: -y)
+    with pytest.warns(DeprecationWarning, match="discrete_terminating_event"):
+        sol = js.diffeqsolve(term, js.Euler(), 0.0, 10.0, 1.0, 1.0,
+                             discrete_terminating_event=event)  # fmt: skip
+    assert float(sol.ts[0]) == 3.0  # the end of the first step past 2.5
+    assert "args" in seen[0] and "solver" in seen[0]
+    with pytest.raises(ValueError, match="not both"), pytest.warns(DeprecationWarning):
+        js.diffeqsolve(term, js.Euler(), 0.0, 10.0, 1.0, 1.0, event=js.Event(lambda t, y, a, **k: t > 1),
+                       discrete_terminating_event=event)  # fmt: skip
