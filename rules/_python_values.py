@@ -13,7 +13,13 @@ What emits nothing:
 - calls of Python-only builtins (`len`, `isinstance`, `next`, ...) and of container/string
   methods (`append`, `extend`, `join`, `format`, ...; not `x.at[i].add`);
 - the test of an `if`/`while`/conditional expression and `assert`: they call `bool()`, which
-  fails on a traced value, so in working code they are concrete and emit nothing.
+  fails on a traced value, so in working code they are concrete and emit nothing;
+- values that cannot be traced: names passed to `range()` (it needs a concrete int; a name
+  bound once is then an int everywhere in the function), membership tests `a in b` (they call
+  `bool()` on every comparison), dict keys (`for k, v in d.items()`: a traced array is not
+  hashable), results of NumPy and `math` functions (host values; NumPy raises on a tracer) and
+  methods of any surely-Python value, and the elements of a surely-Python iterable
+  (`for b in bits`, `n, dim = x.shape`).
 What may emit: any other call (a jnp function, a user function, an unknown method), and
 arithmetic, comparisons or indexing on anything not surely Python.
 """
@@ -45,9 +51,24 @@ _CONTAINER_METHODS = frozenset(
 # Methods returning a Python value on a Python receiver.
 _PY_METHODS = _CONTAINER_METHODS - {"append", "extend", "insert", "remove", "clear", "add", "discard", "update"}
 _STATIC_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "size"})
+# Modules whose functions return host values (NumPy arrays, Python numbers) and emit no JAX op:
+# NumPy raises on a tracer, so in working traced code their arguments are concrete too.
+_HOST_MODULES = ("numpy.", "math.")
+# NumPy functions that read only an array's metadata: they accept a tracer.
+_NUMPY_METADATA = frozenset(
+    {"shape", "ndim", "size", "result_type", "dtype", "iscomplexobj", "isrealobj", "isscalar", "issubdtype",
+     "promote_types", "can_cast", "iinfo", "finfo"}
+)
 _LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
 _UNKNOWN = cst.Name("__unknown__")
 _INT = cst.Integer("0")
+_ZERO_INDEX = [cst.SubscriptElement(cst.Index(cst.Integer("0")))]
+
+
+def _item(iterable: cst.BaseExpression) -> cst.BaseExpression:
+    """An expression standing for one element of ``iterable``: surely Python exactly when the
+    iterable is (``is_python`` of a subscript asks about its container)."""
+    return cst.Subscript(value=iterable, slice=_ZERO_INDEX)
 
 
 def _builtin(context: "RuleContext", func: cst.BaseExpression) -> str | None:
@@ -55,6 +76,12 @@ def _builtin(context: "RuleContext", func: cst.BaseExpression) -> str | None:
     if qualified is not None and qualified.startswith("builtins."):
         return qualified[len("builtins."):]
     return None
+
+
+def _is_host_call(context: "RuleContext", func: cst.BaseExpression) -> bool:
+    """A NumPy or ``math`` function: a host value, no JAX op."""
+    qualified = context.qualified_name(func)
+    return qualified is not None and qualified.startswith(_HOST_MODULES)
 
 
 def _is_at_update(func: cst.Attribute) -> bool:
@@ -75,21 +102,46 @@ class _Bindings(cst.CSTVisitor):
         if isinstance(target, cst.Name):
             self.values.setdefault(target.value, []).append(value)
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._add(element.value, _UNKNOWN)
+            # `a, b = (1, 2)` pairwise; `n, dim = x.shape`: elements of a Python value are Python
+            pairwise = (
+                isinstance(value, (cst.Tuple, cst.List))
+                and len(value.elements) == len(target.elements)
+                and not any(isinstance(e, cst.StarredElement) for e in (*value.elements, *target.elements))
+            )
+            for index, element in enumerate(target.elements):
+                self._add(element.value, value.elements[index].value if pairwise else _item(value))  # type: ignore[union-attr]
         elif isinstance(target, cst.StarredElement):
             self._add(target.value, _UNKNOWN)
 
     def _loop_target(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> None:
-        name = _builtin(self.context, iterable.func) if isinstance(iterable, cst.Call) else None
-        if name == "range":
-            self._add(target, _INT)
-        elif name == "enumerate" and isinstance(target, cst.Tuple) and target.elements:
-            self._add(target.elements[0].value, _INT)
-            for element in target.elements[1:]:
-                self._add(element.value, _UNKNOWN)
-        else:
-            self._add(target, _UNKNOWN)
+        unpacked = isinstance(target, (cst.Tuple, cst.List)) and not any(
+            isinstance(e, cst.StarredElement) for e in target.elements
+        )
+        if isinstance(iterable, cst.Call):
+            name = _builtin(self.context, iterable.func)
+            args = [a.value for a in iterable.args if not a.star and a.keyword is None]
+            if name == "range":
+                self._add(target, _INT)
+                return
+            if name == "enumerate" and unpacked and len(target.elements) == 2 and args:  # type: ignore[union-attr]
+                self._add(target.elements[0].value, _INT)  # type: ignore[union-attr]
+                self._loop_target(target.elements[1].value, args[0])  # type: ignore[union-attr]
+                return
+            if name == "zip" and unpacked and len(args) == len(iterable.args) == len(target.elements):  # type: ignore[union-attr]
+                for element, arg in zip(target.elements, args):  # type: ignore[union-attr]
+                    self._loop_target(element.value, arg)
+                return
+            func = iterable.func
+            if isinstance(func, cst.Attribute) and not iterable.args and func.attr.value in ("keys", "items"):
+                # dict keys are hashable: never a traced array (tracers cannot be hashed)
+                if func.attr.value == "keys":
+                    self._add(target, _INT)
+                    return
+                if unpacked and len(target.elements) == 2:  # type: ignore[union-attr]
+                    self._add(target.elements[0].value, _INT)  # type: ignore[union-attr]
+                    self._add(target.elements[1].value, _item(func.value))  # type: ignore[union-attr]
+                    return
+        self._add(target, _item(iterable))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self._add(node.name, _UNKNOWN)
@@ -139,11 +191,23 @@ class PythonValues:
     def __init__(self, context: "RuleContext", function: cst.FunctionDef | None) -> None:
         self.context = context
         self.names: set[str] = set()
+        self.host_arrays: set[str] = set()
         if function is None:
             return
         bindings = _Bindings(context)
         function.params.visit(bindings)
         function.body.visit(bindings)
+        # `range(n)` needs a concrete int: a name bound at most once that is passed to range()
+        # is an int wherever the function uses it.
+        for name in _range_arguments(context, function.body):
+            if len(bindings.values.get(name, ())) <= 1:
+                self.names.add(name)
+        # names holding a NumPy result: Python for arithmetic, but an item store into them is
+        # NumPy code (see stores_into_arrays)
+        self.host_arrays = {
+            name for name, values in bindings.values.items()
+            if any(isinstance(v, cst.Call) and _is_host_call(context, v.func) for v in values)
+        }
         changed = True
         while changed:  # a fixpoint: `s = ""` then `s += chr(...)`
             changed = False
@@ -181,6 +245,8 @@ class PythonValues:
         if isinstance(expr, cst.BooleanOperation):
             return self.is_python(expr.left) and self.is_python(expr.right)
         if isinstance(expr, cst.Comparison):
+            if _membership(expr):
+                return True  # `in` calls bool() on each element comparison: a Python bool
             return self.is_python(expr.left) and all(self.is_python(c.comparator) for c in expr.comparisons)
         if isinstance(expr, cst.IfExp):
             return self.is_python(expr.body) and self.is_python(expr.orelse)
@@ -194,7 +260,10 @@ class PythonValues:
                 return True
             if name in _PY_CONTAINERS:
                 return all(self.is_python(a.value) for a in expr.args)
-            if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _PY_METHODS:
+            if _is_host_call(self.context, expr.func):
+                return True
+            if isinstance(expr.func, cst.Attribute) and not _is_at_update(expr.func):
+                # a method of a Python value (`bits.astype(int)`, `s.join(...)`) returns one
                 return self.is_python(expr.func.value)
         return False
 
@@ -261,6 +330,10 @@ class _OpFinder(cst.CSTVisitor):
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in _CONTAINER_METHODS and not _is_at_update(func):
             return True
+        if _is_host_call(self.values.context, func):
+            return True  # NumPy / math: host work (its arguments are checked on their own)
+        if isinstance(func, cst.Attribute) and not _is_at_update(func) and self.values.is_python(func.value):
+            return True
         self.found = True
         return False
 
@@ -277,8 +350,8 @@ class _OpFinder(cst.CSTVisitor):
         return isinstance(node.operator, cst.Not) or self._check(node)
 
     def visit_Comparison(self, node: cst.Comparison) -> bool:
-        if all(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in node.comparisons):
-            return True  # identity: no op
+        if all(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in node.comparisons) or _membership(node):
+            return True  # identity, membership: no op
         return self._check(node)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> bool:
@@ -302,7 +375,9 @@ def stores_into_arrays(values: PythonValues, body: cst.CSTNode) -> bool:
             nonlocal found
             if isinstance(target, cst.Subscript):
                 base = target.value
-                if not (isinstance(base, cst.Name) and base.value in values.names):
+                if not (isinstance(base, cst.Name) and base.value in values.names) or (
+                    isinstance(base, cst.Name) and base.value in values.host_arrays
+                ):
                     found = True
 
         def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
@@ -315,4 +390,172 @@ def stores_into_arrays(values: PythonValues, body: cst.CSTNode) -> bool:
             return False
 
     body.visit(_Stores())
+    return found
+
+
+def _membership(comparison: cst.Comparison) -> bool:
+    return all(isinstance(c.operator, (cst.In, cst.NotIn)) for c in comparison.comparisons)
+
+
+def _range_arguments(context: "RuleContext", body: cst.CSTNode) -> set[str]:
+    """Names passed directly to ``range(...)`` in ``body`` (not in nested functions)."""
+    found: set[str] = set()
+
+    class _Ranges(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if _builtin(context, node.func) == "range":
+                found.update(a.value.value for a in node.args if isinstance(a.value, cst.Name) and not a.star)
+
+    body.visit(_Ranges())
+    return found
+
+
+def host_only(values: PythonValues, body: cst.CSTNode) -> bool:
+    """``body`` (a loop body) does with a value it computes what only a host value allows: it
+    exits the loop on it (``cond = cond_fun(val)`` / ``if not cond: break``) or hands it to
+    NumPy (``np.copy(log_prob)``). Under tracing both raise (``bool()`` of a tracer, NumPy
+    conversion of a tracer), so this loop runs eagerly: a non-jit path or NumPy code reached
+    through the call graph's over-approximation, not an unrolled trace.
+
+    A computed value: a name the body binds to a call of a function (not a builtin, container
+    method or NumPy) that receives something not surely Python."""
+    context = values.context
+    computed: set[str] = set()
+
+    def _opaque_call(expr: cst.CSTNode) -> bool:
+        found = False
+
+        class _Calls(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal found
+                func = node.func
+                if _builtin(context, func) is not None or _is_host_call(context, func):
+                    return
+                if isinstance(func, cst.Attribute) and func.attr.value in _CONTAINER_METHODS:
+                    return
+                if any(not values.is_python(a.value) for a in node.args):
+                    found = True
+
+            def visit_Lambda(self, node: cst.Lambda) -> bool:
+                return False
+
+        expr.visit(_Calls())
+        return found
+
+    class _Computed(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if _opaque_call(node.value):
+                for target in node.targets:
+                    computed.update(_target_names(target.target))
+
+    body.visit(_Computed())
+    host_use = False
+
+    class _HostUse(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_If(self, node: cst.If) -> None:
+            nonlocal host_use
+            test = _value_parts(context, node.test)
+            depends = any(bool(_names_in(part, context) & computed) or _opaque_call(part) for part in test)
+            if depends and _exits(node.body):
+                host_use = True
+
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal host_use
+            converts = _is_host_call(context, node.func) and (
+                (context.qualified_name(node.func) or "").rsplit(".", 1)[-1] not in _NUMPY_METADATA
+            )
+            if converts and any(_names_in(a.value, context) & computed for a in node.args):
+                host_use = True
+
+    body.visit(_HostUse())
+    return host_use
+
+
+def _value_parts(context: "RuleContext", test: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The parts of a condition whose truth needs a concrete value: not identity tests
+    (`err is None`), `isinstance`/`len`/`hasattr`... (fine on a tracer)."""
+    if isinstance(test, cst.BooleanOperation):
+        return _value_parts(context, test.left) + _value_parts(context, test.right)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _value_parts(context, test.expression)
+    if isinstance(test, cst.Comparison) and all(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in test.comparisons):
+        return []
+    if isinstance(test, cst.Call) and _builtin(context, test.func) in _PY_RESULT:
+        return []
+    return [test]
+
+
+def _target_names(target: cst.BaseExpression) -> set[str]:
+    """Names bound by an assignment target (``a``, ``a, (b, c)``; not ``self.x`` or ``d[k]``)."""
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return set().union(*(_target_names(e.value) for e in target.elements))
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return set()
+
+
+def _names_in(node: cst.CSTNode, context: "RuleContext") -> set[str]:
+    """Plain names whose values ``node`` reads (``x``, the ``x`` of ``x.real``; not attribute
+    names, nor ``x`` of ``x.shape`` / ``np.shape(x)`` / ``len(x)``: static metadata)."""
+    found: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, inner: cst.Name) -> None:
+            found.add(inner.value)
+
+        def visit_Attribute(self, inner: cst.Attribute) -> bool:
+            if inner.attr.value not in _STATIC_ATTRIBUTES:
+                inner.value.visit(self)
+            return False
+
+        def visit_Call(self, inner: cst.Call) -> bool:
+            qualified = context.qualified_name(inner.func) or ""
+            if qualified.startswith(("numpy.", "jax.numpy.")) and qualified.rsplit(".", 1)[-1] in _NUMPY_METADATA:
+                return False
+            return _builtin(context, inner.func) not in _PY_RESULT
+
+    node.visit(_Names())
+    return found
+
+
+def _exits(block: cst.CSTNode) -> bool:
+    """``block`` leaves the loop: a ``break`` or ``return`` (not in a nested loop or function)."""
+    found = False
+
+    class _Exits(cst.CSTVisitor):
+        def visit_Break(self, node: cst.Break) -> None:
+            nonlocal found
+            found = True
+
+        def visit_Return(self, node: cst.Return) -> None:
+            nonlocal found
+            found = True
+
+        def visit_For(self, node: cst.For) -> bool:
+            return False
+
+        def visit_While(self, node: cst.While) -> bool:
+            return False
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+    block.visit(_Exits())
     return found

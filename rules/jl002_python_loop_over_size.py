@@ -8,7 +8,7 @@ import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo, is_count_name, last_identifier
-from jaxlint.rules._python_values import PythonValues, stores_into_arrays
+from jaxlint.rules._python_values import PythonValues, host_only, stores_into_arrays
 from jaxlint.rules._scopes import calls_when_run, code_of
 
 # Builders JL001 already reports when handed a comprehension over range(n).
@@ -52,11 +52,18 @@ class PythonLoopOverSize(LintRule):
         blocks, stages, leaves, params, `ndim`/`dims`/spatial dimension, links/joints/dofs,
         devices, args): an MLP's loop over `self.layers` is a fixed small depth. Loops whose
         body builds Python values only (an einsum string, index lists, a graph walk over a
-        Python list, HTML): they unroll into no op. NumPy code reached from traced code: a body
-        that assigns into an array item (`out[i] = ...`, impossible on a JAX array) or a
-        numba-compiled function. A loop in one branch of an `if` whose other
+        Python list, HTML): they unroll into no op. What counts as Python: literals, `len`,
+        `.shape`, names passed to `range()` (it needs a concrete int), membership tests
+        (`i in argnums`), dict keys (`.items()`, `.keys()`: a tracer is not hashable), NumPy
+        and `math` results, elements of a Python iterable (`n, dim = x.shape`). Code that
+        cannot run under a trace, reached through the call graph: a body that assigns into an
+        array item (`out[i] = ...`, impossible on a JAX array), a numba-compiled function, a
+        loop that exits on a value it computes from its state (`cond = cond_fun(val)`, `if
+        not cond: break`: `bool()` of a tracer raises, so this is an eager path) or hands
+        such a value to NumPy (`np.copy(log_prob)`). A loop in one branch of an `if` whose other
         branch runs `lax.fori_loop`/`while_loop`/`scan` (a deliberate debug or NumPy fallback).
-        Loops in plain Python (not traced).
+        Loops in plain Python (not traced). `while` loops whose bound variable grows
+        geometrically (`i = i << 1`, `n *= 2`: log-many iterations).
     """
     PITFALL = "P2"
     REFERENCES = ("diffrax#94", "diffrax PR #124", "jax#2777", "pmwd PR #11", "flowpm#82")
@@ -207,6 +214,54 @@ def fori_loop(lower, upper, body_fun, init_val):
     else:
         return lax.fori_loop(lower, upper, body_fun, init_val)
 """,
+        # Python values only: ints passed to range() (`dim` from a static shape), membership
+        # tests, dict keys, a doubling search written `i = i << 1`.
+        """
+import jax
+import jax.numpy as jnp
+from functools import partial
+
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def cell_hash(cells, shape, argnums, terms):
+    n, dim = shape
+    sizes = cells.shape[:dim]
+    mult = [1]
+    for i in range(1, dim):
+        mult.append(mult[-1] * sizes[dim - i])
+    flags = tuple(i in argnums for i in range(n))
+    groups = {}
+    for term, weight in terms.items():
+        n_creation = len(term) // 2
+        groups[weight] = [term[i][0] for i in range(n_creation)]
+    size = 1
+    while size < n:
+        size = size << 1
+    return jnp.sum(cells * jnp.array(mult)), flags, groups, size
+""",
+        # Eager paths reached through the call graph: a loop that breaks on a value it computes
+        # (`bool()` of a tracer raises: the non-jit path) and a loop that hands one to NumPy.
+        """
+import jax
+import numpy as np
+
+def while_loop_python(cond_fun, body_fun, val, max_steps):
+    for _ in range(max_steps):
+        if not cond_fun(val):
+            break
+        val = body_fun(val)
+    return val
+
+def sample_numpy(model, params, x, num_sweeps):
+    log_prob = np.zeros(x.shape[0])
+    for sweep in range(num_sweeps):
+        proposal = model(params, x)
+        log_prob = log_prob + np.copy(proposal)
+    return log_prob
+
+@jax.jit
+def solve(x, max_steps):
+    return while_loop_python(lambda v: True, lambda v: v * 2, x, max_steps), sample_numpy(None, None, x, max_steps)
+""",
         # zip stops at its shortest argument: a few save groups bound the loop.
         """
 import jax
@@ -333,6 +388,35 @@ def areas(f, grid):
 """,
             expected_message_contains="zip(grid[:-1], grid[1:])",
         ),
+        # An exit test that works on a tracer (identity, isinstance) does not make a loop eager;
+        # a size unpacked from a shape is still a size.
+        Invalid(
+            """
+import jax
+
+@jax.jit
+def rollout(y, num_steps, step):
+    for i in range(num_steps):
+        y, err = step(y)
+        if err is None or isinstance(y, tuple):
+            break
+    return y
+""",
+            expected_message_contains="range(num_steps)",
+        ),
+        Invalid(
+            """
+import jax
+
+@jax.jit
+def scale_rows(y):
+    n, dim = y.shape
+    for t in range(n):
+        y = y.at[t].set(y[t] * dim)
+    return y
+""",
+            expected_message_contains="range(n)",
+        ),
         Invalid(
             """
 import jax
@@ -400,7 +484,10 @@ def rollout(y):
         values = self._values.get(function)
         if values is None:
             values = self._values[function] = PythonValues(self.context, function)
-        return not values.emits_ops(body) or stores_into_arrays(values, body)
+        if not values.emits_ops(body) or stores_into_arrays(values, body):
+            return True
+        # a loop that exits on, or hands to NumPy, a value it computes cannot run under a trace
+        return isinstance(node, (cst.For, cst.While)) and host_only(values, body)
 
     def visit_While(self, node: cst.While) -> None:
         reason = self.context.traced_reason(node)
@@ -461,10 +548,12 @@ def _comparisons(test: cst.BaseExpression) -> list[cst.Comparison]:
 
 
 _GEOMETRIC = (cst.MultiplyAssign, cst.DivideAssign, cst.FloorDivideAssign, cst.LeftShiftAssign, cst.RightShiftAssign, cst.PowerAssign)
+_GEOMETRIC_OPERATORS = (cst.Multiply, cst.Divide, cst.FloorDivide, cst.LeftShift, cst.RightShift, cst.Power)
 
 
 def _grows_geometrically(loop: cst.While) -> bool:
-    """A name of the loop condition is multiplied/divided/shifted in the body (`n *= 2`)."""
+    """A name of the loop condition is multiplied/divided/shifted in the body (`n *= 2`,
+    `i = i << 1`, `n = 2 * n`)."""
     in_test: set[str] = set()
     updated: set[str] = set()
 
@@ -476,6 +565,15 @@ def _grows_geometrically(loop: cst.While) -> bool:
         def visit_AugAssign(self, node: cst.AugAssign) -> None:
             if isinstance(node.target, cst.Name) and isinstance(node.operator, _GEOMETRIC):
                 updated.add(node.target.value)
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            value = node.value
+            if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) and (
+                isinstance(value, cst.BinaryOperation) and isinstance(value.operator, _GEOMETRIC_OPERATORS)
+            ):
+                name = node.targets[0].target.value
+                if any(isinstance(side, cst.Name) and side.value == name for side in (value.left, value.right)):
+                    updated.add(name)
 
     loop.test.visit(_TestNames())
     loop.body.visit(_Updates())

@@ -135,13 +135,19 @@ class JitOfFreshFunction(LintRule):
         When it fires (the same-object rule): in a loop, when the function object is created
         inside the loop body (an inline lambda/partial, a `def` or `name = lambda` in the body,
         or `jax.jit(self.method)` / `jax.jit(obj.method)` with `obj` an instance of a class
-        defined in the file, or a transform's result `jax.jit(jax.vmap(f))`); per call, when a function jits such an object and calls the
-        result there (not when it returns or stores it: a factory). Not reported: module-level
-        functions and imported `module.func` (the same object every time), a function defined
-        once before the loop (traced once per call of the enclosing function: reported as per
-        call, not per iteration), attributes whose type is unknown (`opt.init` may be a plain
-        function field), functions that run once per program (`test_*` tests, `main`,
-        `setUp`), module level, and traced code (a nested jit is inlined). Jit once, at module
+        defined in the file, or a transform's result `jax.jit(jax.vmap(f))`); per call, when a
+        function jits such an object and calls the result there once per call (`step`,
+        `update`, `__call__`: the user's loop calls the function, every call compiles; not when
+        it returns or stores it: a factory). Not reported: module-level functions and imported
+        `module.func` (the same object every time); drivers, whose one compile per call is
+        amortised over a loop they run themselves: the jitted function is called in a loop of
+        the function (a function defined once before the loop and jitted in it, or the jitted
+        result called in the loop), or the function runs a Python loop over a problem size
+        (`for it in range(num_evals)`, epochs, simulations) on the same path as the jit (not in
+        the other branch of an `if`); attributes whose type is unknown (`opt.init` may be a
+        plain function field); functions that run once per program (`test_*` tests, `main`,
+        `setUp`, methods of a `TestCase` subclass), module level, and traced code (a nested
+        jit is inlined). Jit once, at module
         level or in `__init__`, and pass the changing data as arguments. A function of the
         same module that returns a jit of its first parameter (`maybe_jit(fn, **kw)`) counts
         as a jit.
@@ -230,6 +236,34 @@ def test_pipeline(xs, params):
         jax.jit(step)(x)
     return jax.jit(lambda p: p * 2)(params), state
 """,
+        # Drivers: the jitted function is called in the function's own loop, or the function
+        # runs a loop over a problem size (a training run, a diagnostic over simulations); a
+        # TestCase method is test code (run once), wherever its module lives.
+        """
+import jax
+from absl.testing import parameterized
+
+def run(xs):
+    def step(x):
+        return x * 2
+    for x in xs:
+        xs = jax.jit(step)(x)
+    return xs
+
+def train(env, key, num_evals, num_simulations):
+    reset_fn = jax.jit(jax.vmap(env.reset))
+    state = reset_fn(key)
+    for it in range(num_evals):
+        state = env.train_epoch(state)
+    return state
+
+class EquivalenceTest(parameterized.TestCase):
+    def _test_jittable(self, dist, event):
+        @jax.jit
+        def jitted_function(event, dist):
+            return dist.log_prob(event)
+        return jitted_function(event, dist)
+""",
         # Inside traced code a nested jit is inlined into the outer trace.
         """
 import jax
@@ -311,14 +345,30 @@ def evaluate(xs):
             """
 import jax
 
-def run(xs):
-    def step(x):
-        return x * 2
-    for x in xs:
-        xs = jax.jit(step)(x)
-    return xs
+def update(params, grads, lr):
+    def step(p, g):
+        return p - lr * g
+    return jax.jit(step)(params, grads)
 """,
-            expected_message_contains="inside `run`, called there",
+            expected_message_contains="inside `update`, called there",
+        ),
+        # A loop of the function that runs in another branch does not amortise this compile.
+        Invalid(
+            """
+import jax
+
+def collect(body, init, num_steps, progbar):
+    if not progbar:
+        def loop_fn(x):
+            return jax.lax.fori_loop(0, num_steps, body, x)
+        last = jax.jit(loop_fn)(init)
+    else:
+        last = init
+        for i in range(num_steps):
+            last = body(i, last)
+    return last
+""",
+            expected_message_contains="inside `collect`, called there",
         ),
         # An inherited method (not stored as data by the class) jitted per call of `step`.
         Invalid(
@@ -447,16 +497,17 @@ def sweep(xs, scales):
             )
             return
         # Made once per call of `function` (also when jitted in a loop but created before it).
-        if function is None or _RUNS_ONCE.match(function.name.value):
+        if function is None or _RUNS_ONCE.match(function.name.value) or self._in_test_case(function):
             return  # a test, `main`: runs once per program, so once per call is once
+        if loop is not None or self._drives_a_loop(function, where):
+            return  # a driver: one compile per call, amortised over the loop it runs
         if definition is None and isinstance(self.context.parent(node), cst.Call) and self.context.parent(node).func is node:
             called = True  # jax.jit(f)(x)
         elif result is not None:
             uses = _Uses(result)
             function.body.visit(uses)
-            called = (uses.called_straight or uses.called_in_loop) and not uses.escapes
-            if loop is None:
-                called = uses.called_straight and not uses.called_in_loop and not uses.escapes
+            # called in a loop of this function: a driver (compile amortised over the loop)
+            called = uses.called_straight and not uses.called_in_loop and not uses.escapes
         else:
             called = False
         if called:
@@ -466,6 +517,43 @@ def sweep(xs, scales):
                 f"`{function.name.value}` makes a new function, so it traces and compiles again; jit once at "
                 "module level (or in `__init__`) and pass the data as arguments",
             )
+
+    def _in_test_case(self, function: cst.FunctionDef) -> bool:
+        """A method of a ``unittest``/``absltest``/``parameterized`` ``TestCase`` subclass:
+        test code, run once per test (also in a helper module outside the tests folder)."""
+        owner = self.context.parent(function)
+        while owner is not None and not isinstance(owner, (cst.ClassDef, cst.FunctionDef, cst.Module)):
+            owner = self.context.parent(owner)
+        return isinstance(owner, cst.ClassDef) and any(
+            (last := code_of(base.value).rsplit(".", 1)[-1]).endswith("TestCase") or last == "TestCase"
+            for base in owner.bases
+        )
+
+    def _drives_a_loop(self, function: cst.FunctionDef, at: cst.CSTNode) -> bool:
+        """``function`` runs a Python loop over a problem size (``for it in range(num_evals)``,
+        epochs, simulations) on the same path as ``at`` (not in the other branch of an ``if``):
+        a driver that runs as long as its loop, so one compile per call is amortised over it."""
+        classifier = self.memo.classifier(at)
+        for loop in _own_loops(function):
+            if classifier.loop_size(loop.iter) is not None and not self._exclusive(loop, at):
+                return True
+        return False
+
+    def _exclusive(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+        """``first`` and ``second`` lie in different branches of one ``if`` statement."""
+        previous = first
+        for ancestor in self.context.ancestors(first):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                return False
+            if isinstance(ancestor, cst.If) and previous is not ancestor.test:
+                other = ancestor.orelse if previous is ancestor.body else ancestor.body
+                if other is not None and self._inside_node(second, other):
+                    return True
+            previous = ancestor
+        return False
+
+    def _inside_node(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+        return any(a is container for a in self.context.ancestors(node))
 
     def _inside(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
         """``node`` lies in ``loop``'s body (so it runs once per iteration)."""
@@ -579,6 +667,27 @@ def sweep(xs, scales):
             if inner in _PARTIALS and decorator.args:
                 return self.context.qualified_name(decorator.args[0].value) in JITS
         return False
+
+
+def _own_loops(function: cst.FunctionDef) -> list[cst.For]:
+    """The ``for`` loops of ``function``'s own body (not of nested functions or classes)."""
+    found: list[cst.For] = []
+
+    class _Loops(cst.CSTVisitor):
+        def visit_For(self, node: cst.For) -> None:
+            found.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+    function.body.visit(_Loops())
+    return found
 
 
 def _function_argument(call: cst.Call) -> cst.BaseExpression | None:
