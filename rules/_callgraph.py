@@ -1334,29 +1334,34 @@ class _Hierarchy:
         return found
 
     def _returned(self, path: str, encoded: str, depth: int) -> set[Node]:
-        spec = json.loads(encoded)
+        try:  # written by _returned_type; anything else (a planted cache entry) types nothing
+            spec = json.loads(encoded)
+            if spec[0] == "ref":
+                _, kind, name, index = spec
+                ref = (str(kind), str(name))
+            else:
+                _, receiver, method, index = spec
+                receiver_type = (str(receiver[0]), str(receiver[1]), tuple(str(a) for a in receiver[2]))
+                method = str(method)
+            index = int(index)
+        except (ValueError, TypeError, IndexError, KeyError, RecursionError):
+            return set()
         if spec[0] == "ref":
-            _, kind, name, index = spec
-            target = self.project.resolve(path, (kind, name))
+            target = self.project.resolve(path, ref)
             if target is None or self.is_class(target):
                 return set()  # a tuple's element of an instance: unknown
             return self._returns_of([target], index, depth)
-        _, receiver, method, index = spec
-        receiver_type = (receiver[0], receiver[1], tuple(receiver[2]))
         functions: list[Node] = []
         for cls in sorted(self.types(path, receiver_type, depth + 1)):
-            if method == "__call__":
-                functions += self.methods(cls, "__call__")
-            else:
-                functions += self.methods(cls, method)
+            functions += self.methods(cls, method)  # `__call__` for `self.factories[k](...)`
         return self._returns_of(functions, index, depth)
 
     def _returns_of(self, functions: list[Node], index: int, depth: int) -> set[Node]:
         found: set[Node] = set()
         for fpath, fqual in functions:
-            for position, texpr in self.summaries[fpath].returns.get(fqual, ()):
-                if position == index:
-                    found |= self.types(fpath, tuple(texpr), depth + 1)  # type: ignore[arg-type]
+            for entry in self.summaries[fpath].returns.get(fqual, ()):
+                if len(entry) == 2 and entry[0] == index and len(entry[1]) == 3:
+                    found |= self.types(fpath, tuple(entry[1]), depth + 1)  # type: ignore[arg-type]
         return found
 
     def dispatch(self, path: str, texpr: TypeExpr, method: str, called: bool) -> list[Node]:

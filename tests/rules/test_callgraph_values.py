@@ -204,3 +204,28 @@ def test_unknown_values_stay_unknown() -> None:
         '''),
     }
     assert "A.run" not in traced(sources)["m.py"]
+
+
+def test_malformed_return_types_type_nothing() -> None:
+    """A summary from a planted cache may hold anything JSON can: no crash, nothing typed."""
+    sources = {"m.py": ("m", '''
+        import jax
+
+        class A:
+            def run(self, x):
+                return x
+
+        def make():
+            return A()
+
+        @jax.jit
+        def f(x):
+            a, b = make(), make()
+            return make().run(x) + a.run(x)
+    ''')}
+    summaries = {path: summarize_module(textwrap.dedent(text), module) for path, (module, text) in sources.items()}
+    assert "A.run" in traced_functions(summaries)["m.py"]
+    summary = summaries["m.py"]
+    summary.returns = {"make": [(-1, ("ret", "not json", ())), (0, ("ret", '["disp", 1]', ())), ("x",), (-1, ("local",))]}
+    summary.dispatches = [(c, ("ret", '{"a": 1}', ()), m, t, g, k) for c, _, m, t, g, k in summary.dispatches]
+    assert "A.run" not in traced_functions(summaries)["m.py"]
