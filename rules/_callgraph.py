@@ -20,9 +20,11 @@ cross-file part is a cheap graph walk:
 Methods are resolved the way a reader does (class-hierarchy analysis over the project): the
 type of ``x`` in ``x.m()`` comes from an annotation (a parameter, a variable, a dataclass /
 ``eqx.Module`` field ``solver: AbstractSolver``), a binding ``x = Cls(...)``, ``self``, or
-what the project's call sites pass to an unannotated parameter; the call reaches ``m`` as
-the class defines or inherits it and every override in the project's subclasses. ``x(...)``
-reaches ``__call__``. A message through such calls names the call:
+what the project's call sites pass to an unannotated parameter, or what a function or method
+returns (``return Cls(...)``; element k of ``return layers, index`` for ``a, b = f()``); a
+container stands for its elements (``layers.append(Layer(...))``, ``[A(), B()]``, ``for i, f in
+enumerate(self.funcs)``, ``self.funcs[k].m()``); the call reaches ``m`` as the class defines or
+inherits it and every override in the project's subclasses. ``x(...)`` reaches ``__call__``. A message through such calls names the call:
 "`Euler.step` ← `solver.step` in `_integrate.loop` ← `diffeqsolve` (jitted at ...)".
 
 A static string switch is not followed into NumPy: in a branch of ``if <name> == "<str>":``
@@ -33,8 +35,8 @@ chosen before tracing; and a NumPy-only function called on traced values would f
 such a branch is the host-side alternative (``method="numpy"``), not traced code.
 
 Everything here over-approximates a little (a mentioned function is assumed called; a
-container annotation stands for its elements) and misses what needs values (a method's
-return type, ``getattr``). Rules that fire only in traced code err towards silence there.
+container stands for its elements, whichever of them a subscript picks) and misses what needs
+values (``getattr``, a dict's values, a function handed through a parameter and called there). Rules that fire only in traced code err towards silence there.
 """
 
 from __future__ import annotations
