@@ -55,6 +55,12 @@ from ._missing_data import (
     rectilinear_interpolation,
 )
 from ._newton import Newton, VeryChord, with_stepsize_controller_tols
+from ._progress_meter import (
+    AbstractProgressMeter,
+    NoProgressMeter,
+    TextProgressMeter,
+    TqdmProgressMeter,
+)
 from ._results import RESULTS
 from ._reversible_heun import ReversibleHeun
 from ._rk2 import Heun, Midpoint, Ralston
@@ -127,6 +133,10 @@ __all__ = [
     "BacksolveAdjoint",
     "ImplicitAdjoint",
     "adjoint_rms_seminorm",
+    "AbstractProgressMeter",
+    "NoProgressMeter",
+    "TextProgressMeter",
+    "TqdmProgressMeter",
     "Event",
     "AbstractRootFinder",
     "Bisection",

@@ -26,6 +26,7 @@ from ._complex_warning import warn_if_complex
 from ._custom_types import Args, Array, RealScalarLike, Y
 from ._event import AbstractDiscreteTerminatingEvent, Event, event_from_discrete
 from ._integrate import _Config, run
+from ._progress_meter import AbstractProgressMeter, NoProgressMeter
 from ._results import RESULTS
 from ._saveat import SaveAt
 from ._solution import Solution
@@ -70,6 +71,7 @@ def diffeqsolve(
     solver_state: Any = None,
     controller_state: Any = None,
     made_jump: Any = None,
+    progress_meter: AbstractProgressMeter = NoProgressMeter(),
     discrete_terminating_event: AbstractDiscreteTerminatingEvent | None = None,
 ) -> Solution:
     """Solve ``dy/dt = f(t, y, args)`` from ``t0`` to ``t1`` (either direction).
@@ -86,6 +88,7 @@ def diffeqsolve(
     - ``solver_state``, ``controller_state``, ``made_jump``: start from these instead of
       initialising them (e.g. to continue a solve that returned them through
       ``SaveAt(solver_state=True, controller_state=True, made_jump=True)``).
+    - ``progress_meter``: e.g. ``TextProgressMeter()`` to print the progress of the solve.
     - ``discrete_terminating_event``: diffrax's deprecated form of a boolean ``event``
       (accepted with a DeprecationWarning).
 
@@ -124,6 +127,7 @@ def diffeqsolve(
         stepsize_controller=stepsize_controller, adjoint=adjoint, event=event,
         max_steps=max_steps, throw=throw, solver_state=solver_state,
         controller_state=controller_state, made_jump=made_jump, static_direction=direction,
+        progress_meter=progress_meter,
         dt0_checked=dt0_checked, ts_checked=ts_checked, controller_checked=controller_checked,
     )  # fmt: skip
 
@@ -132,7 +136,7 @@ def diffeqsolve(
 def _diffeqsolve(
     terms, solver, t0, t1, dt0, y0, args, *, saveat, stepsize_controller, adjoint, event,
     max_steps, throw, solver_state, controller_state, made_jump, static_direction, dt0_checked,
-    ts_checked, controller_checked,
+    ts_checked, controller_checked, progress_meter,
 ) -> Solution:  # fmt: skip
     # Traced arguments that fail a check set this code: the loop then never starts.
     input_result = jnp.asarray(RESULTS.successful, jnp.int32)
@@ -192,6 +196,7 @@ def _diffeqsolve(
         initial_solver_state=solver_state,
         initial_controller_state=controller_state,
         initial_made_jump=made_jump,
+        progress_meter=None if isinstance(progress_meter, NoProgressMeter) else progress_meter,
     )  # fmt: skip
     out = adjoint.run(run, config, terms, y0, args)
     solution = Solution(

@@ -78,6 +78,17 @@ class _State(eqx.Module):
     saves: tuple[_save.SaveState, ...]
     dense: _save.DenseState | None
     event: _EventState | None
+    progress: PyTree = None  # the progress meter's state
+
+
+def _progress(config: _Config, state: PyTree, t: Array) -> PyTree:
+    """The progress meter's report after a step ending at ``t`` (internal time)."""
+    if config.progress_meter is None:
+        return None
+    span = config.t1 - config.t0
+    finite = jnp.isfinite(span) & (span != 0)  # t1 = inf: a solve to steady state
+    fraction = jnp.where(finite, (t - config.t0) / jnp.where(finite, span, 1), 0)
+    return config.progress_meter.step(state, jnp.clip(fraction, 0, 1))
 
 
 class _Output(eqx.Module):
@@ -140,6 +151,8 @@ class _Config(eqx.Module):
     initial_solver_state: PyTree = None
     initial_controller_state: PyTree = None
     initial_made_jump: Array | None = None
+    # `diffeqsolve(progress_meter=...)`; None for `NoProgressMeter` (then nothing is traced).
+    progress_meter: Any = None
 
     @property
     def subs(self) -> tuple:
@@ -233,6 +246,7 @@ def _initial_state(config: _Config, terms: AbstractTerm, y0: Y, args: Args) -> _
         saves=saves,
         dense=dense,
         event=event,
+        progress=None if config.progress_meter is None else config.progress_meter.init(),
     )
 
 
@@ -330,6 +344,7 @@ def _body(config: _Config, terms: AbstractTerm, args: Args, inner_loop, state: _
         saves=saves,
         dense=dense,
         event=event,
+        progress=_progress(config, state.progress, tprev),
     )
 
 
@@ -484,6 +499,8 @@ def run(config: _Config, terms: AbstractTerm, y0: Y, args: Args, outer_loop, inn
         max_steps=config.max_steps,
         buffers=functools.partial(_buffers, config.saveat),
     )
+    if config.progress_meter is not None:
+        config.progress_meter.close(final_state.progress)
     return _finish(config, args, final_state)
 
 
