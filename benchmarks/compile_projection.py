@@ -120,7 +120,7 @@ def replay(samples: list[dict], budget: float) -> tuple[list[int], list[tuple[in
 
 
 def replay_report(args: argparse.Namespace) -> None:
-    data = json.loads(DATA.read_text())
+    data = json.loads(Path(args.data).read_text())
     print("| budget (s) | case | calibrated to n | n | x | projected (s) | range (s) | measured (s) | projected/measured | in range |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
     stats = []
@@ -217,6 +217,7 @@ def main() -> None:
     p.add_argument("--python-061")
     r = sub.add_parser("replay")
     r.add_argument("--budgets", type=float, nargs="+", default=[3.0, 10.0, 30.0])
+    r.add_argument("--data", default=str(DATA), help="the measured compiles to replay")
     args = parser.parse_args()
     {"measure": measure, "project": project, "replay": replay_report}[args.command](args)
 
