@@ -209,7 +209,7 @@ class AbstractRungeKutta(AbstractSolver):
         xs = (
             jnp.asarray(tableau.a[first_stage:], time_dtype),
             jnp.asarray(tableau.c[first_stage:], time_dtype),
-            jnp.arange(first_stage, num_stages),
+            np.arange(first_stage, num_stages),  # a constant: an iota would be its own kernel
         )
         (stages, last_vf), _ = lax.scan(one_stage, (stages, last_vf), xs)
 

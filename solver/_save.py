@@ -218,11 +218,16 @@ def finalize(
             index = int(sub.t0) + jnp.minimum(state.ts_index, before)
         replace = event_located & last_saved & (last_step_end > t_final)
     write = (replace | ~last_saved) if sub.t1 else replace
-    out = sub.fn(to_user_time(t_final), y_final, args)
-    # Out of range only when the buffer is full, and then `write` is False: the dropped
-    # update leaves nothing behind (rows from `valid` on are masked below).
-    ys = jax.tree_util.tree_map(lambda buf, x: buf.at[index].set(x), state.ys, out)
     valid = index + write.astype(jnp.int32)
+    if not sub.t1 and event_located is None:
+        # Nothing to write and no slot to drop: the rows from `index` on were never written.
+        ys = state.ys
+    else:
+        out = sub.fn(to_user_time(t_final), y_final, args)
+        # Out of range only when the buffer is full, and then `write` is False: the dropped
+        # update leaves nothing behind (rows from `valid` on are masked below).
+        ys = jax.tree_util.tree_map(lambda buf, x: buf.at[index].set(x), state.ys, out)
+        ys = jax.tree_util.tree_map(lambda buf: _keep_leading_rows(buf, valid), ys)
     if state.times is not None:
         times = to_user_time(state.times.at[index].set(t_final))
     else:  # ts-only: the times are the arguments, laid out as the slots
@@ -235,7 +240,6 @@ def finalize(
         times = jnp.concatenate(pieces)
         times = jnp.where(jnp.arange(size, dtype=jnp.int32) == index, to_user_time(t_final), times)
     user_ts = _keep_leading_rows(times, valid)
-    ys = jax.tree_util.tree_map(lambda buf: _keep_leading_rows(buf, valid), ys)
     return user_ts, ys
 
 

@@ -1,0 +1,80 @@
+"""What XLA:CPU compiles separately stays small: guards on the structure behind compile time.
+
+XLA:CPU compiles every fusion outside a small loop as its own MLIR + LLVM module, at a
+roughly fixed cost per module, while a whole small loop (the Runge–Kutta stage loop, the
+save loop) becomes one module. So ops at the top level of a solve (before and after its
+step loop), and loop-invariant ops that XLA hoists out of loops, cost compile time out of
+proportion to their number. These tests look at the lowered StableHLO (no compile), with
+``func.call`` followed into its callee at the caller's depth.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import jax
+import jax.numpy as jnp
+
+from jaxlint.solver import ODETerm, PIDController, SaveAt, Tsit5, diffeqsolve
+
+
+def _ops_by_depth(fn, *args) -> Counter[tuple[str, bool]]:
+    """(op name, inside a loop or branch) -> count, over the program of ``jit(fn)``."""
+    module = jax.jit(fn).lower(*args).compiler_ir("stablehlo")
+    funcs = {str(op.attributes["sym_name"]).strip('"'): op for op in module.body.operations}
+    counts: Counter[tuple[str, bool]] = Counter()
+
+    def visit(block, nested: bool) -> None:
+        for op in block.operations:
+            name = op.operation.name
+            if name == "func.call":
+                callee = str(op.attributes["callee"]).lstrip("@")
+                for callee_block in funcs[callee].regions[0].blocks:
+                    visit(callee_block, nested)
+                continue
+            counts[(name, nested)] += 1
+            for region in op.regions:
+                for inner in region.blocks:
+                    visit(inner, True)
+
+    for block in funcs["main"].regions[0].blocks:
+        visit(block, False)
+    return counts
+
+
+def _field(t, y, args):
+    return jnp.stack([y[1], -y[0]])
+
+
+def _solve(saveat):
+    def fn(y0, ts):
+        return diffeqsolve(
+            ODETerm(_field), Tsit5(), 0.0, 1.0, None, y0, saveat=saveat(ts),
+            stepsize_controller=PIDController(rtol=1e-6, atol=1e-6),
+        ).ys  # fmt: skip
+
+    return fn
+
+
+_ARGS = (jnp.array([1.0, 0.0]), jnp.linspace(0.0, 1.0, 16))
+
+
+def _top_level_writes(saveat) -> int:
+    counts = _ops_by_depth(_solve(saveat), *_ARGS)
+    return counts[("stablehlo.scatter", False)] + counts[("stablehlo.dynamic_update_slice", False)]
+
+
+def test_saving_only_ts_writes_nothing_after_the_loop():
+    # Every ts entry is written inside the loop and the unwritten rows are still `inf`:
+    # finalising needs no write and no mask (each was a kernel of its own).
+    assert _top_level_writes(lambda ts: SaveAt(ts=ts)) == 0
+    # t1 does need one: the final state goes into the next free slot.
+    assert _top_level_writes(lambda ts: SaveAt(ts=ts, t1=True)) == 1
+
+
+def test_stage_loop_indices_are_constants():
+    # An iota inside the step loop is loop-invariant: XLA hoists it out of the loop and
+    # compiles it as a kernel of its own. The stage indices are NumPy constants instead.
+    counts = _ops_by_depth(_solve(lambda ts: SaveAt(t1=True)), *_ARGS)
+    assert counts[("stablehlo.iota", True)] == 0
+    assert counts[("stablehlo.while", False)] == 1  # the step loop (the stage loop is inside)
