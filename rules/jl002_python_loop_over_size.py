@@ -61,9 +61,12 @@ class PythonLoopOverSize(LintRule):
         loop that exits on a value it computes from its state (`cond = cond_fun(val)`, `if
         not cond: break`: `bool()` of a tracer raises, so this is an eager path) or hands
         such a value to NumPy (`np.copy(log_prob)`). A loop in one branch of an `if` whose other
-        branch runs `lax.fori_loop`/`while_loop`/`scan` (a deliberate debug or NumPy fallback).
-        Loops in plain Python (not traced). `while` loops whose bound variable grows
-        geometrically (`i = i << 1`, `n *= 2`: log-many iterations).
+        branch runs `lax.fori_loop`/`while_loop`/`scan`, or after an `if` that returns from
+        such a path (`if not verbose: return run_em(...)` with `run_em` a local def around
+        `lax.scan`): a deliberate debug, progress-bar or NumPy fallback. Loops in plain Python
+        (not traced). `while` loops whose bound variable grows geometrically (`i = i << 1`,
+        `n *= 2`: log-many iterations), and `while` tests that compare with `==` (`while
+        x.shape[0] == 1`: a value test, not a trip count).
     """
     PITFALL = "P2"
     REFERENCES = ("diffrax#94", "diffrax PR #124", "jax#2777", "pmwd PR #11", "flowpm#82")
@@ -262,6 +265,26 @@ def sample_numpy(model, params, x, num_sweeps):
 def solve(x, max_steps):
     return while_loop_python(lambda v: True, lambda v: v * 2, x, max_steps), sample_numpy(None, None, x, max_steps)
 """,
+        # A progress-bar path after the scan path returned; stripping singleton axes.
+        """
+import jax
+from functools import partial
+
+@partial(jax.jit, static_argnums=(1, 2))
+def fit(carry, num_iters, verbose, step):
+    def run(carry, num_steps):
+        return jax.lax.scan(step, carry, None, length=num_steps)
+
+    if not verbose:
+        return run(carry, num_iters)
+    for start in range(0, num_iters, 10):
+        carry, _ = run(carry, 10)
+        print(start)
+    value = carry
+    while value.shape and value.shape[0] == 1:
+        value = value.squeeze(0)
+    return value
+""",
         # zip stops at its shortest argument: a few save groups bound the loop.
         """
 import jax
@@ -388,6 +411,21 @@ def areas(f, grid):
 """,
             expected_message_contains="zip(grid[:-1], grid[1:])",
         ),
+        # An early return that is not a loop-primitive path does not make the loop a fallback.
+        Invalid(
+            """
+import jax
+
+@jax.jit
+def fit(carry, num_iters, step):
+    if num_iters == 0:
+        return carry
+    for start in range(num_iters):
+        carry = step(carry)
+    return carry
+""",
+            expected_message_contains="range(num_iters)",
+        ),
         # An exit test that works on a tracer (identity, isinstance) does not make a loop eager;
         # a size unpacked from a shape is still a size.
         Invalid(
@@ -457,18 +495,46 @@ def rollout(y):
 
     def _fallback_of_primitive(self, node: cst.CSTNode) -> bool:
         """The loop sits in one branch of an `if` whose other branch runs a loop primitive
-        (`if DISABLE_CONTROL_FLOW: for ... else: lax.fori_loop(...)`): a deliberate fallback."""
+        (`if DISABLE_CONTROL_FLOW: for ... else: lax.fori_loop(...)`), or after an `if` that
+        returns from such a branch (`if not verbose: return run_em(...)`, `run_em` a scan):
+        the author wrote both paths on purpose, the Python one is the fallback."""
+        function = self.context.enclosing_function(node)
         previous = node
         for ancestor in self.context.ancestors(node):
             if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
                 return False
             if isinstance(ancestor, cst.If):
                 other = ancestor.orelse if previous is ancestor.body else ancestor.body if previous is not ancestor.test else None
-                if other is not None and any(
-                    self.context.qualified_name(call.func) in _LOOP_PRIMITIVES for call in calls_when_run(other)
-                ):
+                if other is not None and self._runs_primitive(other, function):
                     return True
+            if isinstance(ancestor, cst.IndentedBlock):
+                for statement in ancestor.body:
+                    if statement is previous:
+                        break
+                    if (
+                        isinstance(statement, cst.If)
+                        and _returns(statement.body)
+                        and self._runs_primitive(statement.body, function)
+                    ):
+                        return True
             previous = ancestor
+        return False
+
+    def _runs_primitive(self, block: cst.CSTNode, function: cst.FunctionDef | None) -> bool:
+        """``block`` calls a loop primitive, directly or through a def of ``function``'s body."""
+        local_defs = (
+            {s.name.value: s for s in function.body.body if isinstance(s, cst.FunctionDef)}
+            if function is not None and isinstance(function.body, cst.IndentedBlock)
+            else {}
+        )
+        for call in calls_when_run(block):
+            if self.context.qualified_name(call.func) in _LOOP_PRIMITIVES:
+                return True
+            local = local_defs.get(call.func.value) if isinstance(call.func, cst.Name) else None
+            if local is not None and any(
+                self.context.qualified_name(inner.func) in _LOOP_PRIMITIVES for inner in calls_when_run(local.body)
+            ):
+                return True
         return False
 
     def _python_only(self, node: cst.CSTNode, body: cst.CSTNode) -> bool:
@@ -499,6 +565,8 @@ def rollout(y):
             return
         classifier = self.memo.classifier(node)
         for comparison in _comparisons(node.test):
+            if not all(isinstance(target.operator, _BOUNDS) for target in comparison.comparisons):
+                continue  # `shape[0] == 1` tests a value; only an ordering bounds a trip count
             operands = [comparison.left, *(target.comparator for target in comparison.comparisons)]
             counts = [o for o in operands if _is_count(o) and classifier.is_size(o)]
             if counts:
@@ -538,6 +606,16 @@ def rollout(y):
         )
 
 
+def _returns(block: cst.BaseSuite) -> bool:
+    """``block`` ends in ``return``."""
+    if isinstance(block, cst.SimpleStatementSuite):
+        return isinstance(block.body[-1], cst.Return)
+    if not isinstance(block, cst.IndentedBlock) or not block.body:
+        return False
+    last = block.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return)
+
+
 def _comparisons(test: cst.BaseExpression) -> list[cst.Comparison]:
     """The comparisons a loop condition is made of (through `and`/`or` and parentheses)."""
     if isinstance(test, cst.Comparison):
@@ -547,6 +625,7 @@ def _comparisons(test: cst.BaseExpression) -> list[cst.Comparison]:
     return []
 
 
+_BOUNDS = (cst.LessThan, cst.LessThanEqual, cst.GreaterThan, cst.GreaterThanEqual, cst.NotEqual)
 _GEOMETRIC = (cst.MultiplyAssign, cst.DivideAssign, cst.FloorDivideAssign, cst.LeftShiftAssign, cst.RightShiftAssign, cst.PowerAssign)
 _GEOMETRIC_OPERATORS = (cst.Multiply, cst.Divide, cst.FloorDivide, cst.LeftShift, cst.RightShift, cst.Power)
 

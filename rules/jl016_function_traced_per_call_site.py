@@ -87,7 +87,8 @@ class FunctionTracedPerCallSite(LintRule):
         When it fires, in traced code:
         - the same user function in several branches of `lax.cond` / `lax.switch`, when it
           looks expensive: named as a vector field / step / solver / model, or a def of the
-          file whose body loops, solves, contracts (`@`, einsum) or runs control flow;
+          file whose body loops, solves, runs control flow or contracts at least twice (`@`,
+          einsum: one matmul duplicated is one op, e.g. `m @ m` in a switch over powers);
         - a vector field or step called in a Python loop over stages: a literal tuple or a
           name bound to one (`for a, c in zip(A, C)` with module-level tableau rows), a count
           or collection named after stages or a tableau (`range(num_stages)`, `tableau.c`);
@@ -96,7 +97,9 @@ class FunctionTracedPerCallSite(LintRule):
           `self.step`: a callable parameter, a nested def, or a method of `self` or of a
           local object; not the module's own helpers) at two or more sites that both run (not
           in exclusive `if`/`else` or `try`/`except` branches, not after an `if` that returned,
-          not in loops);
+          not guarded by the same condition with opposite outcomes — `if n > 0: f(a)` and a
+          later `f(b)` that runs only when `n > 0` was false, over names bound once — not in
+          loops);
         - "peeled" iterations: a local function passed to `lax.while_loop` / `fori_loop` /
           `scan` and also called directly (each direct call is one more copy);
         - a vector field / step called only for the structure of its result (its names are
@@ -175,6 +178,22 @@ def golden(is_min, state, middle, outer):
         lambda s: dataclasses.replace(state.replace(middle=outer), best=tree_where(is_min, s, outer)),
         state,
     )
+""",
+        # One contraction in both branches is one op twice: not worth a rewrite.
+        """
+import jax
+import jax.numpy as jnp
+
+def square(m):
+    return jnp.matmul(m, m)
+
+def fourth(m):
+    p = square(m)
+    return p @ p
+
+@jax.jit
+def power(m, k):
+    return jax.lax.switch(k, [lambda x: x, square, fourth], m)
 """,
         # The call is hoisted out of the cond: traced once.
         """
@@ -257,6 +276,28 @@ def memoized(fn, x, refs):
         refs[key] = fn(x)
     return refs[key]
 """,
+        # Exclusive by condition: the last call runs only when `n_rest > 0` was false (the
+        # `elif n_rest > 0` before it returned), the first only when it was true.
+        """
+import jax
+
+@jax.jit
+def eval_in_chunks(vmapped_fun, x_chunks, x_rest, x):
+    n_chunks = x_chunks.shape[0]
+    n_rest = x_rest.shape[0]
+    if n_chunks > 0:
+        y_chunks = jax.lax.map(vmapped_fun, x_chunks)
+    if n_rest > 0:
+        y_rest = vmapped_fun(x_rest)
+    if n_chunks > 0 and n_rest > 0:
+        return y_chunks, y_rest
+    elif n_chunks > 0:
+        return y_chunks
+    elif n_rest > 0:
+        return y_rest
+    else:
+        return vmapped_fun(x)
+""",
         # Plain Python stage loop: nothing is traced.
         """
 def rk4(f, t, y, h):
@@ -297,6 +338,37 @@ class Formatter:
     ]
 
     INVALID: ClassVar[list[Invalid]] = [
+        # Two contractions per call: a second copy in the other branch is worth avoiding.
+        Invalid(
+            """
+import jax
+
+def mix(m, v):
+    return m @ (m @ v)
+
+@jax.jit
+def apply(p, m, v):
+    return jax.lax.cond(p, lambda: mix(m, v), lambda: mix(m.T, v))
+""",
+            expected_message_contains="`mix` is called in both branches",
+        ),
+        # The same condition text over a rebound name is not the same condition.
+        Invalid(
+            """
+import jax
+
+@jax.jit
+def two_passes(vector_field, y, n):
+    if n > 0:
+        y = vector_field(y)
+    n = n - 1
+    if n > 0:
+        return y
+    else:
+        return vector_field(y)
+""",
+            expected_message_contains="`vector_field` is called at 2 sites",
+        ),
         Invalid(
             """
 import jax
@@ -317,7 +389,7 @@ import jax
 from jax import lax
 
 def expensive(x):
-    return x @ x.T
+    return jax.numpy.tanh(x @ x.T) @ x
 
 @jax.jit
 def f(i, x):
@@ -517,16 +589,19 @@ class Solver(eqx.Module):
         definition = self._find_def(key, at) if "." not in key else None
         if definition is None:
             return False
+        contractions = 0  # one matmul duplicated is one op: it takes two to be worth a rewrite
         for node in self.context.descendants(definition.body):
             if isinstance(node, (cst.For, cst.While)):
                 return True
             if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.MatrixMultiply):
-                return True
+                contractions += 1
             if isinstance(node, cst.Call):
                 qualified = self.context.qualified_name(node.func) or ""
-                if qualified.startswith(_EXPENSIVE_PREFIXES) or qualified in _EXPENSIVE_CALLS:
+                if qualified in _CONTRACTIONS:
+                    contractions += 1
+                elif qualified.startswith(_EXPENSIVE_PREFIXES) or qualified in _EXPENSIVE_CALLS:
                     return True
-        return False
+        return contractions >= 2
 
     def _branch_callees(self, branch: cst.BaseExpression, at: cst.CSTNode) -> list[str]:
         """User functions a branch calls: in a lambda's body, a def's body, or the branch itself."""
@@ -753,18 +828,85 @@ class Solver(eqx.Module):
 
     def _run_together(self, calls: list[cst.Call], function: cst.FunctionDef) -> list[cst.Call]:
         """The calls that all run in one pass (greedy, in order): not in exclusive branches,
-        not after an `if` whose body (holding the other call) returns."""
-        chosen: list[tuple[cst.Call, dict[int, int], set[tuple[int, int]]]] = []
+        not after an `if` whose body (holding the other call) returns, not guarded by the same
+        condition with opposite outcomes (`if n > 0: f(a)` and, later, `f(b)` in a branch that
+        runs only when `n > 0` was false)."""
+        chosen: list[tuple[cst.Call, dict[int, int], set[tuple[int, int]], set[tuple[str, bool]]]] = []
+        fixed = self._names_bound_once(function)
         for call in calls:
             path, skipped = self._branch_path(call, function)
+            guards = self._guards(call, function, fixed)
             if all(
                 all(other.get(k, v) == v for k, v in path.items())
                 and not any(other.get(k) == branch for k, branch in skipped)
                 and not any(path.get(k) == branch for k, branch in other_skipped)
-                for _, other, other_skipped in chosen
+                and not any((test, not outcome) in other_guards for test, outcome in guards)
+                for _, other, other_skipped, other_guards in chosen
             ):
-                chosen.append((call, path, skipped))
-        return [call for call, _, _ in chosen]
+                chosen.append((call, path, skipped, guards))
+        return [call for call, _, _, _ in chosen]
+
+    def _guards(self, node: cst.CSTNode, function: cst.FunctionDef, fixed: set[str]) -> set[tuple[str, bool]]:
+        """(condition text, its outcome) that must hold for ``node`` to run: the `if`s around it
+        (an `elif`/`else` also implies every earlier test of its chain was false) and the
+        `if`s before it whose taken branch returned or raised. Only conditions over names bound
+        at most once in ``function`` (so the same text means the same value)."""
+        guards: set[tuple[str, bool]] = set()
+
+        def add(test: cst.BaseExpression, outcome: bool) -> None:
+            if _names_of(test) <= fixed:
+                guards.add((code_of(test), outcome))
+
+        previous = node
+        for ancestor in self.context.ancestors(node):
+            if ancestor is function:
+                break
+            if isinstance(ancestor, (cst.If, cst.IfExp)):
+                if previous is ancestor.body:
+                    add(ancestor.test, True)
+                elif previous is ancestor.orelse:
+                    add(ancestor.test, False)
+            elif isinstance(ancestor, cst.IndentedBlock):
+                for statement in ancestor.body:
+                    if statement is previous:
+                        break
+                    branch: cst.CSTNode | None = statement
+                    while isinstance(branch, cst.If):
+                        if _exits(branch.body):
+                            add(branch.test, False)  # still running: that branch was not taken
+                        orelse = branch.orelse
+                        if isinstance(orelse, cst.Else) and _exits(orelse.body):
+                            add(branch.test, True)
+                        branch = orelse if isinstance(orelse, cst.If) else None
+            previous = ancestor
+        return guards
+
+    def _names_bound_once(self, function: cst.FunctionDef) -> set[str]:
+        """Names of ``function``'s conditions that keep one value: bound at most once in it."""
+        counts: dict[str, int] = {}
+
+        class _Binds(cst.CSTVisitor):
+            def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+                for name in _names_of(node.target):
+                    counts[name] = counts.get(name, 0) + 1
+
+            def visit_AugAssign(self, node: cst.AugAssign) -> None:
+                for name in _names_of(node.target):
+                    counts[name] = counts.get(name, 0) + 2
+
+            def visit_For(self, node: cst.For) -> None:
+                for name in _names_of(node.target):
+                    counts[name] = counts.get(name, 0) + 2
+
+            def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+                for name in _names_of(node.target):
+                    counts[name] = counts.get(name, 0) + 2
+
+        function.body.visit(_Binds())
+        for param in (*function.params.params, *function.params.kwonly_params, *function.params.posonly_params):
+            counts[param.name.value] = counts.get(param.name.value, 0) + 1
+        names = set(counts) | _names_of(function.body)
+        return {name for name in names if counts.get(name, 0) <= 1}
 
     # -- stage loops --
     def visit_For(self, node: cst.For) -> None:
@@ -875,6 +1017,17 @@ class Solver(eqx.Module):
         return any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in self.context.module.body)
 
 
+def _names_of(node: cst.CSTNode) -> set[str]:
+    found: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, inner: cst.Name) -> None:
+            found.add(inner.value)
+
+    node.visit(_Names())
+    return found
+
+
 def _exiting_branches(statement: cst.If) -> set[tuple[int, int]]:
     """(id of an `if`/`elif`, 0 body / 1 else) for each branch of this chain that returns or
     raises: code after the chain runs only when none of them was taken."""
@@ -901,8 +1054,11 @@ def _exits(block: cst.BaseSuite) -> bool:
 _EXPENSIVE_PREFIXES = ("jax.numpy.linalg.", "jax.scipy.", "jax.numpy.fft.", "lineax.", "optimistix.", "diffrax.")
 _EXPENSIVE_CALLS = frozenset(
     {"jax.lax.while_loop", "jax.lax.fori_loop", "jax.lax.scan", "jax.lax.cond", "jax.lax.switch", "jax.lax.map",
-     "jax.numpy.einsum", "jax.numpy.dot", "jax.numpy.matmul", "jax.numpy.tensordot", "jax.lax.dot_general",
      "jax.lax.conv_general_dilated", "jax.vmap", "jax.grad", "jax.jacfwd", "jax.jacrev", "jax.jvp", "jax.vjp"}
+)
+# One contraction is one op; a def needs two (or any of the above) to be worth a second copy.
+_CONTRACTIONS = frozenset(
+    {"jax.numpy.einsum", "jax.numpy.dot", "jax.numpy.matmul", "jax.numpy.tensordot", "jax.lax.dot_general"}
 )
 # Reading only these of a value needs its structure, not its ops (`jax.eval_shape` gives them).
 _STRUCTURE_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
