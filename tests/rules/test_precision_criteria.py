@@ -126,3 +126,67 @@ def test_jl009_test_case_methods_run_once() -> None:
             return jax.jit(lambda v: model(v))(x)
     """
     assert _jl009(source) == [11]
+
+
+def _codes(source: str, code: str) -> list[int]:
+    return [f.line for f in check_source(textwrap.dedent(source), "m.py") if f.code == code]
+
+
+def test_jl002_while_equality_and_fallback_after_primitive_return() -> None:
+    source = """
+    import jax
+    from functools import partial
+
+    @partial(jax.jit, static_argnums=(1, 2))
+    def fit(carry, num_iters, verbose, step):
+        def run(carry, num_steps):
+            return jax.lax.scan(step, carry, None, length=num_steps)
+        if not verbose:
+            return run(carry, num_iters)
+        for start in range(0, num_iters, 10):
+            carry, _ = run(carry, 10)
+        return carry
+
+    @jax.jit
+    def plain(carry, num_iters, step):
+        if num_iters == 0:
+            return carry
+        for start in range(num_iters):
+            carry = step(carry)
+        while carry.shape[0] == 1:
+            carry = carry.squeeze(0)
+        while carry.shape[0] < num_iters:
+            carry = jax.numpy.concatenate([carry, carry[:1]])
+        return carry
+    """
+    # an early return that is not a loop-primitive path does not make the later loop a
+    # fallback; a `<` bound counts, an `==` test does not
+    assert _codes(source, "JL002") == [19, 23]
+
+
+def test_jl016_conditions_with_opposite_outcomes_are_exclusive() -> None:
+    source = """
+    import jax
+
+    @jax.jit
+    def chunks(vmapped_fun, a, b, n):
+        n_rest = b.shape[0]
+        if n_rest > 0:
+            y = vmapped_fun(b)
+        if n > 1:
+            return y
+        elif n_rest > 0:
+            return y
+        return vmapped_fun(a)
+
+    @jax.jit
+    def rebound(vmapped_fun, a, b, n_rest):
+        if n_rest > 0:
+            y = vmapped_fun(b)
+        n_rest = n_rest - 1
+        if n_rest > 0:
+            return y
+        return vmapped_fun(a)
+    """
+    # `chunks`: the last call runs only when `n_rest > 0` was false; `rebound` changes n_rest
+    assert _codes(source, "JL016") == [22]
