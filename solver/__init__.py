@@ -54,6 +54,7 @@ from ._missing_data import (
     linear_interpolation,
     rectilinear_interpolation,
 )
+from ._multi_tableau import CalculateJacobian, MultiButcherTableau
 from ._newton import Newton, VeryChord, with_stepsize_controller_tols
 from ._progress_meter import (
     AbstractProgressMeter,
@@ -98,6 +99,8 @@ __all__ = [
     "HalfSolver",
     "AbstractRungeKutta",
     "ButcherTableau",
+    "MultiButcherTableau",
+    "CalculateJacobian",
     "Euler",
     "Heun",
     "Midpoint",

@@ -40,6 +40,13 @@ def is_concrete(*xs: Any) -> bool:
 def check_types(
     terms: Any, solver: Any, stepsize_controller: Any, saveat: Any, max_steps: Any
 ) -> None:
+    if isinstance(terms, (tuple, list)) and all(isinstance(t, AbstractTerm) for t in terms):
+        # A PyTree of terms: diffrax's form for solvers that take terms separately. A
+        # structure mismatch, hence ValueError as in diffrax.
+        raise ValueError(
+            f"`terms` is a {type(terms).__name__} of terms, but `{type(solver).__name__}` takes "
+            "one term: combine them with `MultiTerm(...)`."
+        )
     if not isinstance(terms, AbstractTerm):
         raise TypeError(
             f"`terms` must be a term such as `ODETerm(f)` or `MultiTerm(...)`, got "

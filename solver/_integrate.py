@@ -180,7 +180,11 @@ def _initial_state(config: _Config, terms: AbstractTerm, y0: Y, args: Args) -> _
     func = solver.func
     first_vf = None
     # issubclass, not isinstance: a wrapper (HalfSolver) is an instance of what it wraps.
-    if issubclass(type(solver), AbstractRungeKutta) and solver.tableau.fsal and config.dt0 is None:
+    if (
+        issubclass(type(solver), AbstractRungeKutta)
+        and solver.carries_vf(terms, t0, t1, y0, args)
+        and config.dt0 is None
+    ):
         # The FSAL cache and the initial-step selection both need f(t0, y0): evaluate (and
         # trace) the vector field once for both.
         first_vf = solver.func(terms, t0, y0, args)

@@ -30,6 +30,7 @@ from ._interpolation import (
     LocalLinearInterpolation,
     ThirdOrderHermitePolynomialInterpolation,
 )
+from ._multi_tableau import MultiButcherTableau, multi_tableau_step
 from ._results import RESULTS
 from ._solver_base import AbstractSolver
 from ._term import AbstractTerm
@@ -122,7 +123,7 @@ class AbstractRungeKutta(AbstractSolver):
     (FSAL tableaus only: it needs the slope at ``t1``) or a native stage polynomial.
     """
 
-    tableau: ClassVar[ButcherTableau]
+    tableau: ClassVar[ButcherTableau | MultiButcherTableau]
     _order: ClassVar[int]
     _error_order: ClassVar[float | None] = None
 
@@ -130,12 +131,24 @@ class AbstractRungeKutta(AbstractSolver):
         return self._order
 
     def error_order(self, terms: AbstractTerm) -> float | None:
+        if self._error_order is None and self.tableau.b_error is not None:
+            # A custom subclass that only defines `order`: as diffrax, the estimate's order.
+            order = self.order(terms)
+            return None if order is None else float(order)
         return self._error_order
+
+    def carries_vf(
+        self, terms: AbstractTerm, t0: RealScalarLike, t1: RealScalarLike, y0: Y, args: Args
+    ) -> bool:
+        """Whether the last stage's vector field is carried to the next step (FSAL): a
+        first-same-as-last tableau, unless the term says its vector field is too expensive
+        to carry (``is_vf_expensive``)."""
+        return bool(self.tableau.fsal) and not terms.is_vf_expensive(t0, t1, y0, args)
 
     def init(
         self, terms: AbstractTerm, t0: RealScalarLike, t1: RealScalarLike, y0: Y, args: Args
     ) -> SolverState:
-        if self.tableau.fsal:
+        if self.carries_vf(terms, t0, t1, y0, args):
             return terms.vf(t0, y0, args)
         return None
 
@@ -165,13 +178,16 @@ class AbstractRungeKutta(AbstractSolver):
         solver_state: SolverState,
         made_jump: BoolScalarLike,
     ) -> tuple[Y, Y | None, DenseInfo, SolverState, jax.Array]:
+        if isinstance(self.tableau, MultiButcherTableau):  # one tableau per term
+            return multi_tableau_step(self, terms, t0, t1, y0, args, solver_state, made_jump)
         tableau = self.tableau
         num_stages = tableau.num_stages
         time_dtype = jnp.result_type(t0, t1)
         h = t1 - t0
         control = terms.contr(t0, t1)
         # Use the FSAL cache unless a jump may have invalidated it (known at trace time).
-        use_cache = tableau.fsal and made_jump is False
+        fsal = self.carries_vf(terms, t0, t1, y0, args)
+        use_cache = fsal and made_jump is False
         first_stage = 1 if use_cache else 0
 
         stages = jax.tree_util.tree_map(
@@ -218,7 +234,7 @@ class AbstractRungeKutta(AbstractSolver):
             y_error = None
         else:
             y_error = self._error_estimate(stages, time_dtype)
-        new_state = last_vf if tableau.fsal else None
+        new_state = last_vf if fsal else None
         dense_info = self._dense_info(y0, y1, stages)
         return y1, y_error, dense_info, new_state, jnp.asarray(RESULTS.successful, jnp.int32)
 

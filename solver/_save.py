@@ -69,6 +69,24 @@ def _keep_leading_rows(values: Array, kept: Array) -> Array:
     return jnp.where(rows < kept, values, _unfilled(values.dtype))
 
 
+def _leading_count(ts: Array, pred: Callable[[Array], Array]) -> Array:
+    """How many leading entries of ``ts`` satisfy ``pred``, for a ``pred`` that holds on a
+    prefix of ``ts`` only. A bisection: a loop of ``log2(len(ts))`` steps that XLA compiles
+    as one small kernel, where an elementwise test and a sum over ``ts`` were three."""
+    num = ts.shape[0]
+    if num == 0:
+        return jnp.asarray(0, jnp.int32)
+
+    def halve(_: Array, bounds: tuple[Array, Array]) -> tuple[Array, Array]:
+        lo, hi = bounds  # pred holds before lo and fails from hi on
+        mid = (lo + hi) // 2
+        holds = (mid < hi) & pred(ts[jnp.minimum(mid, num - 1)])
+        return jnp.where(holds, mid + 1, lo), jnp.where(holds, hi, mid)
+
+    start = (jnp.asarray(0, jnp.int32), jnp.asarray(num, jnp.int32))
+    return lax.fori_loop(0, num.bit_length(), halve, start)[0]
+
+
 def buffer_size(sub: SubSaveAt, max_steps: int | None) -> int:
     """The number of slots of ``sub``'s buffers (see the module docstring)."""
     size = int(sub.t0) + (0 if sub.ts is None else int(sub.ts.shape[0]))
@@ -96,7 +114,8 @@ def allocate(
     # Filled now: the t0 slot, and the ts entries equal to t0 (a prefix: ts is monotone).
     ts_index = jnp.asarray(0, jnp.int32)
     if ts is not None:
-        ts_index = jnp.sum(ts == user_t0, dtype=jnp.int32)
+        # ts is non-decreasing in internal time and starts at or after t0 (checked).
+        ts_index = _leading_count(ts, lambda t: to_user_time(t) <= t0)
     filled = int(sub.t0) + ts_index
 
     def buffer(x: Array) -> Array:

@@ -56,7 +56,10 @@ class AbstractSolver(eqx.Module, metaclass=_SolverMeta):
       solver that treats two terms differently.
     """
 
-    interpolation_cls: eqx.AbstractClassVar[Callable[..., AbstractLocalInterpolation]]
+    # ClassVar, not eqx.AbstractClassVar: under `from __future__ import annotations` the
+    # latter is a string that neither dataclasses nor equinox read as a class variable, so
+    # it became a required field of every subclass that did not re-annotate it.
+    interpolation_cls: ClassVar[Callable[..., AbstractLocalInterpolation]]
     term_structure: ClassVar[Any] = AbstractTerm
 
     @abc.abstractmethod

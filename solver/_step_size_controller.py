@@ -329,13 +329,22 @@ class PIDController(AbstractStepSizeController, metaclass=_PIDMeta):
         divide = lambda a: jax.tree_util.tree_map(  # noqa: E731
             lambda x, s: x / s.astype(x.dtype), a, scale
         )
+        y_struct = jax.tree_util.tree_structure(y0)
+
+        def rate(t, y):
+            vf = func(terms, t, y, args)
+            if jax.tree_util.tree_structure(vf) != y_struct:
+                # e.g. a MultiTerm's tuple of vector fields: dy/dt is their sum.
+                vf = terms.prod(vf, terms.contr(t, t + 1))
+            return vf
+
         d0 = self.norm(divide(y0))
-        f0 = func(terms, t0, y0, args)
+        f0 = rate(t0, y0)
         d1 = self.norm(divide(f0))
         small = (d0 < 1e-5) | (d1 < 1e-5)
         h0 = jnp.where(small, 1e-6, 0.01 * d0 / jnp.where(small, 1, d1))
         y1 = jax.tree_util.tree_map(lambda a, f: a + h0.astype(a.dtype) * f, y0, f0)
-        f1 = func(terms, t0 + h0, y1, args)
+        f1 = rate(t0 + h0, y1)
         d2 = self.norm(divide(jax.tree_util.tree_map(jnp.subtract, f1, f0))) / h0
         max_d = jnp.maximum(d1, d2)
         h1 = jnp.where(

@@ -50,6 +50,15 @@ class AbstractTerm(eqx.Module, Generic[_VF, _Control]):
         """``prod(vf(t, y, args), control)``: the increment of ``y`` over a step."""
         return self.prod(self.vf(t, y, args), control)
 
+    def is_vf_expensive(
+        self, t0: RealScalarLike, t1: RealScalarLike, y: Y, args: Args
+    ) -> bool:
+        """Whether the vector field's value is too big to carry from one step to the next
+        (a Python bool). When True, first-same-as-last solvers evaluate the first stage
+        afresh and carry no solver state (``init`` returns None), as in diffrax."""
+        del t0, t1, y, args
+        return False
+
 
 def _check_same_structure(y: Y, out: PyTree, what: str) -> None:
     """Trace-time check that a vector field returned something shaped like ``y``."""
@@ -109,6 +118,11 @@ class MultiTerm(AbstractTerm, Generic[_Terms]):
 
     def contr(self, t0: RealScalarLike, t1: RealScalarLike) -> tuple[Control, ...]:
         return tuple(term.contr(t0, t1) for term in self.terms)
+
+    def is_vf_expensive(
+        self, t0: RealScalarLike, t1: RealScalarLike, y: Y, args: Args
+    ) -> bool:
+        return any(term.is_vf_expensive(t0, t1, y, args) for term in self.terms)
 
     def prod(self, vf: tuple[VF, ...], control: tuple[Control, ...]) -> Y:
         increments = [term.prod(v, c) for term, v, c in zip(self.terms, vf, control)]

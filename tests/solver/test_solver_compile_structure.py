@@ -78,3 +78,30 @@ def test_stage_loop_indices_are_constants():
     counts = _ops_by_depth(_solve(lambda ts: SaveAt(t1=True)), *_ARGS)
     assert counts[("stablehlo.iota", True)] == 0
     assert counts[("stablehlo.while", False)] == 1  # the step loop (the stage loop is inside)
+
+
+def test_save_times_equal_to_t0_are_filled_at_allocation_in_either_direction():
+    # The count of leading ts entries equal to t0 is a bisection now (one small loop, not a
+    # compare and a sum over ts): the values must not change, forwards or backwards.
+    y0 = jnp.array([1.0, 0.0])
+    for t0, t1 in ((0.0, 1.0), (1.0, 0.0)):
+        ts = jnp.array([t0, t0, t0, 0.5, t1])
+        sol = diffeqsolve(
+            ODETerm(_field), Tsit5(), t0, t1, None, y0, saveat=SaveAt(ts=ts),
+            stepsize_controller=PIDController(rtol=1e-8, atol=1e-8),
+        )  # fmt: skip
+        assert bool(jnp.all(sol.ys[:3] == y0))
+        expected = jnp.array([jnp.cos(0.5), -jnp.sin(0.5)])
+        # y(t) = (cos t, -sin t) for y(0) = (1, 0); backwards from t0 = 1 with y(1) = (1, 0)
+        # it is the same rotation by t - 1.
+        expected = expected if t0 == 0.0 else jnp.array([jnp.cos(-0.5), -jnp.sin(-0.5)])
+        assert bool(jnp.allclose(sol.ys[3], expected, atol=1e-6))
+        assert int(sol.stats["num_steps"]) > 0
+
+
+def test_counting_save_times_at_t0_takes_no_reduction_over_ts():
+    counts = _ops_by_depth(_solve(lambda ts: SaveAt(ts=ts)), *_ARGS)
+    with_ts = counts[("stablehlo.reduce", False)]
+    counts = _ops_by_depth(_solve(lambda ts: SaveAt(t1=True)), *_ARGS)
+    # The only top-level reduction over ts left is the check that ts is ordered.
+    assert with_ts == counts[("stablehlo.reduce", False)] + 1
