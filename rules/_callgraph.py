@@ -321,6 +321,7 @@ class _Summarizer:
         self.base_exprs: dict[str, tuple[list[ast.expr], tuple[str, ...]]] = {}
         self.params: dict[str, tuple[str, ...]] = {}
         self.return_sources: dict[str, list[tuple[ast.expr, tuple[str, ...], str | None]]] = {}
+        self._flow_keys: set[tuple] = set()
         # `self.layers[i].step(...)`, `make().step(...)`: a method of a value that is not a
         # dotted name: (caller, scopes, class, receiver, method, called, guarded)
         self.pending_value_calls: list[tuple[str, tuple[str, ...], str | None, ast.expr, str, bool, bool]] = []
@@ -1084,7 +1085,10 @@ class _Summarizer:
         for ref, _, attrs, method, _ in self._chain_refs(chain, scopes, cls, True):
             callee: tuple = ("dispatch", (ref[0], ref[1], attrs), method) if method else ("ref", ref)
             for index, keyword, types in typed:
-                flows.append((callee, index, keyword, types))
+                key = (callee, index, keyword, tuple(types))
+                if key not in self._flow_keys:  # the same call written again adds nothing
+                    self._flow_keys.add(key)
+                    flows.append((callee, index, keyword, types))
 
     def _qualified_names(self) -> set[str]:
         """Every dotted name the file uses, with its head resolved through the imports."""
@@ -1233,6 +1237,7 @@ class _Hierarchy:
         self._fields: dict[tuple[Node, str], frozenset[Node]] = {}
         self._texprs: dict[tuple[str, TypeExpr], frozenset[Node]] = {}
         self.param_types: dict[tuple[str, str], set[Node]] = {}  # (path, "func\tparam") -> classes
+        self._decoded: dict[str, tuple | None] = {}  # "ret" type names, parsed once
 
     def is_class(self, node: Node) -> bool:
         return node[1] in self.summaries[node[0]].classes
@@ -1335,24 +1340,36 @@ class _Hierarchy:
         found = self._texprs[key] = frozenset(current)
         return found
 
-    def _returned(self, path: str, encoded: str, depth: int) -> set[Node]:
-        try:  # written by _returned_type; anything else (a planted cache entry) types nothing
+    def _decode(self, encoded: str) -> tuple | None:
+        """("ref", Ref, index) or ("disp", receiver TypeExpr, method, index); None for anything
+        _returned_type did not write (a planted cache entry types nothing)."""
+        if encoded in self._decoded:
+            return self._decoded[encoded]
+        found: tuple | None
+        try:
             spec = json.loads(encoded)
             if spec[0] == "ref":
-                _, kind, name, index = spec
-                ref = (str(kind), str(name))
+                found = ("ref", (str(spec[1]), str(spec[2])), int(spec[3]))
             else:
-                _, receiver, method, index = spec
+                receiver = spec[1]
                 receiver_type = (str(receiver[0]), str(receiver[1]), tuple(str(a) for a in receiver[2]))
-                method = str(method)
-            index = int(index)
+                found = ("disp", receiver_type, str(spec[2]), int(spec[3]))
         except (ValueError, TypeError, IndexError, KeyError, RecursionError):
+            found = None
+        self._decoded[encoded] = found
+        return found
+
+    def _returned(self, path: str, encoded: str, depth: int) -> set[Node]:
+        spec = self._decode(encoded)
+        if spec is None:
             return set()
         if spec[0] == "ref":
+            _, ref, index = spec
             target = self.project.resolve(path, ref)
             if target is None or self.is_class(target):
                 return set()  # a tuple's element of an instance: unknown
             return self._returns_of([target], index, depth)
+        _, receiver_type, method, index = spec
         functions: list[Node] = []
         for cls in sorted(self.types(path, receiver_type, depth + 1)):
             functions += self.methods(cls, method)  # `__call__` for `self.factories[k](...)`
