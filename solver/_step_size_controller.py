@@ -378,7 +378,9 @@ class PIDController(AbstractStepSizeController, metaclass=_PIDMeta):
         # Step-size choices are not differentiated (as in diffrax and torchdiffeq): the time
         # grid is treated as an implementation detail of the solve.
         scaled = self._scaled(*lax.stop_gradient((y0, y1_candidate, y_error)))
-        error = self.norm(scaled)
+        # In the error state's dtype: the norm of a state without elements (y0=None) is a
+        # default-float 0, which must not promote float32 step sizes (strict promotion).
+        error = jnp.asarray(self.norm(scaled)).astype(state.prev_inv_error.dtype)
         keep = error < 1
         if self.dtmin is not None:
             keep = keep | state.at_dtmin
