@@ -143,7 +143,8 @@ def multi_tableau_step(
     t0 = jnp.asarray(t0, time_dtype)
     h = jnp.asarray(t1, time_dtype) - t0
     controls = [term.contr(t0, t0 + h) for term in parts]
-    use_cache = tableau.fsal and made_jump is False
+    fsal = solver.carries_vf(terms, t0, t0 + h, y0, args)
+    use_cache = fsal and made_jump is False
     first = 1 if use_cache else 0
 
     stages = tuple(
@@ -191,7 +192,7 @@ def multi_tableau_step(
     y_error = None
     if errors is not None:
         y_error = _add(*(_stack_sum(jnp.asarray(e, time_dtype), k) for e, k in zip(errors, stages)))
-    new_state = tuple(last_vf) if tableau.fsal else None
+    new_state = tuple(last_vf) if fsal else None
     return y1, y_error, _dense_info(solver, y0, y1, stages), new_state, jnp.asarray(
         RESULTS.successful, jnp.int32
     )

@@ -50,3 +50,28 @@ def test_discrete_terminating_event_is_a_deprecated_boolean_event():
     with pytest.raises(ValueError, match="not both"), pytest.warns(DeprecationWarning):
         js.diffeqsolve(term, js.Euler(), 0.0, 10.0, 1.0, 1.0, event=js.Event(lambda t, y, a, **k: t > 1),
                        discrete_terminating_event=event)  # fmt: skip
+
+
+class _ExpensiveDecay(js.ODETerm):
+    """A term whose vector field is declared too big to carry between steps."""
+
+    def is_vf_expensive(self, t0, t1, y, args):
+        return True
+
+
+def test_is_vf_expensive_turns_off_the_fsal_cache():
+    # diffrax: an FSAL solver on such a term carries no state (init gives None, step takes
+    # and returns None) and evaluates the first stage afresh; the solution is unchanged.
+    f = lambda t, y, args: -y  # noqa: E731
+    cheap, expensive = js.ODETerm(f), _ExpensiveDecay(f)
+    solver = js.Dopri5()
+    assert cheap.is_vf_expensive(0.0, 1.0, 1.0, None) is False
+    assert solver.init(expensive, 0.0, 0.1, jnp.array(1.0), None) is None
+    y1, _, _, state, _ = solver.step(expensive, 0.0, 0.1, jnp.array(1.0), None, None, False)
+    assert state is None
+    np.testing.assert_allclose(y1, np.exp(-0.1), rtol=1e-7)
+    pid = js.PIDController(rtol=1e-8, atol=1e-8)
+    a = js.diffeqsolve(cheap, solver, 0.0, 2.0, None, 1.0, stepsize_controller=pid)
+    b = js.diffeqsolve(expensive, solver, 0.0, 2.0, None, 1.0, stepsize_controller=pid)
+    np.testing.assert_allclose(b.ys, a.ys, rtol=1e-12)
+    assert b.stats["num_steps"] == a.stats["num_steps"]
