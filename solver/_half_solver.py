@@ -23,7 +23,15 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-from ._custom_types import VF, Args, BoolScalarLike, DenseInfo, RealScalarLike, SolverState, Y
+from ._custom_types import (
+    VF,
+    Args,
+    BoolScalarLike,
+    DenseInfo,
+    RealScalarLike,
+    SolverState,
+    Y,
+)
 from ._results import RESULTS
 from ._solver_base import AbstractAdaptiveSolver, AbstractSolver, AbstractWrappedSolver
 from ._term import AbstractTerm
@@ -47,7 +55,7 @@ class HalfSolver(AbstractAdaptiveSolver, AbstractWrappedSolver):
         order = self.solver.order(terms)
         return None if order is None else order + 1
 
-    def bind_tolerances(self, rtol: Any, atol: Any) -> "HalfSolver":
+    def bind_tolerances(self, rtol: Any, atol: Any) -> HalfSolver:
         return HalfSolver(self.solver.bind_tolerances(rtol, atol))
 
     def init(

@@ -74,7 +74,7 @@ class ImplicitAdjoint(AbstractAdjoint):
         """``x`` with ``J x = rhs``, where ``J = d jacobian_fn / dy`` at ``y``."""
         if self.linear_solver is None:
             flat_y, unravel = ravel_pytree(y)
-            flat_fn = lambda v: ravel_pytree(jacobian_fn(unravel(v)))[0]  # noqa: E731
+            flat_fn = lambda v: ravel_pytree(jacobian_fn(unravel(v)))[0]
             matrix = jax.jacfwd(flat_fn)(flat_y)
             return unravel(jnp.linalg.solve(matrix, ravel_pytree(rhs)[0]))
         import lineax as lx  # only with a Lineax solver: not a dependency of jaxlint

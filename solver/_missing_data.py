@@ -64,7 +64,7 @@ class _Known(eqx.Module):
     next: Array
 
     @classmethod
-    def of(cls, ys: Array) -> "_Known":
+    def of(cls, ys: Array) -> _Known:
         size = ys.shape[0]
         position = lax.broadcasted_iota(jnp.int32, ys.shape, 0)
         known = ~jnp.isnan(ys)
@@ -175,7 +175,7 @@ def _backward_hermite_leaf(
     size = y.shape[0]
     times = _times_like(ts, y)
     known = _Known.of(y)
-    real = lambda x: x.astype(y.dtype)  # noqa: E731 - times enter the data's dtype
+    real = lambda x: x.astype(y.dtype)
 
     # Slope at every known knot: backward difference to the previous known value; the first
     # known value (nothing before it) takes the forward difference, or `deriv0` at ts[0].
@@ -231,7 +231,7 @@ def backward_hermite_coefficients(
     Each returned PyTree has the structure of ``ys`` and leaves with ``len(ts) - 1`` entries.
     """
     ts = _checked_ts(ts, "backward_hermite_coefficients")
-    fn = lambda y, d0, start: _backward_hermite_leaf(  # noqa: E731
+    fn = lambda y, d0, start: _backward_hermite_leaf(
         ts, fill_forward_nans_at_end, y, d0, start
     )
     treedef = jax.tree_util.tree_structure(ys)

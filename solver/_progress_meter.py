@@ -101,7 +101,7 @@ class TextProgressMeter(AbstractProgressMeter):
         # (a batched `cond` runs both branches). The report is a pure callback: IO effects
         # are not allowed under a vmapped `cond`.
         due = eqxi.nonbatchable(progress >= last + self.minimum_increase)
-        report = lambda: jax.pure_callback(  # noqa: E731
+        report = lambda: jax.pure_callback(
             _print_percent, _PERCENT, progress, last, vmap_method="expand_dims"
         )
         return lax.cond(due, report, lambda: last)
@@ -164,7 +164,7 @@ class TqdmProgressMeter(AbstractProgressMeter):
     def step(self, state: tuple[Array, Array], progress: RealScalarLike) -> tuple[Array, Array]:
         key, count = eqxi.unvmap_max(state[0]), eqxi.unvmap_max(state[1])
         progress = _unbatched_min(lax.stop_gradient(jnp.asarray(progress)).astype(jnp.float32))
-        update = lambda: jax.pure_callback(  # noqa: E731
+        update = lambda: jax.pure_callback(
             _update_bar, _KEY, key, progress, vmap_method="expand_dims"
         )
         key = lax.cond(eqxi.nonbatchable(count % self.refresh_steps == 0), update, lambda: key)

@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from jaxlint.solver import (
     BacksolveAdjoint,
     ODETerm,
@@ -46,7 +45,7 @@ def test_backsolve_gradient_with_the_seminorm_matches_the_exact_one():
     ts = jnp.linspace(0.0, 1.0, 6)
 
     def loss(theta, adjoint):
-        f = lambda t, y, p: -p["rate"] * y + 0.1 * jnp.sin(p["weights"] * t)  # noqa: E731
+        f = lambda t, y, p: -p["rate"] * y + 0.1 * jnp.sin(p["weights"] * t)
         sol = diffeqsolve(
             ODETerm(f), Tsit5(), 0.0, 1.0, None, jnp.ones(8), theta, saveat=SaveAt(ts=ts),
             stepsize_controller=PIDController(rtol=1e-8, atol=1e-8), adjoint=adjoint,

@@ -4,7 +4,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from jaxlint.solver import (
     AbstractTerm,
     AdjointTerm,

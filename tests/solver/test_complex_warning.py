@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from jaxlint.solver import ODETerm, PIDController, Tsit5, diffeqsolve
 
 

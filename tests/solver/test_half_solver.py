@@ -3,7 +3,6 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from jaxlint.solver import (
     AbstractWrappedSolver,
     ConstantStepSize,

@@ -5,7 +5,6 @@ from typing import ClassVar
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from jaxlint.solver import (
     AbstractRungeKutta,
     Bosh3,

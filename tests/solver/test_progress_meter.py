@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from jaxlint.solver import (
     ConstantStepSize,
     NoProgressMeter,
@@ -45,7 +44,7 @@ def test_backwards_in_time_and_adaptive_steps_still_count_up(capsys):
 
 
 def test_vmap_reports_the_least_advanced_solve_and_grad_works(capsys):
-    solve = lambda t1: diffeqsolve(  # noqa: E731
+    solve = lambda t1: diffeqsolve(
         DECAY, Tsit5(), 0.0, t1, 0.05, 1.0, stepsize_controller=ConstantStepSize(),
         progress_meter=TextProgressMeter(minimum_increase=0.5),
     ).ys[0]

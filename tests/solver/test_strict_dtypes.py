@@ -3,7 +3,6 @@ no elements: the error norm's default-float zero must not promote the float32 st
 
 import jax
 import jax.numpy as jnp
-
 from jaxlint.solver import ODETerm, PIDController, Tsit5, diffeqsolve
 
 
