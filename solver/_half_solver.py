@@ -4,11 +4,12 @@ A method of order ``p`` has local error ``C h^(p+1) + O(h^(p+2))`` over a step `
 the step once (``y_full``) and as two half steps (``y_half``) gives errors ``C h^(p+1)`` and
 ``2 C (h/2)^(p+1) = 2^(-p) C h^(p+1)``, so their difference::
 
-    y_half - y_full ≈ (1 - 2^(-p)) C h^(p+1)
+    |y_half - y_full| ≈ (1 - 2^(-p)) |C| h^(p+1)
 
 estimates the local error (to within a factor between 1/2 and 1) without an embedded method.
 It scales as ``h^(p+1)``: the error order the step-size controller uses is ``p + 1``. The
-step returns ``y_half``, the more accurate of the two (Richardson, "Solving ODEs I", §II.4).
+step returns ``y_half``, the more accurate of the two (step doubling, as in Richardson
+extrapolation: Hairer, Nørsett & Wanner, "Solving Ordinary Differential Equations I", §II.4).
 
 Each step costs three steps of the wrapped solver. It makes sense for solvers without an
 embedded estimate (`Euler`, `Heun` used alone, ...); ones that have one estimate it for less.
