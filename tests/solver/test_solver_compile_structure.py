@@ -105,3 +105,18 @@ def test_counting_save_times_at_t0_takes_no_reduction_over_ts():
     counts = _ops_by_depth(_solve(lambda ts: SaveAt(t1=True)), *_ARGS)
     # The only top-level reduction over ts left is the check that ts is ordered.
     assert with_ts == counts[("stablehlo.reduce", False)] + 1
+
+
+def test_starting_step_selection_takes_two_reductions():
+    # dt0=None: the sizes of y0 and f(t0, y0) go through one batched norm, then the
+    # difference quotient through another (three separate reductions were three kernels).
+    def top_level_reductions(dt0) -> int:
+        def fn(y0, ts):
+            return diffeqsolve(
+                ODETerm(_field), Tsit5(), 0.0, 1.0, dt0, y0,
+                stepsize_controller=PIDController(rtol=1e-6, atol=1e-6),
+            ).ys  # fmt: skip
+
+        return _ops_by_depth(fn, *_ARGS)[("stablehlo.reduce", False)]
+
+    assert top_level_reductions(None) - top_level_reductions(0.1) == 2
