@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 import libcst as cst
 
@@ -222,22 +222,25 @@ def encode(x):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.memo = FileMemo(context)
-        self._builders: dict[tuple[int, str], _Builder | None] = {}
+        self._built: dict[int, dict[str, _Builder]] = {}
 
     def visit_For(self, node: cst.For) -> None:
-        reason = self.context.traced_reason(node)
-        if reason is None:
-            return
-        found = self._called_layers(node)
-        if found is None:
-            return
-        attribute, shown = found
+        # Cheapest questions first: most traced loops are not in a method of a class that
+        # builds layers per count, and then the loop body is never walked.
         cls = self._owner_class(node)
         if cls is None:
             return
-        builder = self._builder(cls, attribute)
-        if builder is None:
+        built = self._built_attributes(cls)
+        if not built:
             return
+        reason = self.context.traced_reason(node)
+        if reason is None:
+            return
+        found = self._called_layers(node, built)
+        if found is None:
+            return
+        attribute, shown = found
+        builder = built[attribute]
         if self.memo.classifier(node).loop_size(node.iter) is not None:
             return  # a loop over a size: JL002 reports it (one finding per loop)
         self.report(
@@ -250,20 +253,28 @@ def encode(x):
         )
 
     # -- the loop: which `self.<attr>` sequence's elements the body calls --
-    def _called_layers(self, loop: cst.For) -> tuple[str, str] | None:
-        """(attribute, text to show) when the body calls an element of ``self.<attribute>``."""
-        calls = calls_when_run(loop.body)
-        # `for layer in self.layers` (and wrappers): the body calls the loop variable.
-        for target, sequence in _element_bindings(loop.target, loop.iter, self.context):
-            attribute = _self_attribute(sequence)
-            if attribute is not None and any(_calls_name(call, target) for call in calls):
-                return attribute, code_of(sequence)
-        # `for i in range(...)`: the body calls `self.<attr>[i]`.
-        if (
+    def _called_layers(self, loop: cst.For, built: dict[str, _Builder]) -> tuple[str, str] | None:
+        """(attribute, text to show) when the body calls an element of ``self.<attribute>``,
+        one of the ``built`` attributes."""
+        bindings = [
+            (target, sequence)
+            for target, sequence in _element_bindings(loop.target, loop.iter, self.context)
+            if _self_attribute(sequence) in built
+        ]
+        is_range = (
             isinstance(loop.target, cst.Name)
             and isinstance(loop.iter, cst.Call)
             and self.context.qualified_name(loop.iter.func) == "builtins.range"
-        ):
+        )
+        if not bindings and not is_range:
+            return None
+        calls = calls_when_run(loop.body)
+        # `for layer in self.layers` (and wrappers): the body calls the loop variable.
+        for target, sequence in bindings:
+            if any(_calls_name(call, target) for call in calls):
+                return _self_attribute(sequence), code_of(sequence)  # type: ignore[return-value]
+        # `for i in range(...)`: the body calls `self.<attr>[i]`.
+        if is_range:
             for call in calls:
                 element = _callee_object(call)
                 if (
@@ -274,7 +285,7 @@ def encode(x):
                     and element.slice[0].slice.value.value == loop.target.value
                 ):
                     attribute = _self_attribute(element.value)
-                    if attribute is not None:
+                    if attribute in built:
                         return attribute, code_of(element)
         return None
 
@@ -288,14 +299,15 @@ def encode(x):
                 return ancestor if method is not None and method in ancestor.body.body else None
         return None
 
-    # -- the class: is `self.<attr>` built per iteration of a loop over a count? --
-    def _builder(self, cls: cst.ClassDef, attribute: str) -> _Builder | None:
-        key = (id(cls), attribute)
-        if key not in self._builders:
-            self._builders[key] = self._find_builder(cls, attribute)
-        return self._builders[key]
-
-    def _find_builder(self, cls: cst.ClassDef, attribute: str) -> _Builder | None:
+    # -- the class: which `self.<attr>` are built per iteration of a loop over a count? --
+    def _built_attributes(self, cls: cst.ClassDef) -> dict[str, _Builder]:
+        """attribute -> where its layers were made, for every ``self.<attr> = ...`` in the
+        class's methods whose value is made per iteration of a configurable count (one scan
+        per class)."""
+        found = self._built.get(id(cls))
+        if found is not None:
+            return found
+        found = {}
         for statement in cls.body.body:
             if not isinstance(statement, cst.FunctionDef):
                 continue
@@ -303,7 +315,7 @@ def encode(x):
             if not params:
                 continue
             owner = params[0]  # `self`
-            for node in self.context.descendants(statement.body):
+            for node in _statements(statement.body):
                 if isinstance(node, cst.Assign):
                     targets = [t.target for t in node.targets]
                     value: cst.BaseExpression | None = node.value
@@ -311,12 +323,16 @@ def encode(x):
                     targets, value = [node.target], node.value
                 else:
                     continue
-                if value is None or not any(_is_attribute_of(t, owner, attribute) for t in targets):
+                if value is None:
                     continue
-                found = self._made_per_count(value, statement, 0)
-                if found is not None:
-                    return found
-        return None
+                for target in targets:
+                    if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                            and target.value.value == owner and target.attr.value not in found):
+                        builder = self._made_per_count(value, statement, 0)
+                        if builder is not None:
+                            found[target.attr.value] = builder
+        self._built[id(cls)] = found
+        return found
 
     def _made_per_count(self, value: cst.BaseExpression, function: cst.FunctionDef, depth: int) -> _Builder | None:
         """``value`` is a sequence made by a loop or comprehension over a configurable count."""
@@ -340,7 +356,7 @@ def encode(x):
     def _built_local(self, name: str, function: cst.FunctionDef, depth: int) -> _Builder | None:
         """``layers = []`` then ``layers.append(...)`` in a ``for`` over a count (or ``layers =
         [... for _ in range(n)]``) in the same method."""
-        for node in self.context.descendants(function.body):
+        for node in _statements(function.body):
             if isinstance(node, cst.Assign) and any(
                 isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets
             ) and not isinstance(node.value, (cst.List, cst.Tuple)):
@@ -393,6 +409,30 @@ def encode(x):
         return isinstance(count, (cst.Name, cst.Attribute, cst.BinaryOperation))
 
 
+_BLOCK_PARTS = (cst.BaseSuite, cst.BaseCompoundStatement, cst.SimpleStatementLine, cst.Else, cst.ExceptHandler,
+                cst.ExceptStarHandler, cst.Finally)
+
+
+def _statements(block: cst.BaseSuite) -> Iterator[cst.CSTNode]:
+    """Every statement of a function body (small ones and compound ones, in nested blocks),
+    not the expressions inside them nor nested defs and classes: binding sites of
+    ``self.<attr>`` and loops, found without walking every node."""
+    stack: list[cst.CSTNode] = [block]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(node, cst.SimpleStatementLine):
+            yield from node.body
+            continue
+        if isinstance(node, cst.SimpleStatementSuite):
+            yield from node.body
+            continue
+        if isinstance(node, cst.BaseCompoundStatement):
+            yield node
+        stack.extend(reversed([child for child in node.children if isinstance(child, _BLOCK_PARTS)]))
+
+
 def _element_bindings(
     target: cst.BaseExpression, iterable: cst.BaseExpression, context
 ) -> list[tuple[str, cst.BaseExpression]]:
@@ -424,15 +464,6 @@ def _self_attribute(expr: cst.BaseExpression) -> str | None:
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
         return expr.attr.value
     return None
-
-
-def _is_attribute_of(target: cst.BaseExpression, owner: str, attribute: str) -> bool:
-    return (
-        isinstance(target, cst.Attribute)
-        and isinstance(target.value, cst.Name)
-        and target.value.value == owner
-        and target.attr.value == attribute
-    )
 
 
 def _callee_object(call: cst.Call) -> cst.BaseExpression:
