@@ -72,7 +72,6 @@ def install_wheel(folder: str) -> str:
     """A fresh venv holding a non-editable, byte-compiled install of this checkout; returns its
     ``jaxlint``."""
     import site
-    import sys
     import venv
 
     repository = Path(__file__).resolve().parent.parent
@@ -96,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--jaxlint", action="append", default=None,
-                        help="jaxlint executables to compare (default: the one on PATH)")
+                        help="jaxlint executables to compare (default: this checkout, installed as pre-commit installs it)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jaxlint-latency-") as folder:
         executables = options.jaxlint or [install_wheel(folder)]

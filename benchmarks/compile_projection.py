@@ -87,7 +87,7 @@ def measure(args: argparse.Namespace) -> None:
         while n <= args.max_n:
             sample = _compile_at(case, python)(n, args.limit)
             samples.append({**sample.to_json(), "load_average": round(os.getloadavg()[0], 1)})
-            print(json.dumps({"case": case, **sample.to_json()}), flush=True)
+            print(json.dumps({"case": case, **samples[-1]}), flush=True)
             data["cases"][case] = samples
             path.parent.mkdir(exist_ok=True)
             path.write_text(json.dumps(data, indent=1) + "\n")

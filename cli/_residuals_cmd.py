@@ -15,7 +15,7 @@ from jaxlint.analyzer.residual_growth import DEFAULT_MAX_ORDER, run_residuals
 from jaxlint.analyzer.residual_report import render_table, to_json, to_markdown
 
 from ._options import (
-    SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, print_error, output_format_option, parse_size, size_progress,
+    SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, output_format_option, parse_size, print_error, size_progress,
 )
 
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2

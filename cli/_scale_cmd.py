@@ -17,7 +17,7 @@ from jaxlint.analyzer.projection import DEFAULT_COMPILE_BUDGET, CompileProjectio
 from jaxlint.analyzer.projection_report import projection_markdown, projection_to_json, render_projection
 
 from ._options import (
-    ScriptArgsCommand, SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, print_error, output_format_option, size_progress,
+    ScriptArgsCommand, SecondsParam, SizesParam, exit_interrupted, exit_with_usage_error, output_format_option, print_error, size_progress,
 )
 
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2

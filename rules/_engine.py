@@ -108,9 +108,9 @@ def rules_for_file(
     traced: dict[str, str],
     transform_lambdas: bool,
 ) -> list[Any]:
-    """The rules (classes or :class:`RuleSpec`) of ``rules`` that can fire on this file,
-    decided without libcst: the PREFILTER text
-    match, traced code present for TRACED_ONLY rules, and REQUIRES met on the ast summary."""
+    """The rules (classes or :class:`RuleSpec`) of ``rules`` that can fire on this file, decided
+    without libcst: the PREFILTER text match, traced code present for TRACED_ONLY rules, and
+    REQUIRES met on the ast summary."""
     from jaxlint.rules._callgraph import requirement_met, traced_features
 
     has_traced_code = bool(traced) or transform_lambdas

@@ -10,8 +10,9 @@ judged by a stale spec); a file that no rule can fire on is then settled without
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 
 def prefilter_matches(prefilter: Sequence[str], text: str) -> bool:
@@ -30,7 +31,7 @@ class RuleSpec:
     REQUIRES: tuple[str, ...]
 
     @classmethod
-    def of(cls, rule: Any) -> "RuleSpec":
+    def of(cls, rule: Any) -> RuleSpec:
         return cls(rule.CODE, bool(rule.TRACED_ONLY), tuple(rule.PREFILTER), tuple(rule.REQUIRES))
 
     def prefilter_matches(self, text: str) -> bool:
@@ -40,7 +41,7 @@ class RuleSpec:
         return [self.CODE, self.TRACED_ONLY, list(self.PREFILTER), list(self.REQUIRES)]
 
     @classmethod
-    def from_row(cls, row: Any) -> "RuleSpec | None":
+    def from_row(cls, row: Any) -> RuleSpec | None:
         """The spec a cache row describes, or None when the row is not exactly that shape."""
         if not (isinstance(row, list) and len(row) == 4):
             return None

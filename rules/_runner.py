@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jaxlint.rules._rule_spec import is_spec_table
+
 if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.rules._lint import ModuleResult
 
@@ -188,13 +190,7 @@ def _is_result(value: Any) -> bool:
             and all(isinstance(e, str) for e in value[1]))
 
 
-def _is_rule_specs(value: Any) -> bool:
-    from jaxlint.rules._rule_spec import is_spec_table
-
-    return is_spec_table(value)
-
-
-_ENTRY_CHECKS = {"summaries": _is_summary, "facts": _is_facts, "results": _is_result, "rules": _is_rule_specs}
+_ENTRY_CHECKS = {"summaries": _is_summary, "facts": _is_facts, "results": _is_result, "rules": is_spec_table}
 
 
 # --- garbage collection --------------------------------------------------------------------------
