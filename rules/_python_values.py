@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from jaxlint.rules._scopes import RunsNowVisitor
+
 if TYPE_CHECKING:  # pragma: no cover
     from jaxlint.rules._context import RuleContext
 
@@ -275,7 +277,10 @@ class PythonValues:
         return finder.found
 
 
-class _OpFinder(cst.CSTVisitor):
+class _OpFinder(RunsNowVisitor):
+    """Whether a body may emit a JAX op when it runs. Nested functions, lambdas and classes
+    are not entered: they run later (a call of them is an unknown call, which counts)."""
+
     def __init__(self, values: PythonValues) -> None:
         super().__init__()
         self.values = values
@@ -285,16 +290,6 @@ class _OpFinder(cst.CSTVisitor):
         for node in nodes:
             if node is not None and not self.found:
                 node.visit(self)
-
-    # Nested functions run later (a call of them is an unknown call, which counts).
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
 
     # Tests call bool(): concrete in working traced code.
     def visit_If(self, node: cst.If) -> bool:

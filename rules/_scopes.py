@@ -258,16 +258,9 @@ def defining_scope(
 
 
 # --- calls ---------------------------------------------------------------------------------------
-class CallsWhenRun(cst.CSTVisitor):
-    """Collects the calls a body makes when it runs, skipping nested defs, lambdas and classes
-    (they run later, if at all). Subclass it to collect more of the same body."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
+class RunsNowVisitor(cst.CSTVisitor):
+    """Visits what a body runs when it runs: nested defs, lambdas and classes are not entered
+    (they run later, if at all). Subclass it and add ``visit_*`` methods."""
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -277,6 +270,18 @@ class CallsWhenRun(cst.CSTVisitor):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         return False
+
+
+class CallsWhenRun(RunsNowVisitor):
+    """Collects the calls a body makes when it runs, skipping nested defs, lambdas and classes
+    (they run later, if at all). Subclass it to collect more of the same body."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
 
 
 def calls_when_run(node: cst.CSTNode) -> list[cst.Call]:

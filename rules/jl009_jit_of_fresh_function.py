@@ -9,7 +9,7 @@ import libcst as cst
 
 from jaxlint.rules._base import Invalid, LintRule, Valid
 from jaxlint.rules._patterns import FileMemo
-from jaxlint.rules._scopes import code_of, defining_scope
+from jaxlint.rules._scopes import RunsNowVisitor, code_of, defining_scope
 
 JITS = frozenset({"jax.jit", "jax.pmap", "equinox.filter_jit", "equinox.filter_pmap", "jax.experimental.pjit.pjit"})
 _PARTIALS = frozenset({"functools.partial", "equinox.Partial"})
@@ -673,18 +673,9 @@ def _own_loops(function: cst.FunctionDef) -> list[cst.For]:
     """The ``for`` loops of ``function``'s own body (not of nested functions or classes)."""
     found: list[cst.For] = []
 
-    class _Loops(cst.CSTVisitor):
+    class _Loops(RunsNowVisitor):
         def visit_For(self, node: cst.For) -> None:
             found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
 
     function.body.visit(_Loops())
     return found
