@@ -885,22 +885,23 @@ class Solver(eqx.Module):
         """Names of ``function``'s conditions that keep one value: bound at most once in it."""
         counts: dict[str, int] = {}
 
+        def bind(target: cst.BaseExpression, times: int) -> None:
+            for name in _names_of(target):
+                counts[name] = counts.get(name, 0) + times
+
+        # A plain assignment binds once; `x += 1`, a loop target or `:=` may rebind (count 2).
         class _Binds(cst.CSTVisitor):
             def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-                for name in _names_of(node.target):
-                    counts[name] = counts.get(name, 0) + 1
+                bind(node.target, 1)
 
             def visit_AugAssign(self, node: cst.AugAssign) -> None:
-                for name in _names_of(node.target):
-                    counts[name] = counts.get(name, 0) + 2
+                bind(node.target, 2)
 
             def visit_For(self, node: cst.For) -> None:
-                for name in _names_of(node.target):
-                    counts[name] = counts.get(name, 0) + 2
+                bind(node.target, 2)
 
             def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-                for name in _names_of(node.target):
-                    counts[name] = counts.get(name, 0) + 2
+                bind(node.target, 2)
 
         function.body.visit(_Binds())
         for param in (*function.params.params, *function.params.kwonly_params, *function.params.posonly_params):
