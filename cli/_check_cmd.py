@@ -149,8 +149,10 @@ def check(
     from jaxlint.rules._config import ConfigError, load_config, validate_entry_points
     from jaxlint.rules._engine import check_paths
     from jaxlint.rules._files import MissingPathError
+    from jaxlint.rules._lazy_libcst import defer_on_import
     from jaxlint.rules._output import render_github, render_json, render_sarif, render_statistics, render_text
 
+    defer_on_import()  # a one-file pre-commit run pays libcst's import: make it cheaper
     stdin_text: str | None = None
     if "-" in paths:
         if len(paths) > 1:
