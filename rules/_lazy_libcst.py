@@ -22,7 +22,6 @@ no user code. Importing ``jaxlint`` as a library, the server and the plugin chan
 from __future__ import annotations
 
 import dataclasses
-import importlib.abc
 import importlib.machinery
 import sys
 from types import ModuleType
@@ -54,8 +53,9 @@ def _deferring(create: Callable[..., Callable]) -> Callable[..., Callable]:
     return create_on_first_call
 
 
-class _DeferringLoader(importlib.abc.Loader):
-    """libcst's own loader, running the package's import with deferred dataclass methods."""
+class _DeferringLoader:
+    """libcst's own loader, running the package's import with deferred dataclass methods (a
+    loader needs only these two methods; ``importlib.abc`` would cost an import)."""
 
     def __init__(self, loader: Any) -> None:
         self._loader = loader
@@ -75,7 +75,7 @@ class _DeferringLoader(importlib.abc.Loader):
         return getattr(self._loader, name)
 
 
-class _DeferOnImport(importlib.abc.MetaPathFinder):
+class _DeferOnImport:
     """Answers the first ``import libcst`` (then leaves ``sys.meta_path``)."""
 
     def find_spec(self, fullname: str, path: Any, target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
