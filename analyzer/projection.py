@@ -20,9 +20,13 @@ compiles that each take seconds, and extrapolated with an honest range:
    ``t = floor + (t_c − floor)·(x/x_c)^b``. Compile cost curves upwards in log-log (XLA passes
    that are linear at small n become super-linear later), so the exponent keeps rising by its
    measured rise per doubling (at least ``RISE_PRIOR``): the central value continues half of
-   that rise over the doublings to x, the upper end all of it, the lower end none (the smallest
-   exponent seen); both ends are widened by ``EXPONENT_MARGIN``. A compile that was killed
-   raises everything beyond it to at least its limit. When compile time has not grown at all
+   that rise over the doublings to x, but its exponent stops at ``CENTRAL_CEILING_EXPONENT``
+   (or the fitted one, if steeper): once XLA's compile cost is super-linear, its local exponent
+   levels off near 2 on every measured curve (quadratic passes over the program), while a
+   rise extrapolated from noisy small compiles would keep climbing. The upper end takes all of
+   the rise, the lower end none (the smallest exponent seen); both ends are widened by
+   ``EXPONENT_MARGIN``. A compile that was killed is a point under the curve: everything
+   beyond it grows from its limit with the same exponents. When compile time has not grown at all
    over the calibration, nothing says how it will: the range runs from flat to
    ``FLAT_CEILING_EXPONENT`` (the steepest growth measured) and the verdict says so.
 4. **Judge.** A case whose ops grow but whose compile seconds stay within noise of the floor
@@ -54,6 +58,7 @@ RISE_PRIOR = 0.2  # the least rise of the exponent per doubling (measured: 0.1-0
 EXPONENT_MARGIN = 0.3  # widens both ends of the range: slopes come from noisy timings
 FLAT_FACTOR = 1.5  # compile is "flat" while it stays within this factor of the smallest compile
 FLAT_CEILING_EXPONENT = 2.5  # the steepest local exponent measured on a growing program
+CENTRAL_CEILING_EXPONENT = 2.0  # where measured local exponents level off (1.8-2.1 at the largest n)
 TIMING_NOISE = 1.3  # one compile's time varies by this factor between runs on a busy machine
 MEMORY_MARGIN = 0.1  # the range of a memory projection: its exponent ± this
 NOISE_SECONDS = 0.02  # differences of compile time below this are noise, whatever the size
@@ -246,10 +251,10 @@ def project(points: Sequence[tuple[float, float]], targets: Sequence[tuple[int, 
         if flat and curving:
             # Nothing grew yet: the cost beyond is unknown. Central: proportional to the program;
             # range: from flat to the steepest growth measured (FLAT_CEILING_EXPONENT).
-            high_exponent = FLAT_CEILING_EXPONENT
+            central_exponent, low_exponent, high_exponent = 1.0, 0.0, FLAT_CEILING_EXPONENT
             value, low, high = t_c * ratio, t_c, t_c * ratio**high_exponent
         elif recent is None:  # a figure that does not grow at all (memory of a flat program)
-            high_exponent = 0.0
+            central_exponent = low_exponent = high_exponent = 0.0
             value = low = high = t_c
         else:
             doublings = math.log2(ratio)
@@ -258,15 +263,20 @@ def project(points: Sequence[tuple[float, float]], targets: Sequence[tuple[int, 
             # (the early, tiny compiles are noise-dominated and say nothing about the top).
             recent_slopes = slopes[-(FIT_POINTS - 1):] if curving else []
             low_exponent = max(0.0, min([recent, *recent_slopes]) - margin)
-            value = floor + grown * ratio ** (recent + rise * doublings / 2)
+            central_exponent = min(recent + rise * doublings / 2, max(recent, CENTRAL_CEILING_EXPONENT))
+            value = floor + grown * ratio**central_exponent
             high = floor + grown * ratio**high_exponent
             low = floor + grown * ratio**low_exponent
         if curving:
             low, high = low / TIMING_NOISE, high * TIMING_NOISE
         for bound_x, bound_t in lower_bounds:
             if bound_x <= x:
-                value, low = max(value, bound_t), max(low, bound_t)
-                high = max(high, bound_t * (TIMING_NOISE if curving else 1.0) * (x / bound_x) ** high_exponent)
+                # A killed compile is a point under the curve: beyond it the cost grows from there
+                # at least as the calibrated curve grows (central, low and high exponents alike).
+                beyond = x / bound_x
+                value = max(value, bound_t * beyond**central_exponent)
+                low = max(low, bound_t * beyond**low_exponent)
+                high = max(high, bound_t * (TIMING_NOISE if curving else 1.0) * beyond**high_exponent)
         out.append(Projected(n, x, value, low, high))
     return floor, slopes, out
 
@@ -389,6 +399,14 @@ def _fill_projection(result: CompileProjection, requested: Sequence[int], ops: C
     memory = [(x_of(s.n, s), s.peak_bytes) for s in done if s.peak_bytes]
     if len(memory) >= 2:
         _, _, result.memory = project(memory, targets, curving=False)  # type: ignore[arg-type]
+    compiled = {s.n for s in done}
+    for p in result.seconds:
+        if p.measured and p.n not in compiled:
+            # An n never compiled whose program has a calibrated size (ops that do not grow): a
+            # projection, not a measurement; both compiles' times vary by TIMING_NOISE.
+            p.measured, p.low, p.high = False, p.value / TIMING_NOISE**2, p.value * TIMING_NOISE**2
+    for p in result.memory:
+        p.measured = p.measured and p.n in compiled
     top = result.seconds[-1]
     grew_ops = len({s.ops_inlined for s in done}) > 1
     times = [s.seconds for s in done]

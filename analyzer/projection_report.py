@@ -8,12 +8,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .projection import CompileProjection, Projected, format_seconds
+from .projection import (
+    CENTRAL_CEILING_EXPONENT,
+    EXPONENT_MARGIN,
+    RISE_PRIOR,
+    CompileProjection,
+    Projected,
+    format_seconds,
+)
 
 RANGE_NOTE = (
     "compile seconds ~ floor + a·x^b with b fitted on the last calibration compiles and rising by its "
-    "measured rise per doubling (at least 0.2): the central value takes half that rise, the upper end all "
-    "of it + 0.3, the lower end none (the smallest exponent seen − 0.3)"
+    f"measured rise per doubling (at least {RISE_PRIOR:g}): the central value takes half that rise (up to "
+    f"b = {CENTRAL_CEILING_EXPONENT:g}, or the fitted b if higher), the upper end all of it + {EXPONENT_MARGIN:g}, "
+    f"the lower end none (the smallest exponent seen − {EXPONENT_MARGIN:g}); past a killed compile, all three "
+    "grow from its time limit"
 )
 
 

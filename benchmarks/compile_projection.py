@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -142,6 +143,37 @@ def replay_report(args: argparse.Namespace) -> None:
     print(f"at 6-16x the largest calibration n: {sum(1 for r in far if 1 / 3 <= r[3] <= 3)}/{len(far)} within 3x; "
           f"worst factor {max((max(r[3], 1 / r[3]) for r in far), default=float('nan')):.2f}")
     print(f"measured over the budget but projected (upper end) under it: {sum(r[5] for r in stats)}")
+    at_ten = []  # (budget, case, ratio at 10x or None, whether the calibration compiled every measured n)
+    for budget in args.budgets:
+        for case in data["cases"]:
+            pairs = [(r[2], r[3]) for r in stats if r[:2] == (budget, case)]
+            at_ten.append((budget, case, _ratio_at(10.0, pairs), not pairs))
+    known = [ratio for _, _, ratio, _ in at_ten if ratio is not None]
+    print(f"at exactly 10x the largest calibration n (log-interpolated between the measured sizes either side): "
+          f"{sum(1 for r in known if 1 / 3 <= r <= 3)}/{len(known)} within 3x; worst factor "
+          f"{max((max(r, 1 / r) for r in known), default=float('nan')):.2f}; not measured that far: "
+          + (", ".join(f"{case} ({budget:g} s)" for budget, case, ratio, covered in at_ten if ratio is None and not covered)
+             or "none"))
+    print("| budget (s) | " + " | ".join(data["cases"]) + " |")
+    print("| ---: |" + " ---: |" * len(data["cases"]))
+    for budget in args.budgets:
+        cells = [f"{ratio:.2f}" if ratio is not None else ("all compiled" if covered else "-")
+                 for b, _, ratio, covered in at_ten if b == budget]
+        print(f"| {budget:g} | " + " | ".join(cells) + " |")
+
+
+def _ratio_at(multiple: float, pairs: list[tuple[float, float | None]]) -> float | None:
+    """projected/measured at ``multiple`` times the largest calibration n, interpolated in log-log
+    between the measured sizes either side (None unless both sides were measured)."""
+    below = [(k, r) for k, r in pairs if r is not None and k <= multiple]
+    above = [(k, r) for k, r in pairs if r is not None and k >= multiple]
+    if not below or not above:
+        return None
+    (k0, r0), (k1, r1) = max(below), min(above)
+    if k0 == k1:
+        return r0
+    share = math.log(multiple / k0) / math.log(k1 / k0)
+    return math.exp(math.log(r0) + share * (math.log(r1) - math.log(r0)))
 
 
 def project(args: argparse.Namespace) -> None:

@@ -6,6 +6,7 @@ deterministic); two run real compiles of a tiny case in a fresh process.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
@@ -90,6 +91,63 @@ def test_a_killed_compile_is_a_lower_bound_and_never_projected_under_it():
     assert result.samples[-1].killed_after == 5.0 and "ran past 5 s" in result.stopped
     (p,) = result.seconds
     assert p.low >= 5.0 and p.value >= 5.0
+
+
+def test_beyond_a_killed_compile_the_cost_grows_from_its_limit():
+    """A kill at limit L at x_k is a point under the curve: the projection beyond grows from
+    (x_k, L) with the calibrated exponents, not merely floored at L."""
+    points = [(100.0, 0.2), (200.0, 0.4), (400.0, 0.9), (800.0, 2.1)]
+    floor, _, (free,) = project(points, [(16000, 16000.0)])
+    _, _, (bounded,) = project(points, [(16000, 16000.0)], lower_bounds=[(1600.0, 20.0)])
+    # The exponents the unbounded projection used from x = 800 (20x out) ...
+    central = math.log((free.value - floor) / (2.1 - floor)) / math.log(20)
+    low = math.log((free.low * 1.3 - floor) / (2.1 - floor)) / math.log(20)
+    # ... continue from the kill (10x the last compile's time at twice its size), 10x out.
+    assert bounded.value == pytest.approx(20.0 * 10**central) and bounded.value > 2 * free.value
+    assert bounded.low == pytest.approx(20.0 * 10**low) and bounded.low > free.low
+    assert bounded.high >= free.high
+
+
+def test_the_central_exponent_stops_rising_at_quadratic():
+    """The central value's exponent rises by half the measured rise per doubling but not past
+    max(recent, CENTRAL_CEILING_EXPONENT); the upper end keeps rising."""
+    from jaxlint.analyzer.projection import CENTRAL_CEILING_EXPONENT, _recent_exponent
+
+    # Local exponents 1.0, 1.5, 2.0, 2.5: rising by 0.5 per doubling.
+    points = [(100.0, 1.0)]
+    for exponent in (1.0, 1.5, 2.0, 2.5):
+        x, t = points[-1]
+        points.append((2 * x, 0.5 + (t - 0.5) * 2**exponent))
+    floor, _, (near, far) = project(points, [(3200, 3200.0), (102400, 102400.0)])
+    x_c, t_c = points[-1]
+    central = math.log((far.value - floor) / (t_c - floor)) / math.log(far.x / x_c)
+    recent = _recent_exponent(points, floor)  # 2.25, fitted over the last three compiles
+    assert recent > CENTRAL_CEILING_EXPONENT and central == pytest.approx(recent)  # no further rise
+    high = math.log((far.high / 1.3 - floor) / (t_c - floor)) / math.log(far.x / x_c)
+    assert high > recent + 2  # the upper end still takes all of the rise
+    near_central = math.log((near.value - floor) / (t_c - floor)) / math.log(near.x / x_c)
+    assert near_central == pytest.approx(recent)
+    # Local exponents 0.8 ... 1.7 (recent ~1.55, rising 0.3 per doubling): 32x out the central
+    # exponent would reach ~2.3; it stops at 2.
+    points = [(100.0, 1.0)]
+    for exponent in (0.8, 1.1, 1.4, 1.7):
+        x, t = points[-1]
+        points.append((2 * x, 0.5 + (t - 0.5) * 2**exponent))
+    floor, _, (far,) = project(points, [(51200, 51200.0)])
+    x_c, t_c = points[-1]
+    assert math.log((far.value - floor) / (t_c - floor)) / math.log(32) == pytest.approx(CENTRAL_CEILING_EXPONENT)
+
+
+def test_an_unchanged_program_at_a_new_n_is_a_projection_not_a_measurement():
+    """ops that do not grow: n = 4096 was never compiled; its time is the calibrated one within
+    timing noise, labelled a projection."""
+    compiler = FakeCompiler(lambda n: 1.0, ops=lambda n: 722.0)
+    result = run(compiler, [16, 32, 4_096], budget=2.5)
+    assert [s.n for s in result.samples] == [16, 32]
+    by_n = {p.n: p for p in result.seconds}
+    assert by_n[16].measured and by_n[32].measured and not by_n[4_096].measured
+    assert (by_n[4_096].low, by_n[4_096].value, by_n[4_096].high) == pytest.approx((1.0 / 1.69, 1.0, 1.69))
+    assert not {p.n: p for p in result.memory}[4_096].measured
 
 
 def test_ops_grow_but_compile_stays_flat():
@@ -217,14 +275,18 @@ def test_projections_hold_on_measured_compile_curves():
     cases = json.loads((root / "benchmarks" / "data" / "compile_measured.json").read_text())["cases"]
     assert len(cases) >= 8
     inside = total = 0
+    far = []  # projected/measured at 6-16x the largest calibration n
     for budget in (3.0, 10.0, 30.0):
         for samples in cases.values():
-            _, rows = benchmark.replay(samples, budget)
-            for _, _, low, high, measured, killed in rows:
+            calibrated, rows = benchmark.replay(samples, budget)
+            for n, value, low, high, measured, killed in rows:
                 total += 1
                 inside += (low <= measured <= high) if measured is not None else high >= killed
                 assert not (measured is not None and measured > budget and high < budget)
+                if measured is not None and 6 <= n / max(calibrated) <= 16:
+                    far.append(value / measured)
     assert total >= 40 and inside / total >= 0.8
+    assert len(far) >= 20 and sum(1 / 3 <= r <= 3 for r in far) / len(far) >= 0.9
 
 
 def test_op_counts_between_and_below_the_measured_sizes():
