@@ -101,7 +101,8 @@ def replay(samples: list[dict], budget: float) -> tuple[list[int], list[tuple[in
     """The real calibration and projection run on measured compiles instead of new ones, as on
     an idle machine (a compile's wall time = its CPU time). Returns the calibrated sizes and,
     per measured n beyond them, (n, projected, low, high, measured seconds or None, killed limit)."""
-    by_n = {s["n"]: s for s in samples}
+    # A compile that failed (e.g. the OOM killer ended it) bounds nothing: left out.
+    by_n = {s["n"]: s for s in samples if s["seconds"] is not None or s["killed_after"] is not None}
 
     def compile_at(n: int, limit: float) -> CompileSample:
         s = by_n[n]
