@@ -22,8 +22,10 @@ compiles that each take seconds, and extrapolated with an honest range:
    measured rise per doubling (at least ``RISE_PRIOR``): the central value continues half of
    that rise over the doublings to x, but its exponent stops at ``CENTRAL_CEILING_EXPONENT``
    (or the fitted one, if steeper): once XLA's compile cost is super-linear, its local exponent
-   levels off near 2 on every measured curve (quadratic passes over the program), while a
-   rise extrapolated from noisy small compiles would keep climbing. The upper end takes all of
+   levels off near 2 (quadratic passes over the program: 1.3–2.2 between the two largest
+   compiles of each of the benchmark's curves, up to 10-minute compiles; #606 with traced
+   ``t0``/``t1`` touched 2.7 once, then 2.0), while a rise extrapolated from noisy small compiles
+   would keep climbing. The upper end takes all of
    the rise, the lower end none (the smallest exponent seen); both ends are widened by
    ``EXPONENT_MARGIN``. A compile that was killed is a point under the curve: everything
    beyond it grows from its limit with the same exponents. When compile time has not grown at all
@@ -58,7 +60,7 @@ RISE_PRIOR = 0.2  # the least rise of the exponent per doubling (measured: 0.1-0
 EXPONENT_MARGIN = 0.3  # widens both ends of the range: slopes come from noisy timings
 FLAT_FACTOR = 1.5  # compile is "flat" while it stays within this factor of the smallest compile
 FLAT_CEILING_EXPONENT = 2.5  # the steepest local exponent measured on a growing program
-CENTRAL_CEILING_EXPONENT = 2.0  # where measured local exponents level off (1.8-2.1 at the largest n)
+CENTRAL_CEILING_EXPONENT = 2.0  # where measured local exponents level off (see step 3 above)
 TIMING_NOISE = 1.3  # one compile's time varies by this factor between runs on a busy machine
 MEMORY_MARGIN = 0.1  # the range of a memory projection: its exponent ± this
 NOISE_SECONDS = 0.02  # differences of compile time below this are noise, whatever the size
