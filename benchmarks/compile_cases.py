@@ -1,6 +1,7 @@
 """Programs whose XLA compile time the projection benchmark measures (``NAME(n)`` -> ``(fn, args)``).
 
-Six that grow with n, two that do not. The two diffrax 0.6.1 cases (#606) need diffrax 0.6.1
+Seven that grow with n, two that do not, and two held out (growing, measured after the
+projection's constants were chosen). The two diffrax 0.6.1 cases (#606) need diffrax 0.6.1
 installed; elsewhere they raise ImportError and the benchmark skips them with that reason.
 """
 
@@ -107,6 +108,28 @@ def quadratic_pairs(n):
     return pairwise, (jnp.ones(n),)
 
 
+def pytree_of_leaves(n):
+    """Held out (added after the model's constants were chosen): a pytree of n small arrays, each
+    updated on its own, as a model with n parameter leaves is (n inputs, n outputs)."""
+
+    def update(params, lr):
+        return {name: leaf - lr * jnp.tanh(leaf) for name, leaf in params.items()}
+
+    return update, ({f"w{i}": jnp.full((4,), float(i)) for i in range(n)}, 0.1)
+
+
+def cond_chain(n):
+    """Held out: a Python loop of n `lax.cond`s (one branch pair per iteration): the program's
+    conditionals, not its straight-line ops, grow."""
+
+    def solve(y):
+        for i in range(n):
+            y = lax.cond(jnp.sum(y) > i, lambda y: 0.5 * y, lambda y: y + 1.0, y)
+        return y
+
+    return solve, (jnp.ones(3),)
+
+
 def flat_solver_save_points(n):
     """Flat: jaxlint.solver's Lorenz solve saved at n points (the program only changes shapes)."""
     import jaxlint.solver as solver
@@ -126,3 +149,5 @@ GROWING = (
     "scan_full_unroll", "checkpoint_per_segment", "quadratic_pairs",
 )
 FLAT = ("flat_scan_euler", "flat_solver_save_points")
+# Measured after the projection's constants were last chosen, to test them out of sample.
+HELD_OUT = ("pytree_of_leaves", "cond_chain")

@@ -45,7 +45,7 @@ def _cases() -> tuple[list[str], list[str]]:
     sys.path.insert(0, str(HERE))
     import compile_cases
 
-    return list(compile_cases.GROWING), list(compile_cases.FLAT)
+    return list(compile_cases.GROWING) + list(compile_cases.HELD_OUT), list(compile_cases.FLAT)
 
 
 def _python_for(case: str, python_061: str | None) -> str | None:
