@@ -22,7 +22,7 @@ compiles that each take seconds, and extrapolated with an honest range:
    measured rise per doubling (at least ``RISE_PRIOR``): the central value continues half of
    that rise over the doublings to x, but its exponent stops at ``CENTRAL_CEILING_EXPONENT``
    (or the fitted one, if steeper): once XLA's compile cost is super-linear, its local exponent
-   levels off near 2 (quadratic passes over the program: 1.3–2.2 between the two largest
+   levels off near 2 (quadratic passes over the program: 1.2–2.2 between the two largest
    compiles of each of the benchmark's curves, up to 10-minute compiles; #606 with traced
    ``t0``/``t1`` touched 2.7 once, then 2.0), while a rise extrapolated from noisy small compiles
    would keep climbing. The upper end takes all of

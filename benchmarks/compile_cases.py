@@ -1,6 +1,6 @@
 """Programs whose XLA compile time the projection benchmark measures (``NAME(n)`` -> ``(fn, args)``).
 
-Seven that grow with n, two that do not, and two held out (growing, measured after the
+Seven that grow with n, two that do not, and four held out (growing, measured after the
 projection's constants were chosen). The two diffrax 0.6.1 cases (#606) need diffrax 0.6.1
 installed; elsewhere they raise ImportError and the benchmark skips them with that reason.
 """
@@ -130,6 +130,31 @@ def cond_chain(n):
     return solve, (jnp.ones(3),)
 
 
+def switch_branches(n):
+    """Held out: `lax.switch` over n branches, each a different small computation (an event
+    table or a per-regime right-hand side)."""
+
+    def solve(index, y):
+        branches = [lambda y, k=k: jnp.sin(y * (k + 1.0)) + k for k in range(n)]
+        return lax.switch(index, branches, y)
+
+    return solve, (jnp.asarray(0), jnp.ones(3))
+
+
+def concat_in_loop(n):
+    """Held out: a buffer grown by `jnp.concatenate` in a Python loop (n concatenations of
+    growing operands), a save history kept the eager way."""
+
+    def history(y0, dt):
+        out, y = y0[None], y0
+        for _ in range(n):
+            y = y + dt * _vector_field(0.0, y)
+            out = jnp.concatenate([out, y[None]])
+        return out
+
+    return history, (jnp.ones(3), 0.01)
+
+
 def flat_solver_save_points(n):
     """Flat: jaxlint.solver's Lorenz solve saved at n points (the program only changes shapes)."""
     import jaxlint.solver as solver
@@ -150,4 +175,4 @@ GROWING = (
 )
 FLAT = ("flat_scan_euler", "flat_solver_save_points")
 # Measured after the projection's constants were last chosen, to test them out of sample.
-HELD_OUT = ("pytree_of_leaves", "cond_chain")
+HELD_OUT = ("pytree_of_leaves", "cond_chain", "switch_branches", "concat_in_loop")
