@@ -192,7 +192,9 @@ def project(args: argparse.Namespace) -> None:
 
         compile_at = _compile_at(case, python)
         start = time.perf_counter()
-        result = calibrate_and_project(compile_at, ns, budget=args.budget, start=min(ns))
+        # The op count at each n, as `scale --project-compile` has it from the lowering.
+        ops = {s["n"]: s["ops_inlined"] for s in samples if s.get("ops_inlined")}
+        result = calibrate_and_project(compile_at, ns, ops_at=ops.get, budget=args.budget, start=min(ns))
         spent = time.perf_counter() - start
         calibrated = [s.n for s in result.samples if s.seconds is not None]
         top = max(calibrated) if calibrated else 0
