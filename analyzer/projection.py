@@ -25,10 +25,12 @@ compiles that each take seconds, and extrapolated with an honest range:
    levels off near 2 (quadratic passes over the program: 1.2–2.2 between the two largest
    compiles of each of the benchmark's curves, up to 10-minute compiles; #606 with traced
    ``t0``/``t1`` touched 2.7 once, then 2.0), while a rise extrapolated from noisy small compiles
-   would keep climbing. The upper end takes all of
-   the rise, the lower end none (the smallest exponent seen); both ends are widened by
-   ``EXPONENT_MARGIN``. A compile that was killed is a point under the curve: everything
-   beyond it grows from its limit with the same exponents. When compile time has not grown at all
+   would keep climbing. The upper end takes all of the rise up to ``UPPER_CEILING_EXPONENT``
+   (a rise fitted on two noisy steps once put it at exponent 8), the lower end none (the
+   smallest exponent seen); both ends are widened by ``EXPONENT_MARGIN``. Slopes come only
+   from steps over which the program grows by ``TIMING_NOISE²`` or more (smaller steps are
+   timing noise). A compile that was killed is a point under the curve: everything beyond it
+   grows from its limit with the same exponents. When compile time has not grown at all
    over the calibration, nothing says how it will: the range runs from flat to
    ``FLAT_CEILING_EXPONENT`` (the steepest growth measured) and the verdict says so.
 4. **Judge.** A case whose ops grow but whose compile seconds stay within noise of the floor
@@ -61,6 +63,7 @@ EXPONENT_MARGIN = 0.3  # widens both ends of the range: slopes come from noisy t
 FLAT_FACTOR = 1.5  # compile is "flat" while it stays within this factor of the smallest compile
 FLAT_CEILING_EXPONENT = 2.5  # the steepest local exponent measured on a growing program
 CENTRAL_CEILING_EXPONENT = 2.0  # where measured local exponents level off (see step 3 above)
+UPPER_CEILING_EXPONENT = 3.0  # the upper end's rise stops at cubic (steepest measured step on ops: 2.7)
 TIMING_NOISE = 1.3  # one compile's time varies by this factor between runs on a busy machine
 MEMORY_MARGIN = 0.1  # the range of a memory projection: its exponent ± this
 NOISE_SECONDS = 0.02  # differences of compile time below this are noise, whatever the size
@@ -190,12 +193,20 @@ def _fill_compiled(sample: CompileSample, figures: dict[str, Any]) -> None:
 
 
 def _local_exponents(points: Sequence[tuple[float, float]], floor: float) -> list[float]:
-    """Log-log slopes of (t − floor) between consecutive points whose growth is above noise."""
+    """Log-log slopes of (t − floor) between successive points whose growth is above noise.
+
+    A slope needs the program to grow by at least ``TIMING_NOISE**2`` between its two points:
+    each time is known to a factor ``TIMING_NOISE``, so over a smaller step the slope is noise
+    (#606's op count grows 2.5 % from n = 16 to 32, and its slope there came out as −13). A
+    point too close to the last one used is skipped."""
     usable = [(x, t - floor) for x, t in points if t - floor > NOISE_SECONDS and x > 0]
     slopes = []
-    for (x0, y0), (x1, y1) in zip(usable, usable[1:]):
-        if x1 > x0 and y1 > 0 and y0 > 0:
+    anchor = usable[0] if usable else None
+    for x1, y1 in usable[1:]:
+        x0, y0 = anchor
+        if x1 >= x0 * TIMING_NOISE**2:
             slopes.append(math.log(y1 / y0) / math.log(x1 / x0))
+            anchor = (x1, y1)
     return slopes
 
 
@@ -260,7 +271,7 @@ def project(points: Sequence[tuple[float, float]], targets: Sequence[tuple[int, 
             value = low = high = t_c
         else:
             doublings = math.log2(ratio)
-            high_exponent = recent + rise * doublings + margin
+            high_exponent = min(recent + rise * doublings, max(recent, UPPER_CEILING_EXPONENT)) + margin
             # The lower end: no further rise, and the slowest growth among the recent steps
             # (the early, tiny compiles are noise-dominated and say nothing about the top).
             recent_slopes = slopes[-(FIT_POINTS - 1):] if curving else []

@@ -12,6 +12,7 @@ from .projection import (
     CENTRAL_CEILING_EXPONENT,
     EXPONENT_MARGIN,
     RISE_PRIOR,
+    UPPER_CEILING_EXPONENT,
     CompileProjection,
     Projected,
     format_seconds,
@@ -20,7 +21,8 @@ from .projection import (
 RANGE_NOTE = (
     "compile seconds ~ floor + a·x^b with b fitted on the last calibration compiles and rising by its "
     f"measured rise per doubling (at least {RISE_PRIOR:g}): the central value takes half that rise (up to "
-    f"b = {CENTRAL_CEILING_EXPONENT:g}, or the fitted b if higher), the upper end all of it + {EXPONENT_MARGIN:g}, "
+    f"b = {CENTRAL_CEILING_EXPONENT:g}, or the fitted b if higher), the upper end all of it (up to b = "
+    f"{UPPER_CEILING_EXPONENT:g}) + {EXPONENT_MARGIN:g}, "
     f"the lower end none (the smallest exponent seen − {EXPONENT_MARGIN:g}); past a killed compile, all three "
     "grow from its time limit"
 )
