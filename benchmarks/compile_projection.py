@@ -141,8 +141,8 @@ def replay_report(args: argparse.Namespace) -> None:
     print()
     print(f"pairs: {len(stats)}; range contains the measured value: {sum(r[4] for r in stats)}/{len(stats)} "
           f"= {sum(r[4] for r in stats) / max(len(stats), 1):.0%}")
-    print(f"at 6-16x the largest calibration n: {sum(1 for r in far if 1 / 3 <= r[3] <= 3)}/{len(far)} within 3x; "
-          f"worst factor {max((max(r[3], 1 / r[3]) for r in far), default=float('nan')):.2f}")
+    within, worst = _agreement([r[3] for r in far])
+    print(f"at 6-16x the largest calibration n: {within}/{len(far)} within 3x; worst factor {worst:.2f}")
     print(f"measured over the budget but projected (upper end) under it: {sum(r[5] for r in stats)}")
     at_ten = []  # (budget, case, ratio at 10x or None, whether the calibration compiled every measured n)
     for budget in args.budgets:
@@ -150,9 +150,9 @@ def replay_report(args: argparse.Namespace) -> None:
             pairs = [(r[2], r[3]) for r in stats if r[:2] == (budget, case)]
             at_ten.append((budget, case, _ratio_at(10.0, pairs), not pairs))
     known = [ratio for _, _, ratio, _ in at_ten if ratio is not None]
+    within, worst = _agreement(known)
     print(f"at exactly 10x the largest calibration n (log-interpolated between the measured sizes either side): "
-          f"{sum(1 for r in known if 1 / 3 <= r <= 3)}/{len(known)} within 3x; worst factor "
-          f"{max((max(r, 1 / r) for r in known), default=float('nan')):.2f}; not measured that far: "
+          f"{within}/{len(known)} within 3x; worst factor {worst:.2f}; not measured that far: "
           + (", ".join(f"{case} ({budget:g} s)" for budget, case, ratio, covered in at_ten if ratio is None and not covered)
              or "none"))
     print("| budget (s) | " + " | ".join(data["cases"]) + " |")
@@ -161,6 +161,11 @@ def replay_report(args: argparse.Namespace) -> None:
         cells = [f"{ratio:.2f}" if ratio is not None else ("all compiled" if covered else "-")
                  for b, _, ratio, covered in at_ten if b == budget]
         print(f"| {budget:g} | " + " | ".join(cells) + " |")
+
+
+def _agreement(ratios: list[float]) -> tuple[int, float]:
+    """How many projected/measured ratios lie within 3x, and the worst factor either way."""
+    return sum(1 for r in ratios if 1 / 3 <= r <= 3), max((max(r, 1 / r) for r in ratios), default=float("nan"))
 
 
 def _ratio_at(multiple: float, pairs: list[tuple[float, float | None]]) -> float | None:
@@ -228,9 +233,8 @@ def project(args: argparse.Namespace) -> None:
         inside = ("yes" if low <= truth <= high else "no") if truth else ("yes" if high >= bound else "no")
         print(f"| {case} | {top:,} | {n:,} | {value:.3g} | {low:.3g}–{high:.3g} | {measured_text} | {ratio} | {inside} |")
     print()
-    worst = max((max(r, 1 / r) for _, _, r in far), default=float("nan"))
-    print(f"at 6-16x the largest calibration n: {len(far)} pairs, worst factor {worst:.2f} "
-          f"({sum(1 for *_, r in far if 1 / 3 <= r <= 3)} within 3x)")
+    within, worst = _agreement([r for *_, r in far])
+    print(f"at 6-16x the largest calibration n: {len(far)} pairs, worst factor {worst:.2f} ({within} within 3x)")
     print(f"range contains the measured value: {contained}/{total} = {contained / max(total, 1):.0%}")
     print(f"measured over the budget but projected (upper bound) under it: {under_budget_misses}")
 
